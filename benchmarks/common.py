@@ -1,0 +1,83 @@
+"""Shared benchmark plumbing: timing, machine description, result fragments.
+
+Each area script `benchmarks/<area>.py` defines `main(quick: bool = False) -> str` returning a
+markdown section, writes it with `write_fragment(area, text)` into `benchmarks/results/<area>.md`,
+and prints it. `python -m benchmarks.run_all` runs every area (each in its own process) and
+assembles `benchmarks/RESULTS.md` from the fragments under a header naming machine, device and
+versions. Timings never go into unit tests.
+"""
+
+import importlib.metadata
+import os
+import pathlib
+import platform
+import statistics
+import time
+
+import jax
+
+RESULTS_DIR = pathlib.Path(__file__).resolve().parent / "results"
+
+__all__ = ["timed", "median_time", "machine", "versions", "write_fragment", "md_table"]
+
+
+def timed(fn, *args, **kwargs):
+    """(result, seconds) with `jax.block_until_ready` on the result."""
+    start = time.perf_counter()
+    out = jax.block_until_ready(fn(*args, **kwargs))
+    return out, time.perf_counter() - start
+
+
+def median_time(fn, *, repeats: int = 5, warmup: int = 1) -> tuple[float, list[float]]:
+    """Median wall time of `fn()` over `repeats` runs after `warmup` runs (compile excluded)."""
+    for _ in range(warmup):
+        jax.block_until_ready(fn())
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def machine() -> str:
+    dev = jax.devices()[0]
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}); "
+            f"JAX device: {dev.platform} ({getattr(dev, 'device_kind', dev)})")
+
+
+def versions(*packages: str) -> str:
+    out = [f"python {platform.python_version()}"]
+    for p in ("jax", "jaxlib", "numpy", *packages):
+        try:
+            out.append(f"{p} {importlib.metadata.version(p)}")
+        except importlib.metadata.PackageNotFoundError:
+            out.append(f"{p} (not installed)")
+    return ", ".join(out)
+
+
+def write_fragment(area: str, text: str) -> pathlib.Path:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{area}.md"
+    path.write_text(text.rstrip() + "\n")
+    return path
+
+
+def md_table(headers: list[str], rows: list[list]) -> str:
+    def fmt(x):
+        if isinstance(x, float):
+            return f"{x:.4g}"
+        return str(x)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

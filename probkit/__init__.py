@@ -1,0 +1,18 @@
+"""probkit: probabilistic inference in JAX.
+
+Subpackages are imported on first use: `from probkit import ssm, smc` or `probkit.smc`.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBPACKAGES = ("core", "ssm", "smc", "llm", "walks", "gpdp", "bridges", "sem", "dag", "causal")
+
+__all__ = ["__version__", *_SUBPACKAGES]
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"probkit.{name}")
+    raise AttributeError(f"module 'probkit' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+import sys
+
+from probkit.cli import main
+
+sys.exit(main())

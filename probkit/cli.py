@@ -1,0 +1,45 @@
+"""Command line: `probkit tour` and `probkit bench`."""
+
+import argparse
+import pathlib
+import subprocess
+import sys
+
+__all__ = ["main"]
+
+
+def _bench(areas: list[str]) -> int:
+    root = pathlib.Path.cwd()
+    if not (root / "benchmarks").is_dir():
+        root = pathlib.Path(__file__).resolve().parent.parent
+    if not (root / "benchmarks" / "run_all.py").is_file():
+        print("probkit bench must run from a probkit checkout (benchmarks/ not found)",
+              file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, "-m", "benchmarks.run_all", *areas], cwd=root)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="probkit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    tour = sub.add_parser("tour", help="run every paper's example on small defaults")
+    tour.add_argument("names", nargs="*", help="run only these examples (file stems)")
+    tour.add_argument("--out", default="out", help="folder for figures (default: out)")
+    tour.add_argument("--examples", default=None, help="examples folder")
+    bench = sub.add_parser("bench", help="run benchmarks against peer libraries")
+    bench.add_argument("areas", nargs="*", help="benchmark areas (default: all)")
+    args = parser.parse_args(argv)
+    if args.command == "tour":
+        from probkit import tour as tour_mod
+
+        try:
+            rows = tour_mod.run(args.names or None, args.out, args.examples)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"probkit tour: {exc}", file=sys.stderr)
+            return 2
+        return 0 if all(r["status"] == "ok" for r in rows) else 1
+    return _bench(args.areas)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""Shared machinery: types, resampling, log-weights, validation, progress, ArviZ, sharding."""
+
+from probkit.core import accumulate, errors, progress, resampling, sharding, types, validate, weights
+from probkit.core.inference_data import to_inference_data
+
+__all__ = [
+    "accumulate",
+    "errors",
+    "progress",
+    "resampling",
+    "sharding",
+    "types",
+    "validate",
+    "weights",
+    "to_inference_data",
+]

@@ -1,0 +1,30 @@
+"""Exceptions and failure codes.
+
+Eager validation raises `ValueError`/`TypeError` naming the argument. Inside compiled code
+nothing can raise, so numerical failure is reported in a result's info field instead; the
+codes here give those flags one meaning across probkit.
+"""
+
+__all__ = ["ProbkitError", "NumericalFailure", "check_finite_result"]
+
+
+class ProbkitError(Exception):
+    """Base class for probkit errors that are neither bad values nor bad types."""
+
+
+class NumericalFailure(ProbkitError, FloatingPointError):
+    """Raised by `check_finite_result` when a result reports failure and the caller asked to raise."""
+
+
+def check_finite_result(result, *, what: str = "result") -> None:
+    """Raise `NumericalFailure` if `result.failed` is true (host-side convenience, not traceable)."""
+    failed = getattr(result, "failed", None)
+    if failed is None:
+        raise TypeError(f"{what} has no `failed` field to check")
+    if bool(failed):
+        step = getattr(result, "failed_at", None)
+        where = f" at step {int(step)}" if step is not None else ""
+        raise NumericalFailure(
+            f"{what} failed{where}: every particle weight was -inf or NaN "
+            "(the observation model gives zero density to all particles)"
+        )

@@ -1,0 +1,193 @@
+"""Resampling schemes, unconditional and conditional, on log-weights.
+
+Each scheme is a `Resampler` with two pure functions:
+
+* `resample(key, log_weights, num_samples) -> ancestors` — the usual scheme; ancestors are
+  `int32` indices of shape `(num_samples,)`, not necessarily in random order. Residual
+  resampling is blackjax's. Systematic, stratified and multinomial are ours: blackjax's use
+  `jnp.cumsum` and a binary search per point, which we measured 5x slower on CPU at N = 10^4
+  than a tree-shaped cumulative sum and (systematic) a histogram of the interval ends.
+* `conditional(key, log_weights, ref_ancestor) -> ancestors` — conditional resampling for
+  conditional SMC: the returned `(N,)` vector has `ancestors[0] == ref_ancestor` (the reference
+  particle lives at index 0) and the other entries follow the scheme's law *given* that. For
+  systematic and stratified this is the scheme followed by a uniformly random cyclic rotation of
+  the output (a valid, unbiased scheme whose conditional is exact and cheap: draw the reference's
+  uniform inside its own interval, then the other points as usual, Chopin & Singh 2015); for
+  residual, the multiset is size-biased towards `ref_ancestor` and the rest placed uniformly.
+
+Weights are normalised with `probkit.core.weights`, so a degenerate set resamples uniformly
+(and the caller's info field reports the degeneracy).
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import blackjax.smc.resampling as _bj
+import jax
+import jax.numpy as jnp
+
+from probkit.core import weights as _w
+from probkit.core.types import Array, ArrayLike, PRNGKey
+
+__all__ = [
+    "Resampler",
+    "SCHEMES",
+    "get",
+    "multinomial",
+    "systematic",
+    "stratified",
+    "residual",
+    "cumulative_weights",
+]
+
+
+class Resampler(NamedTuple):
+    name: str
+    resample: Callable[[PRNGKey, Array, int], Array]
+    conditional: Callable[[PRNGKey, Array, Array], Array]
+
+
+def cumulative_weights(w: Array) -> Array:
+    """Normalised cumulative sums of linear weights, last entry exactly 1.
+
+    A tree-shaped (associative) scan: O(log N) rounding error in float32 instead of O(N), and
+    several times faster than `jnp.cumsum` on CPU.
+    """
+    c = jax.lax.associative_scan(jnp.add, w)
+    return c / c[-1]
+
+
+def _systematic(key: PRNGKey, log_weights: ArrayLike, num_samples: int | None = None) -> Array:
+    # ancestors[i] = #{j : C_j <= (i + U) / M}: a histogram of ceil(M C_j - U), then a cumsum.
+    # O(N + M) with one scatter-add, instead of a binary search per point.
+    lw = jnp.asarray(log_weights)
+    m = lw.shape[0] if num_samples is None else num_samples
+    c = cumulative_weights(_w.normalize(lw))
+    u = jax.random.uniform(key, (), dtype=c.dtype)
+    pos = jnp.clip(jnp.ceil(m * c - u).astype(jnp.int32), 0, m)
+    hist = jnp.zeros(m + 1, jnp.int32).at[pos].add(1)
+    idx = jax.lax.associative_scan(jnp.add, hist[:m])
+    return jnp.clip(idx, 0, lw.shape[0] - 1)
+
+
+def _stratified(key: PRNGKey, log_weights: ArrayLike, num_samples: int | None = None) -> Array:
+    lw = jnp.asarray(log_weights)
+    m = lw.shape[0] if num_samples is None else num_samples
+    c = cumulative_weights(_w.normalize(lw))
+    points = (jnp.arange(m, dtype=c.dtype) + jax.random.uniform(key, (m,), dtype=c.dtype)) / m
+    return _inverse_cdf(c, points)
+
+
+def _multinomial(key: PRNGKey, log_weights: ArrayLike, num_samples: int | None = None) -> Array:
+    lw = jnp.asarray(log_weights)
+    m = lw.shape[0] if num_samples is None else num_samples
+    c = cumulative_weights(_w.normalize(lw))
+    return _inverse_cdf(c, jax.random.uniform(key, (m,), dtype=c.dtype))
+
+
+def _residual(key: PRNGKey, log_weights: ArrayLike, num_samples: int | None = None) -> Array:
+    lw = jnp.asarray(log_weights)
+    m = lw.shape[0] if num_samples is None else num_samples
+    return _bj.residual(key, _w.normalize(lw), m).astype(jnp.int32)
+
+
+def _inverse_cdf(cumsum: Array, u: Array) -> Array:
+    """Smallest j with cumsum[j] > u, clipped to a valid index."""
+    idx = jnp.searchsorted(cumsum, u, side="right")
+    return jnp.clip(idx, 0, cumsum.shape[0] - 1).astype(jnp.int32)
+
+
+def _reference_point(key, w, cumsum, ref):
+    """Uniform point inside the reference ancestor's interval [C_{ref-1}, C_ref)."""
+    lo = cumsum[ref] - w[ref]
+    return lo + jax.random.uniform(key, (), dtype=w.dtype) * w[ref]
+
+
+def _conditional_stratified_or_systematic(key, log_weights, ref_ancestor, systematic):
+    w = _w.normalize(log_weights)
+    n = w.shape[0]
+    cumsum = cumulative_weights(w)
+    k_ref, k_rest = jax.random.split(key)
+    u_ref = _reference_point(k_ref, w / jnp.sum(w), cumsum, ref_ancestor)
+    stratum = jnp.clip(jnp.floor(u_ref * n).astype(jnp.int32), 0, n - 1)
+    grid = jnp.arange(n, dtype=w.dtype)
+    if systematic:
+        offset = u_ref * n - stratum  # shared offset in [0, 1)
+        points = (grid + offset) / n
+    else:
+        points = (grid + jax.random.uniform(k_rest, (n,), dtype=w.dtype)) / n
+    ancestors = _inverse_cdf(cumsum, points)
+    ancestors = ancestors.at[stratum].set(ref_ancestor)
+    return jnp.roll(ancestors, -stratum)
+
+
+def _conditional_multinomial(key, log_weights, ref_ancestor):
+    n = log_weights.shape[0]
+    ancestors = jax.random.categorical(key, _w.log_normalize(log_weights), shape=(n,))
+    return ancestors.astype(jnp.int32).at[0].set(ref_ancestor)
+
+
+def _conditional_residual(key, log_weights, ref_ancestor):
+    w = _w.normalize(log_weights)
+    n = w.shape[0]
+    k_det, k_res, k_perm = jax.random.split(key, 3)
+    nw = n * w
+    det = jnp.floor(nw).astype(jnp.int32)
+    num_res = n - jnp.sum(det)
+    res_w = nw - det
+    # Given ancestors[0] == ref, the reference is a deterministic copy with probability
+    # det[ref] / (n w[ref]); otherwise one residual draw is forced to ref (size-biasing).
+    ref_is_det = jax.random.uniform(k_det, (), dtype=w.dtype) * nw[ref_ancestor] < det[ref_ancestor]
+    res_draws = jax.random.categorical(k_res, jnp.log(res_w), shape=(n,)).astype(jnp.int32)
+    res_draws = jnp.where(ref_is_det, res_draws, res_draws.at[0].set(ref_ancestor))
+    det_idx = jnp.repeat(
+        jnp.arange(n + 1, dtype=jnp.int32),
+        jnp.concatenate([det, (n - jnp.sum(det))[None]]),
+        total_repeat_length=n,
+    )
+    # Multiset: residual draws first (positions < num_res), deterministic copies after.
+    pos = jnp.arange(n)
+    multiset = jnp.where(pos < num_res, res_draws, jnp.roll(det_idx, num_res))
+    # Put a copy of ref first, then place the others uniformly at random.
+    first = jnp.argmax(multiset == ref_ancestor)
+    multiset = multiset.at[first].set(multiset[0]).at[0].set(ref_ancestor)
+    rest = jax.random.permutation(k_perm, multiset[1:])
+    return jnp.concatenate([multiset[:1], rest])
+
+
+def _wrap_conditional(fn):
+    def conditional(key: PRNGKey, log_weights: ArrayLike, ref_ancestor: ArrayLike) -> Array:
+        return fn(key, jnp.asarray(log_weights), jnp.asarray(ref_ancestor, dtype=jnp.int32))
+
+    conditional.__doc__ = "Conditional resampling: `(N,)` log-weights -> `(N,)` with [0] == ref."
+    return conditional
+
+
+multinomial = Resampler("multinomial", _multinomial, _wrap_conditional(_conditional_multinomial))
+systematic = Resampler(
+    "systematic",
+    _systematic,
+    _wrap_conditional(lambda k, lw, r: _conditional_stratified_or_systematic(k, lw, r, True)),
+)
+stratified = Resampler(
+    "stratified",
+    _stratified,
+    _wrap_conditional(lambda k, lw, r: _conditional_stratified_or_systematic(k, lw, r, False)),
+)
+residual = Resampler("residual", _residual, _wrap_conditional(_conditional_residual))
+
+SCHEMES: dict[str, Resampler] = {
+    r.name: r for r in (multinomial, systematic, stratified, residual)
+}
+
+
+def get(scheme: "str | Resampler", *, argname: str = "resampling") -> Resampler:
+    """Look a scheme up by name (or pass a `Resampler` through); clear error otherwise."""
+    if isinstance(scheme, Resampler):
+        return scheme
+    if isinstance(scheme, str) and scheme in SCHEMES:
+        return SCHEMES[scheme]
+    raise ValueError(
+        f"{argname} must be one of {sorted(SCHEMES)} or a probkit.core.resampling.Resampler, "
+        f"got {scheme!r}"
+    )

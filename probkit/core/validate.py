@@ -1,0 +1,200 @@
+"""Eager input validation, run before anything is traced.
+
+Each helper names the offending argument and says what was expected. They accept concrete
+values; called on a tracer (inside a user's `jit`) they check what is static (shapes, dtypes)
+and skip value checks, so validated functions stay usable under `jit`/`vmap`.
+"""
+
+import numbers
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from probkit.core.types import Array, ArrayLike
+
+__all__ = [
+    "is_concrete",
+    "positive_int",
+    "probability",
+    "positive_float",
+    "one_of",
+    "array",
+    "finite",
+    "finite_tree",
+    "observations",
+    "key",
+    "callable_",
+    "square_matrix",
+    "positive_definite",
+]
+
+
+def is_concrete(x) -> bool:
+    """True when `x` holds values (not a tracer)."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def positive_int(name: str, value, *, minimum: int = 1) -> int:
+    """An integer >= `minimum` (bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def positive_float(name: str, value, *, allow_zero: bool = False) -> float:
+    """A finite float > 0 (or >= 0 with `allow_zero`)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    ok = np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value}")
+    return float(value)
+
+
+def probability(name: str, value, *, open_low: bool = False) -> float:
+    """A float in [0, 1] (or (0, 1] with `open_low`)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in [0, 1], got {value!r}")
+    lo_ok = value > 0 if open_low else value >= 0
+    if not (lo_ok and value <= 1):
+        interval = "(0, 1]" if open_low else "[0, 1]"
+        raise ValueError(f"{name} must be in {interval}, got {value}")
+    return float(value)
+
+
+def one_of(name: str, value, choices: Sequence) -> object:
+    """`value` must be one of `choices`."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def array(
+    name: str,
+    value: ArrayLike,
+    *,
+    ndim: int | Sequence[int] | None = None,
+    min_ndim: int | None = None,
+    shape: tuple | None = None,
+    dtype_kind: str | None = None,
+) -> Array:
+    """Convert to a JAX array and check rank/shape; `None` entries in `shape` match anything.
+
+    `dtype_kind` is a string of numpy kind codes that are accepted, e.g. "fiu" for numbers.
+    """
+    try:
+        arr = jnp.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be array-like, got {type(value).__name__}: {exc}") from None
+    if dtype_kind is not None and np.dtype(arr.dtype).kind not in dtype_kind:
+        raise TypeError(f"{name} must have a numeric dtype, got {arr.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            raise ValueError(
+                f"{name} must have {' or '.join(map(str, allowed))} dimension(s), "
+                f"got shape {arr.shape}"
+            )
+    if min_ndim is not None and arr.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {arr.shape}")
+    if shape is not None:
+        if len(shape) != arr.ndim or any(
+            s is not None and s != a for s, a in zip(shape, arr.shape)
+        ):
+            want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+            raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+    return arr
+
+
+def finite(name: str, value: ArrayLike) -> Array:
+    """A numeric array with no NaN or inf (value check skipped for tracers)."""
+    arr = array(name, value, dtype_kind="fiub")
+    if is_concrete(arr) and not bool(jnp.all(jnp.isfinite(arr))):
+        bad = int(jnp.sum(~jnp.isfinite(arr)))
+        raise ValueError(f"{name} must be finite; it has {bad} NaN or infinite entr(y/ies)")
+    return arr
+
+
+def finite_tree(name: str, tree) -> object:
+    """Every leaf of a pytree (e.g. model parameters) is finite."""
+    leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
+    for path, leaf in leaves:
+        if leaf is None or callable(leaf):
+            continue
+        try:
+            arr = jnp.asarray(leaf)
+        except (TypeError, ValueError):
+            continue
+        if np.dtype(arr.dtype).kind not in "fc" or not is_concrete(arr):
+            continue
+        if not bool(jnp.all(jnp.isfinite(arr))):
+            where = jax.tree_util.keystr(path) or ""
+            raise ValueError(f"{name}{where} must be finite; got NaN or infinite values")
+    return tree
+
+
+def observations(name: str, ys: ArrayLike, *, allow_missing: bool = True) -> Array:
+    """A `(T, *obs_shape)` series with T >= 1; NaN marks a missing entry, inf is refused."""
+    arr = array(name, ys, min_ndim=1, dtype_kind="fiu")
+    if arr.shape[0] < 1:
+        raise ValueError(f"{name} must contain at least one time step, got shape {arr.shape}")
+    if np.dtype(arr.dtype).kind in "iu":
+        arr = arr.astype(jnp.result_type(float))
+    if is_concrete(arr):
+        if bool(jnp.any(jnp.isinf(arr))):
+            raise ValueError(f"{name} contains infinite values; use NaN to mark a missing entry")
+        if not allow_missing and bool(jnp.any(jnp.isnan(arr))):
+            raise ValueError(f"{name} contains NaN, and missing observations are not supported here")
+    return arr
+
+
+def key(name: str, value) -> Array:
+    """A JAX PRNG key: typed (`jax.random.key`) or raw uint32 of shape (2,)."""
+    if isinstance(value, jax.Array) or isinstance(value, np.ndarray):
+        if jnp.issubdtype(value.dtype, jax.dtypes.prng_key) and value.shape == ():
+            return value
+        if value.dtype == jnp.uint32 and value.shape == (2,):
+            return value
+    raise TypeError(
+        f"{name} must be a single JAX PRNG key (jax.random.key(seed)), got "
+        f"{type(value).__name__} with shape {getattr(value, 'shape', None)}"
+    )
+
+
+def callable_(name: str, value, *, allow_none: bool = False) -> Callable | None:
+    """A callable (or None when allowed)."""
+    if value is None and allow_none:
+        return None
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+    return value
+
+
+def square_matrix(name: str, value: ArrayLike, size: int | None = None) -> Array:
+    """A finite `(n, n)` matrix (n == size when given)."""
+    arr = finite(name, value)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"{name} must be a square matrix, got shape {arr.shape}")
+    if size is not None and arr.shape[0] != size:
+        raise ValueError(f"{name} must have shape ({size}, {size}), got {arr.shape}")
+    return arr
+
+
+def positive_definite(name: str, value: ArrayLike, size: int | None = None) -> Array:
+    """A symmetric positive-definite matrix (value check skipped for tracers)."""
+    arr = square_matrix(name, value, size)
+    if is_concrete(arr):
+        a = np.asarray(arr, dtype=float)
+        scale = max(1.0, float(np.max(np.abs(a))))
+        if not np.allclose(a, a.T, rtol=1e-6, atol=1e-8 * scale):
+            raise ValueError(f"{name} must be symmetric")
+        try:
+            np.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            raise ValueError(f"{name} must be positive definite") from None
+    return arr

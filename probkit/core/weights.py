@@ -1,0 +1,112 @@
+"""Log-domain weight arithmetic: normalisation, ESS, log-mean-exp, likelihood increments.
+
+Every particle method in probkit keeps weights as log-weights of shape `(N,)` and goes through
+these helpers, so that degenerate sets (every weight -inf, or NaN) are handled one way: the
+normalised weights fall back to uniform, and the caller sees `is_degenerate(...) == True` to put
+in its info field. Nothing here returns NaN for a degenerate set.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from probkit.core.types import Array, ArrayLike
+
+__all__ = [
+    "sanitize",
+    "logsumexp",
+    "log_normalize",
+    "normalize",
+    "ess",
+    "log_mean_exp",
+    "is_degenerate",
+    "log_likelihood_increment",
+    "WeightSummary",
+    "summarize",
+]
+
+
+def sanitize(log_weights: ArrayLike) -> Array:
+    """Map NaN and +inf log-weights to -inf (a NaN weight carries no usable mass)."""
+    lw = jnp.asarray(log_weights)
+    return jnp.where(jnp.isnan(lw) | (lw == jnp.inf), -jnp.inf, lw)
+
+
+def logsumexp(log_weights: ArrayLike, axis: int | None = -1) -> Array:
+    """LSE over `axis`; `-inf` when every entry is `-inf` (never NaN for -inf inputs)."""
+    return jax.nn.logsumexp(jnp.asarray(log_weights), axis=axis)
+
+
+def is_degenerate(log_weights: ArrayLike, axis: int = -1) -> Array:
+    """True when no entry carries finite mass (all -inf or NaN)."""
+    lw = jnp.asarray(log_weights)
+    return ~jnp.any(jnp.isfinite(lw), axis=axis)
+
+
+def log_normalize(log_weights: ArrayLike, axis: int = -1) -> Array:
+    """Normalised log-weights `lw - LSE(lw)`; uniform when the set is degenerate."""
+    lw = sanitize(log_weights)
+    lse = jax.nn.logsumexp(lw, axis=axis, keepdims=True)
+    n = lw.shape[axis]
+    uniform = jnp.full_like(lw, -jnp.log(n))
+    return jnp.where(jnp.isfinite(lse), lw - lse, uniform)
+
+
+def normalize(log_weights: ArrayLike, axis: int = -1) -> Array:
+    """Normalised linear weights summing to one; uniform when the set is degenerate."""
+    return jnp.exp(log_normalize(log_weights, axis=axis))
+
+
+def ess(log_weights: ArrayLike, axis: int = -1) -> Array:
+    """Effective sample size `exp(2 LSE(lw) - LSE(2 lw))`, in [1, N]; 0 for a degenerate set."""
+    lw = sanitize(log_weights)
+    val = jnp.exp(2 * jax.nn.logsumexp(lw, axis=axis) - jax.nn.logsumexp(2 * lw, axis=axis))
+    return jnp.where(is_degenerate(lw, axis=axis), jnp.zeros_like(val), val)
+
+
+def log_mean_exp(log_values: ArrayLike, axis: int | None = -1) -> Array:
+    """`log(mean(exp(x)))` computed stably; `-inf` when all entries are `-inf`."""
+    x = jnp.asarray(log_values)
+    n = x.size if axis is None else x.shape[axis]
+    return jax.nn.logsumexp(x, axis=axis) - jnp.log(n).astype(x.dtype)
+
+
+def log_likelihood_increment(log_weights_prev: ArrayLike, log_weights_new: ArrayLike) -> Array:
+    """`LSE(lw_new) - LSE(lw_prev)`: the likelihood factor of one step.
+
+    `lw_new = lw_prev + incremental` is the weight after reweighting; when the previous step
+    resampled, `lw_prev` is the constant `-log N` (or zero) vector and this is the usual
+    log-mean of the incremental weights. Never reset the weights when no resampling happened.
+    """
+    return logsumexp(sanitize(log_weights_new)) - logsumexp(sanitize(log_weights_prev))
+
+
+class WeightSummary(NamedTuple):
+    log_normalized: Array  # (N,) lw - LSE(lw); uniform when degenerate
+    logsumexp: Array       # () LSE(lw); -inf when degenerate
+    ess: Array             # () in [1, N]; 0 when degenerate
+    degenerate: Array      # () bool
+
+
+def summarize(log_weights: ArrayLike) -> WeightSummary:
+    """Normalised log-weights, LSE, ESS and the degeneracy flag in one pass over the weights.
+
+    The same numbers as `log_normalize`, `logsumexp`, `ess` and `is_degenerate`, sharing the
+    max and the exponentials (this matters at small N, where each reduction is a kernel launch).
+    """
+    lw = sanitize(log_weights)
+    n = lw.shape[-1]
+    m = jnp.max(lw, axis=-1, keepdims=True)
+    degenerate = ~jnp.isfinite(m[..., 0])
+    shifted = jnp.where(degenerate[..., None], jnp.zeros_like(lw), lw - m)
+    e = jnp.exp(shifted)
+    s1 = jnp.sum(e, axis=-1)
+    s2 = jnp.sum(e * e, axis=-1)
+    lse_shifted = jnp.log(s1)
+    lse = jnp.where(degenerate, -jnp.inf, m[..., 0] + lse_shifted)
+    log_norm = jnp.where(
+        degenerate[..., None], jnp.full_like(lw, -jnp.log(n)), shifted - lse_shifted[..., None]
+    )
+    ess_val = jnp.where(degenerate, jnp.zeros_like(s1), s1 * s1 / s2)
+    return WeightSummary(log_norm, lse, ess_val, degenerate)

@@ -1,0 +1,347 @@
+"""Bootstrap and guided particle filters with ESS-triggered resampling.
+
+For t = 0..T-1 the filter keeps N weighted particles approximating p(x_t | y_0:t) and an
+unbiased estimate of the likelihood p(y_0:t). At t >= 1 it resamples when ESS < ess_threshold·N
+(always when `ess_threshold >= 1`), moves particles with the model's transition (bootstrap) or a
+user proposal q (guided), and reweights by g(y_t|x_t)·m(x_t|x_{t-1})/q(x_t|x_{t-1}, y_t). The
+likelihood factor of each step is LSE(lw_prev + incr) - LSE(lw_prev), which stays correct when
+no resampling happened. Cost O(N T); memory O(N T) with `history=True`, O(N) otherwise.
+
+If every weight becomes -inf (or NaN) at some step the filter cannot continue meaningfully: the
+result's `failed` flag and `failed_at` step say so and the log-likelihood is -inf — never NaN.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+
+from probkit.core import accumulate, progress, validate, weights
+from probkit.core import sharding as sharding_mod
+from probkit.core import resampling as resampling_mod
+from probkit.core.types import Array, PRNGKey, PyTree
+from probkit.ssm import model as ssm_model
+from probkit.ssm.model import StateSpaceModel
+
+__all__ = [
+    "Proposal",
+    "ParticleFilterState",
+    "ParticleFilterInfo",
+    "ParticleFilterResult",
+    "init",
+    "step",
+    "particle_filter",
+]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Proposal:
+    """Guided-filter proposal: `initial(params, y0)` and `transition(params, x_prev, y, t)`.
+
+    Both return numpyro distributions for one particle (or a batch when `vectorized=True`,
+    as for `StateSpaceModel`).
+    """
+
+    initial: Callable[[PyTree, Array], dist.Distribution]
+    transition: Callable[[PyTree, Array, Array, Array], dist.Distribution]
+    vectorized: bool = False
+
+    def __post_init__(self):
+        if not callable(self.initial) or not callable(self.transition):
+            raise TypeError("Proposal.initial and Proposal.transition must be callable")
+
+
+class ParticleFilterState(NamedTuple):
+    particles: Array          # (N, *state_shape)
+    log_weights: Array        # (N,) normalised: LSE == 0
+    log_likelihood: accumulate.Sum  # compensated running sum of increments, leaves ()
+    degenerate: Array         # () bool, any step so far had no finite weight
+    first_failure: Array      # () int32, first degenerate step or -1
+
+
+class ParticleFilterInfo(NamedTuple):
+    ancestors: Array                 # (N,) int32, identity when not resampled
+    ess: Array                       # () ESS after reweighting
+    resampled: Array                 # () bool
+    log_likelihood_increment: Array  # () log p^(y_t | y_0:t-1)
+    degenerate: Array                # () bool, every weight -inf/NaN at this step
+
+
+class ParticleFilterResult(NamedTuple):
+    log_likelihood: Array    # () log p^(y_0:T-1); -inf if the filter failed
+    particles: Array         # (T, N, *state_shape), or (N, *state_shape) with history=False
+    log_weights: Array       # (T, N) normalised, or (N,) with history=False
+    ancestors: Array         # (T, N) ancestors[t] indexes particles[t-1]; or (N,) final only
+    ess: Array               # (T,)
+    resampled: Array         # (T,) bool
+    log_likelihood_increments: Array  # (T,)
+    failed: Array            # () bool
+    failed_at: Array         # () int32, first step with no finite weight, -1 if none
+
+    def mean(self, fn: Callable[[Array], PyTree] | None = None) -> PyTree:
+        """Weighted particle average of `fn(x)` (default x) at every stored step."""
+        fn = (lambda x: x) if fn is None else fn
+        w = jnp.exp(self.log_weights)
+
+        def one(parts, wt):
+            vals = jax.vmap(fn)(parts)
+            return jax.tree.map(lambda v: jnp.tensordot(wt, v, axes=(0, 0)), vals)
+
+        if self.log_weights.ndim == 1:
+            return one(self.particles, w)
+        return jax.vmap(one)(self.particles, w)
+
+
+def _sample_proposal(key, model, params, proposal, x_prev, y, t):
+    if proposal is None:
+        return ssm_model.sample_transition(key, model, params, x_prev, t)
+    if proposal.vectorized:
+        return proposal.transition(params, x_prev, y, t).sample(key)
+    keys = jax.random.split(key, x_prev.shape[0])
+    return jax.vmap(lambda k, xp: proposal.transition(params, xp, y, t).sample(k))(keys, x_prev)
+
+
+def _incremental(model, params, proposal, x_prev, x, y, t):
+    lw = ssm_model.observation_log_prob(model, params, x, y, t)
+    if proposal is not None:
+        lw = lw + ssm_model.transition_log_prob(model, params, x_prev, x, t)
+        lw = lw - jax.vmap(lambda xp, xi: proposal.transition(params, xp, y, t).log_prob(xi))(
+            x_prev, x
+        )
+    return lw
+
+
+def _reweight(lw_prev, incr, ll_acc, degenerate, first_failure, t):
+    """Add incremental log-weights; returns the new state pieces and this step's info."""
+    summary = weights.summarize(lw_prev + incr)
+    inc = summary.logsumexp - weights.logsumexp(lw_prev)
+    bad = summary.degenerate
+    first_failure = jnp.where(bad & (first_failure < 0), t, first_failure)
+    return (
+        summary.log_normalized,
+        accumulate.add(ll_acc, inc),
+        degenerate | bad,
+        first_failure,
+        summary.ess,
+        inc,
+        bad,
+    )
+
+
+def init(
+    key: PRNGKey,
+    model: StateSpaceModel,
+    params: PyTree,
+    y0: Array,
+    num_particles: int,
+    *,
+    proposal: Proposal | None = None,
+    sharding: jax.sharding.NamedSharding | None = None,
+) -> tuple[ParticleFilterState, ParticleFilterInfo]:
+    """Draw x_0 (from the model's initial law or `proposal.initial`) and weight it by y_0."""
+    if proposal is None:
+        x0 = ssm_model.sample_initial(key, model, params, num_particles)
+        incr = jnp.zeros((num_particles,), x0.dtype)
+    else:
+        q0 = proposal.initial(params, y0)
+        x0 = q0.sample(key, (num_particles,))
+        incr = ssm_model.initial_log_prob(model, params, x0) - jax.vmap(q0.log_prob)(x0)
+    x0 = sharding_mod.constrain(x0, sharding)
+    incr = incr + ssm_model.observation_log_prob(model, params, x0, y0, 0)
+    dtype = jnp.result_type(x0.dtype, incr.dtype)
+    lw_prev = jnp.full((num_particles,), -jnp.log(num_particles), dtype)
+    lw, acc, degenerate, first, ess, inc, bad = _reweight(
+        lw_prev,
+        incr.astype(dtype),
+        accumulate.init(jnp.zeros((), dtype)),
+        jnp.zeros((), bool),
+        jnp.full((), -1, jnp.int32),
+        0,
+    )
+    state = ParticleFilterState(x0, sharding_mod.constrain(lw, sharding), acc, degenerate, first)
+    info = ParticleFilterInfo(
+        jnp.arange(num_particles, dtype=jnp.int32), ess, jnp.zeros((), bool), inc, bad
+    )
+    return state, info
+
+
+def step(
+    key: PRNGKey,
+    state: ParticleFilterState,
+    model: StateSpaceModel,
+    params: PyTree,
+    y: Array,
+    t: Array,
+    *,
+    proposal: Proposal | None = None,
+    resampling_scheme: str | resampling_mod.Resampler = "systematic",
+    ess_threshold: float = 0.5,
+    sharding: jax.sharding.NamedSharding | None = None,
+) -> tuple[ParticleFilterState, ParticleFilterInfo]:
+    """One filter step at time t >= 1: (maybe) resample, propagate, reweight."""
+    resampler = resampling_mod.get(resampling_scheme, argname="resampling")
+    k_res, k_move = jax.random.split(key)
+    n = state.log_weights.shape[0]
+    identity = jnp.arange(n, dtype=jnp.int32)
+    if ess_threshold >= 1.0:
+        do_resample = jnp.ones((), bool)
+        ancestors = resampler.resample(k_res, state.log_weights, n)
+    elif ess_threshold <= 0.0:
+        do_resample = jnp.zeros((), bool)
+        ancestors = identity
+    else:
+        do_resample = weights.ess(state.log_weights) < ess_threshold * n
+        ancestors = jnp.where(
+            do_resample, resampler.resample(k_res, state.log_weights, n), identity
+        )
+    ancestors = sharding_mod.constrain(ancestors, sharding)
+    lw_prev = jnp.where(
+        do_resample, jnp.full_like(state.log_weights, -jnp.log(n)), state.log_weights
+    )
+    x_prev = jnp.take(state.particles, ancestors, axis=0)
+    x = sharding_mod.constrain(_sample_proposal(k_move, model, params, proposal, x_prev, y, t), sharding)
+    incr = _incremental(model, params, proposal, x_prev, x, y, t).astype(lw_prev.dtype)
+    lw, acc, degenerate, first, ess, inc, bad = _reweight(
+        lw_prev, incr, state.log_likelihood, state.degenerate, state.first_failure, t
+    )
+    new_state = ParticleFilterState(x, sharding_mod.constrain(lw, sharding), acc, degenerate, first)
+    return new_state, ParticleFilterInfo(ancestors, ess, do_resample, inc, bad)
+
+
+@partial(
+    jax.jit,
+    static_argnames=(
+        "model",
+        "num_particles",
+        "proposal",
+        "resampling_scheme",
+        "ess_threshold",
+        "history",
+        "sharding",
+        "progress_bar",
+    ),
+)
+def _run(key, model, params, ys, num_particles, proposal, resampling_scheme, ess_threshold,
+         history, sharding, progress_bar):
+    T = ys.shape[0]
+    k0, k_rest = jax.random.split(key)
+    state0, info0 = init(k0, model, params, ys[0], num_particles, proposal=proposal,
+                         sharding=sharding)
+
+    def body(carry, inp):
+        st, _ = carry
+        k, y, t = inp
+        st, info = step(k, st, model, params, y, t, proposal=proposal,
+                        resampling_scheme=resampling_scheme, ess_threshold=ess_threshold,
+                        sharding=sharding)
+        if history:
+            return (st, info.ancestors), (info, st.particles, st.log_weights)
+        # Without history, ancestors are carried (last step only), not stacked over T.
+        return (st, info.ancestors), (info._replace(ancestors=None),)
+
+    keys = jax.random.split(k_rest, T - 1)
+    ts = jnp.arange(1, T, dtype=jnp.int32)
+    (state, last_ancestors), out = progress.scan(
+        body, (state0, info0.ancestors), (keys, ys[1:], ts), length=T - 1,
+        enabled=progress_bar, label="particle filter",
+    )
+
+    def stack(first, rest):
+        return jnp.concatenate([first[None], rest], axis=0)
+
+    if history:
+        infos = jax.tree.map(stack, info0, out[0])
+        particles = stack(state0.particles, out[1])
+        log_weights = stack(state0.log_weights, out[2])
+        ancestors = infos.ancestors
+    else:
+        infos = jax.tree.map(stack, info0._replace(ancestors=None), out[0])
+        particles, log_weights, ancestors = state.particles, state.log_weights, last_ancestors
+    ll = jnp.where(state.degenerate, -jnp.inf, accumulate.value(state.log_likelihood))
+    return ParticleFilterResult(
+        ll, particles, log_weights, ancestors, infos.ess, infos.resampled,
+        infos.log_likelihood_increment, state.degenerate, state.first_failure,
+    )
+
+
+def check_observations(model: StateSpaceModel, params, ys, key) -> Array:
+    """Validate `ys` against the model's observation shape; refuse unsupported missingness."""
+    ys = validate.observations("ys", ys)
+    x_shape = jax.eval_shape(lambda k: model.initial(params).sample(k), key)
+    x_dummy = jnp.zeros(x_shape.shape, x_shape.dtype)
+    d = model.observation(params, x_dummy, 0)
+    obs_shape = tuple(d.batch_shape) + tuple(d.event_shape)
+    if tuple(ys.shape[1:]) != obs_shape:
+        raise ValueError(
+            f"ys must have shape (T, {', '.join(map(str, obs_shape))}) for this model "
+            f"(observation shape {obs_shape}), got {ys.shape}"
+        )
+    if validate.is_concrete(ys) and ys.ndim > 1:
+        nan = np.isnan(np.asarray(ys)).reshape(ys.shape[0], -1)
+        partial_rows = nan.any(axis=1) & ~nan.all(axis=1)
+        if partial_rows.any() and not ssm_model.supports_partial_missing(d, ys.ndim - 1):
+            raise ValueError(
+                f"ys has partly missing observations (e.g. step {int(np.argmax(partial_rows))}) "
+                f"but the observation law {type(d).__name__} cannot be marginalised over "
+                "missing coordinates; mark whole steps missing or use an Independent or "
+                "MultivariateNormal observation"
+            )
+    return ys.astype(x_dummy.dtype if jnp.issubdtype(x_dummy.dtype, jnp.floating) else ys.dtype)
+
+
+def particle_filter(
+    key: PRNGKey,
+    model: StateSpaceModel,
+    params: PyTree,
+    ys: Array,
+    num_particles: int,
+    *,
+    proposal: Proposal | None = None,
+    resampling: str | resampling_mod.Resampler = "systematic",
+    ess_threshold: float = 0.5,
+    history: bool = True,
+    sharding: jax.sharding.NamedSharding | None = None,
+    progress_bar: bool = False,
+) -> ParticleFilterResult:
+    """Run a bootstrap (or guided, with `proposal`) particle filter over `ys` `(T, *obs_shape)`.
+
+    Args:
+        key: PRNG key.
+        model, params: the state-space model and its parameters (a pytree).
+        ys: observations; NaN entries are missing and skipped.
+        num_particles: N >= 2.
+        proposal: a `Proposal` for a guided filter; None for the bootstrap filter.
+        resampling: "systematic" (default), "stratified", "multinomial", "residual".
+        ess_threshold: resample when ESS < ess_threshold·N; 1.0 resamples every step,
+            0.0 never.
+        history: keep particles/log-weights/ancestors for every step (`(T, N, ...)`) or only the
+            last step (`(N, ...)`).
+        sharding: a `NamedSharding` (see `probkit.core.sharding.batch_sharding`) to split the
+            particle axis over devices; results do not depend on it.
+        progress_bar: show a tqdm bar driven from inside the compiled loop.
+
+    Returns:
+        `ParticleFilterResult`; `result.mean(fn)` gives filtering expectations.
+    """
+    validate.key("key", key)
+    if not isinstance(model, StateSpaceModel):
+        raise TypeError(f"model must be a probkit.ssm.StateSpaceModel, got {type(model).__name__}")
+    if proposal is not None and not isinstance(proposal, Proposal):
+        raise TypeError(f"proposal must be a probkit.smc.Proposal or None, got {type(proposal)}")
+    num_particles = validate.positive_int("num_particles", num_particles, minimum=2)
+    ess_threshold = validate.probability("ess_threshold", ess_threshold)
+    scheme = resampling_mod.get(resampling)
+    validate.finite_tree("params", params)
+    ys = check_observations(model, params, ys, key)
+    return _run(key, model, params, ys, num_particles, proposal, scheme, ess_threshold,
+                bool(history), sharding, bool(progress_bar))
+
+
+# blackjax-style access to the kernel pieces: smc.particle_filter.init / .step.
+particle_filter.init = init
+particle_filter.step = step

@@ -1,0 +1,32 @@
+"""State-space models (numpyro distributions) and their exact references."""
+
+from probkit.ssm.kalman import KalmanResult, RTSResult, kalman_filter, rts_smoother
+from probkit.ssm.linear_gaussian import LinearGaussianParams, linear_gaussian
+from probkit.ssm.model import (
+    StateSpaceModel,
+    initial_log_prob,
+    observation_log_prob,
+    sample_initial,
+    sample_transition,
+    transition_log_prob,
+)
+from probkit.ssm.simulate import simulate
+from probkit.ssm.stochastic_volatility import StochVolParams, stochastic_volatility
+
+__all__ = [
+    "StateSpaceModel",
+    "LinearGaussianParams",
+    "StochVolParams",
+    "KalmanResult",
+    "RTSResult",
+    "linear_gaussian",
+    "stochastic_volatility",
+    "simulate",
+    "kalman_filter",
+    "rts_smoother",
+    "sample_initial",
+    "sample_transition",
+    "initial_log_prob",
+    "transition_log_prob",
+    "observation_log_prob",
+]

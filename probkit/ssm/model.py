@@ -1,0 +1,126 @@
+"""The state-space model contract and the batched helpers every particle method uses.
+
+A model is three functions returning numpyro distributions:
+
+* `initial(params)` — law of x_0;
+* `transition(params, x_prev, t)` — law of x_t given x_{t-1} (t >= 1);
+* `observation(params, x, t)` — law of y_t given x_t (t >= 0);
+
+plus an optional `transition_log_bound(params)`, an upper bound of log m(x_prev, x) over both
+arguments, which enables rejection-based backward sampling.
+
+The functions are written for one particle. Set `vectorized=True` when they also accept a
+leading batch axis of particles (x of shape `(B, *state_shape)` giving a distribution of batch
+shape `(B,)`): sampling then draws all particles with one key instead of one key per particle,
+which is faster on CPU. Log-densities are always computed with `vmap`, which is exact either way.
+
+Missing data: NaN entries of an observation are skipped. A fully missing y_t contributes
+nothing; a partly missing one is marginalised exactly for multivariate normal, scalar and
+`Independent` observation laws (the common cases) and refused otherwise.
+"""
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpyro.distributions as dist
+
+from probkit.core.types import Array, PRNGKey, PyTree
+
+__all__ = [
+    "StateSpaceModel",
+    "sample_initial",
+    "sample_transition",
+    "transition_log_prob",
+    "observation_log_prob",
+    "masked_log_prob",
+    "initial_log_prob",
+]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class StateSpaceModel:
+    """A state-space model as three functions returning numpyro distributions.
+
+    Instances are hashable by identity, so they can be static arguments of `jax.jit`.
+    """
+
+    initial: Callable[[PyTree], dist.Distribution]
+    transition: Callable[[PyTree, Array, Array], dist.Distribution]
+    observation: Callable[[PyTree, Array, Array], dist.Distribution]
+    transition_log_bound: Callable[[PyTree], Array] | None = None
+    vectorized: bool = False
+    name: str = "StateSpaceModel"
+
+    def __post_init__(self):
+        for field in ("initial", "transition", "observation"):
+            if not callable(getattr(self, field)):
+                raise TypeError(f"StateSpaceModel.{field} must be callable")
+        if self.transition_log_bound is not None and not callable(self.transition_log_bound):
+            raise TypeError("StateSpaceModel.transition_log_bound must be callable or None")
+
+    def __repr__(self) -> str:
+        return f"{self.name}(vectorized={self.vectorized})"
+
+
+def sample_initial(key: PRNGKey, model: StateSpaceModel, params, num: int) -> Array:
+    """`num` independent draws of x_0: `(num, *state_shape)`."""
+    return model.initial(params).sample(key, (num,))
+
+
+def sample_transition(key: PRNGKey, model: StateSpaceModel, params, x_prev: Array, t) -> Array:
+    """One draw of x_t for each row of `x_prev` `(N, *state_shape)`."""
+    if model.vectorized:
+        return model.transition(params, x_prev, t).sample(key)
+    keys = jax.random.split(key, x_prev.shape[0])
+    return jax.vmap(lambda k, xp: model.transition(params, xp, t).sample(k))(keys, x_prev)
+
+
+def initial_log_prob(model: StateSpaceModel, params, x: Array) -> Array:
+    """log chi(x_0) for each row of `x`: `(N,)`."""
+    return jax.vmap(lambda xi: model.initial(params).log_prob(xi))(x)
+
+
+def transition_log_prob(model: StateSpaceModel, params, x_prev: Array, x: Array, t) -> Array:
+    """log m(x_prev[i], x[i]) for each row: `(N,)` (rows of x_prev and x are paired)."""
+    return jax.vmap(lambda xp, xi: model.transition(params, xp, t).log_prob(xi))(x_prev, x)
+
+
+def masked_log_prob(d: dist.Distribution, y: Array) -> Array:
+    """log p(y) over the observed (non-NaN) entries of `y`; 0 when all are missing.
+
+    `d` is an unbatched distribution with event shape `y.shape`.
+    """
+    mask = ~jnp.isnan(y)
+    observed_all = jnp.all(mask)
+    safe = jnp.where(mask, y, d.support.feasible_like(y))
+    if y.ndim == 0:
+        return jnp.where(mask, d.log_prob(safe), 0.0)
+    if isinstance(d, dist.MultivariateNormal) and y.ndim == 1:
+        m = mask.astype(d.loc.dtype)
+        cov = d.covariance_matrix * jnp.outer(m, m) + jnp.diag(1.0 - m)
+        diff = jnp.where(mask, y - d.loc, 0.0)
+        num_missing = jnp.sum(1.0 - m)
+        lp = dist.MultivariateNormal(jnp.zeros_like(d.loc), covariance_matrix=cov).log_prob(diff)
+        return lp + 0.5 * math.log(2 * math.pi) * num_missing
+    if isinstance(d, dist.Independent) and d.reinterpreted_batch_ndims == y.ndim:
+        elementwise = d.base_dist.log_prob(safe)
+        return jnp.sum(jnp.where(mask, elementwise, 0.0))
+    # Any other law: only whole-step missingness can be skipped (checked eagerly by callers).
+    return jnp.where(observed_all, d.log_prob(safe), 0.0)
+
+
+def supports_partial_missing(d: dist.Distribution, y_ndim: int) -> bool:
+    """Whether `masked_log_prob` can marginalise a partly missing observation from `d`."""
+    return (
+        y_ndim == 0
+        or (isinstance(d, dist.MultivariateNormal) and y_ndim == 1)
+        or (isinstance(d, dist.Independent) and d.reinterpreted_batch_ndims == y_ndim)
+    )
+
+
+def observation_log_prob(model: StateSpaceModel, params, x: Array, y: Array, t) -> Array:
+    """log g(y | x[i]) for each particle `(N,)`, skipping NaN entries of `y`."""
+    return jax.vmap(lambda xi: masked_log_prob(model.observation(params, xi, t), y))(x)
