@@ -163,18 +163,27 @@ def _wrap_conditional(fn):
     return conditional
 
 
-multinomial = Resampler("multinomial", _multinomial, _wrap_conditional(_conditional_multinomial))
-systematic = Resampler(
+def _make(name, resample, conditional) -> Resampler:
+    # Jitted so that eager calls compile once (the tree-shaped scans are many small ops).
+    return Resampler(
+        name,
+        jax.jit(resample, static_argnums=2),
+        jax.jit(_wrap_conditional(conditional)),
+    )
+
+
+multinomial = _make("multinomial", _multinomial, _conditional_multinomial)
+systematic = _make(
     "systematic",
     _systematic,
-    _wrap_conditional(lambda k, lw, r: _conditional_stratified_or_systematic(k, lw, r, True)),
+    lambda k, lw, r: _conditional_stratified_or_systematic(k, lw, r, True),
 )
-stratified = Resampler(
+stratified = _make(
     "stratified",
     _stratified,
-    _wrap_conditional(lambda k, lw, r: _conditional_stratified_or_systematic(k, lw, r, False)),
+    lambda k, lw, r: _conditional_stratified_or_systematic(k, lw, r, False),
 )
-residual = Resampler("residual", _residual, _wrap_conditional(_conditional_residual))
+residual = _make("residual", _residual, _conditional_residual)
 
 SCHEMES: dict[str, Resampler] = {
     r.name: r for r in (multinomial, systematic, stratified, residual)
