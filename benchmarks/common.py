@@ -18,7 +18,7 @@ import jax
 
 RESULTS_DIR = pathlib.Path(__file__).resolve().parent / "results"
 
-__all__ = ["timed", "median_time", "machine", "versions", "write_fragment", "md_table"]
+__all__ = ["machine", "md_table", "median_time", "timed", "versions", "write_fragment"]
 
 
 def timed(fn, *args, **kwargs):
@@ -51,8 +51,10 @@ def machine() -> str:
                     break
     except OSError:
         pass
-    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}); "
-            f"JAX device: {dev.platform} ({getattr(dev, 'device_kind', dev)})")
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}); "
+        f"JAX device: {dev.platform} ({getattr(dev, 'device_kind', dev)})"
+    )
 
 
 def versions(*packages: str) -> str:

@@ -1,8 +1,8 @@
 """Run benchmark areas (each in its own process) and assemble benchmarks/RESULTS.md.
 
-    python -m benchmarks.run_all              # every area
-    python -m benchmarks.run_all smc dag      # some areas
-    python -m benchmarks.run_all --assemble   # only rebuild RESULTS.md from the fragments
+python -m benchmarks.run_all              # every area
+python -m benchmarks.run_all smc dag      # some areas
+python -m benchmarks.run_all --assemble   # only rebuild RESULTS.md from the fragments
 """
 
 import datetime

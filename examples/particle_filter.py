@@ -30,14 +30,18 @@ def run(num_particles: int = 1000, num_steps: int = 300, out_dir: pathlib.Path |
 
     # 2. Linear-Gaussian with missing observations: PF vs the exact Kalman filter.
     F = jnp.array([[0.9, 0.2], [0.0, 0.7]])
-    lg_model, lg_params = ssm.linear_gaussian(F, 0.3 * jnp.eye(2), jnp.eye(2), 0.5 * jnp.eye(2),
-                                              jnp.zeros(2), jnp.eye(2))
+    lg_model, lg_params = ssm.linear_gaussian(
+        F, 0.3 * jnp.eye(2), jnp.eye(2), 0.5 * jnp.eye(2), jnp.zeros(2), jnp.eye(2)
+    )
     _, lg_ys = ssm.simulate(k_lg, lg_model, lg_params, 100)
     lg_ys = lg_ys.at[40:50].set(jnp.nan).at[60:70, 1].set(jnp.nan)
     exact = ssm.kalman_filter(lg_params, lg_ys)
     lls = jax.vmap(
-        lambda k: smc.particle_filter(k, lg_model, lg_params, lg_ys, num_particles,
-                                      history=False).log_likelihood
+        lambda k: (
+            smc.particle_filter(
+                k, lg_model, lg_params, lg_ys, num_particles, history=False
+            ).log_likelihood
+        )
     )(jax.random.split(k_rep, 20))
 
     summary = {
@@ -87,8 +91,10 @@ def tour(out_dir: pathlib.Path) -> TourResult:
     s = run(num_particles=500, num_steps=200, out_dir=out_dir)
     return TourResult(
         computed="SV log-lik; LG log-lik PF vs Kalman (with gaps)",
-        value=(f"SV {s['sv_log_likelihood']:.1f}; LG PF {s['lg_pf_mean']:.2f}±{s['lg_pf_sd']:.2f}"
-               f" vs exact {s['lg_exact']:.2f}"),
+        value=(
+            f"SV {s['sv_log_likelihood']:.1f}; LG PF {s['lg_pf_mean']:.2f}±{s['lg_pf_sd']:.2f}"
+            f" vs exact {s['lg_exact']:.2f}"
+        ),
         figures=s.get("figures", ()),
     )
 

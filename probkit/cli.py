@@ -13,8 +13,10 @@ def _bench(areas: list[str]) -> int:
     if not (root / "benchmarks").is_dir():
         root = pathlib.Path(__file__).resolve().parent.parent
     if not (root / "benchmarks" / "run_all.py").is_file():
-        print("probkit bench must run from a probkit checkout (benchmarks/ not found)",
-              file=sys.stderr)
+        print(
+            "probkit bench must run from a probkit checkout (benchmarks/ not found)",
+            file=sys.stderr,
+        )
         return 2
     return subprocess.call([sys.executable, "-m", "benchmarks.run_all", *areas], cwd=root)
 

@@ -10,7 +10,7 @@ import jax
 import numpy as np
 from scipy import stats
 
-__all__ = ["keys", "assert_within_se", "z_scores", "chi_square_pvalue", "assert_chi_square"]
+__all__ = ["assert_chi_square", "assert_within_se", "chi_square_pvalue", "keys", "z_scores"]
 
 
 def keys(num: int, seed: int = 0):

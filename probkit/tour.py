@@ -17,14 +17,14 @@ import pathlib
 import time
 import traceback
 
-__all__ = ["TourResult", "find_examples", "discover", "run"]
+__all__ = ["TourResult", "discover", "find_examples", "run"]
 
 
 @dataclasses.dataclass
 class TourResult:
-    computed: str          # what was computed, in words
-    value: str             # the key number, formatted
-    figures: tuple = ()    # paths written
+    computed: str  # what was computed, in words
+    value: str  # the key number, formatted
+    figures: tuple = ()  # paths written
 
 
 def find_examples(path: str | os.PathLike | None = None) -> pathlib.Path:
@@ -66,8 +66,9 @@ def discover(examples_dir: pathlib.Path) -> list[tuple[str, pathlib.Path, dict]]
     return sorted(found, key=lambda item: (item[2]["order"], item[0]))
 
 
-def run(only: list[str] | None = None, out_dir: str = "out", examples: str | None = None,
-        echo=print) -> list[dict]:
+def run(
+    only: list[str] | None = None, out_dir: str = "out", examples: str | None = None, echo=print
+) -> list[dict]:
     """Run the tour; returns one dict per example (status "ok" or "failed")."""
     examples_dir = find_examples(examples)
     out = pathlib.Path(out_dir)
@@ -77,8 +78,9 @@ def run(only: list[str] | None = None, out_dir: str = "out", examples: str | Non
     if only:
         unknown = set(only) - {name for name, _, _ in entries}
         if unknown:
-            raise ValueError(f"unknown example(s) {sorted(unknown)}; known: "
-                             f"{[name for name, _, _ in entries]}")
+            raise ValueError(
+                f"unknown example(s) {sorted(unknown)}; known: {[name for name, _, _ in entries]}"
+            )
         entries = [e for e in entries if e[0] in only]
     for name, path, meta in entries:
         echo(f"-> {meta['method']} ({path.name})")
@@ -89,8 +91,16 @@ def run(only: list[str] | None = None, out_dir: str = "out", examples: str | Non
         except Exception as exc:  # report and carry on with the other examples
             traceback.print_exc()
             status, computed, value = "failed", f"{type(exc).__name__}: {exc}", "-"
-        rows.append(dict(name=name, method=meta["method"], computed=computed, value=value,
-                         seconds=time.perf_counter() - start, status=status))
+        rows.append(
+            dict(
+                name=name,
+                method=meta["method"],
+                computed=computed,
+                value=value,
+                seconds=time.perf_counter() - start,
+                status=status,
+            )
+        )
     echo("")
     echo(format_table(rows))
     return rows
@@ -98,9 +108,12 @@ def run(only: list[str] | None = None, out_dir: str = "out", examples: str | Non
 
 def format_table(rows: list[dict]) -> str:
     headers = ["method", "computed", "key number", "seconds", "status"]
-    body = [[r["method"], r["computed"], r["value"], f"{r['seconds']:.1f}", r["status"]]
-            for r in rows]
-    widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h)
-              for i, h in enumerate(headers)]
+    body = [
+        [r["method"], r["computed"], r["value"], f"{r['seconds']:.1f}", r["status"]] for r in rows
+    ]
+    widths = [
+        max(len(h), *(len(row[i]) for row in body)) if body else len(h)
+        for i, h in enumerate(headers)
+    ]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths))  # noqa: E731
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, body)])

@@ -1,6 +1,15 @@
 """Shared machinery: types, resampling, log-weights, validation, progress, ArviZ, sharding."""
 
-from probkit.core import accumulate, errors, progress, resampling, sharding, types, validate, weights
+from probkit.core import (
+    accumulate,
+    errors,
+    progress,
+    resampling,
+    sharding,
+    types,
+    validate,
+    weights,
+)
 from probkit.core.inference_data import to_inference_data
 
 __all__ = [
@@ -9,8 +18,8 @@ __all__ = [
     "progress",
     "resampling",
     "sharding",
+    "to_inference_data",
     "types",
     "validate",
     "weights",
-    "to_inference_data",
 ]

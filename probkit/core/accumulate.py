@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from probkit.core.types import PyTree
 
-__all__ = ["Sum", "init", "add", "value"]
+__all__ = ["Sum", "add", "init", "value"]
 
 
 class Sum(NamedTuple):

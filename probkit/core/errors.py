@@ -5,7 +5,7 @@ nothing can raise, so numerical failure is reported in a result's info field ins
 codes here give those flags one meaning across probkit.
 """
 
-__all__ = ["ProbkitError", "NumericalFailure", "check_finite_result"]
+__all__ = ["NumericalFailure", "ProbkitError", "check_finite_result"]
 
 
 class ProbkitError(Exception):
@@ -13,11 +13,11 @@ class ProbkitError(Exception):
 
 
 class NumericalFailure(ProbkitError, FloatingPointError):
-    """Raised by `check_finite_result` when a result reports failure and the caller asked to raise."""
+    """Raised by `check_finite_result` when a result reports failure."""
 
 
 def check_finite_result(result, *, what: str = "result") -> None:
-    """Raise `NumericalFailure` if `result.failed` is true (host-side convenience, not traceable)."""
+    """Raise `NumericalFailure` if `result.failed` is true (host-side, not traceable)."""
     failed = getattr(result, "failed", None)
     if failed is None:
         raise TypeError(f"{what} has no `failed` field to check")

@@ -45,9 +45,9 @@ def to_inference_data(
     return az.from_dict(
         posterior=prep(posterior),
         sample_stats=prep(sample_stats),
-        observed_data=None if observed_data is None else {
-            k: np.asarray(v) for k, v in observed_data.items()
-        },
+        observed_data=None
+        if observed_data is None
+        else {k: np.asarray(v) for k, v in observed_data.items()},
         coords=coords,
         dims=dims,
     )

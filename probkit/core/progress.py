@@ -8,12 +8,13 @@ callback. Under `vmap` the loop counter is shared by the batch, so a batch drive
 
 import itertools
 import threading
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 from tqdm.auto import tqdm
 
-__all__ = ["scan", "ProgressBar"]
+__all__ = ["ProgressBar", "scan"]
 
 _ids = itertools.count()
 _lock = threading.Lock()
@@ -22,14 +23,14 @@ _lock = threading.Lock()
 class ProgressBar:
     """Host-side registry of open bars, keyed by the id baked into the compiled loop."""
 
-    bars: dict[int, tqdm] = {}
+    bars: ClassVar[dict[int, tqdm]] = {}
 
     @classmethod
     def update(cls, bar_id: int, total: int, label: str, step) -> None:
         step = int(step)
         with _lock:
             bar = cls.bars.get(bar_id)
-            if bar is None or step == 0 and bar.n >= total:
+            if bar is None or (step == 0 and bar.n >= total):
                 if bar is not None:
                     bar.close()
                 bar = tqdm(total=total, desc=label, leave=True)
@@ -42,8 +43,16 @@ class ProgressBar:
                 cls.bars.pop(bar_id, None)
 
 
-def scan(body, init, xs=None, *, length: int | None = None, enabled: bool = False,
-         label: str = "probkit", num_updates: int = 50):
+def scan(
+    body,
+    init,
+    xs=None,
+    *,
+    length: int | None = None,
+    enabled: bool = False,
+    label: str = "probkit",
+    num_updates: int = 50,
+):
     """`lax.scan(body, init, xs, length)` with a tqdm bar when `enabled`.
 
     Same signature and result as `jax.lax.scan`; `label` names the bar.
@@ -56,9 +65,7 @@ def scan(body, init, xs=None, *, length: int | None = None, enabled: bool = Fals
     every = max(1, length // max(1, num_updates))
 
     def report(i):
-        jax.debug.callback(
-            lambda s: ProgressBar.update(bar_id, length, label, s), i, ordered=False
-        )
+        jax.debug.callback(lambda s: ProgressBar.update(bar_id, length, label, s), i, ordered=False)
 
     def wrapped(carry, inp):
         i, x = inp

@@ -30,14 +30,14 @@ from probkit.core import weights as _w
 from probkit.core.types import Array, ArrayLike, PRNGKey
 
 __all__ = [
-    "Resampler",
     "SCHEMES",
+    "Resampler",
+    "cumulative_weights",
     "get",
     "multinomial",
-    "systematic",
-    "stratified",
     "residual",
-    "cumulative_weights",
+    "stratified",
+    "systematic",
 ]
 
 
@@ -185,9 +185,7 @@ stratified = _make(
 )
 residual = _make("residual", _residual, _conditional_residual)
 
-SCHEMES: dict[str, Resampler] = {
-    r.name: r for r in (multinomial, systematic, stratified, residual)
-}
+SCHEMES: dict[str, Resampler] = {r.name: r for r in (multinomial, systematic, stratified, residual)}
 
 
 def get(scheme: "str | Resampler", *, argname: str = "resampling") -> Resampler:

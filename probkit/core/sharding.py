@@ -50,7 +50,7 @@ def constrain(tree, sharding: NamedSharding | None, *, axis: int = 0):
 
 
 def shard_batch(tree, mesh: Mesh | None = None, *, axis: int = 0):
-    """Outside `jit`: place every leaf with axis `axis` split over the mesh (default all devices)."""
+    """Outside `jit`: place every leaf with axis `axis` split over the mesh (default: all)."""
     mesh = batch_mesh() if mesh is None else mesh
     base = batch_sharding(mesh)
     return jax.tree.map(lambda x: jax.device_put(x, _spec_for(base, np.ndim(x), axis)), tree)

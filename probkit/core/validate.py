@@ -15,19 +15,19 @@ import numpy as np
 from probkit.core.types import Array, ArrayLike
 
 __all__ = [
-    "is_concrete",
-    "positive_int",
-    "probability",
-    "positive_float",
-    "one_of",
     "array",
+    "callable_",
     "finite",
     "finite_tree",
-    "observations",
+    "is_concrete",
     "key",
-    "callable_",
-    "square_matrix",
+    "observations",
+    "one_of",
     "positive_definite",
+    "positive_float",
+    "positive_int",
+    "probability",
+    "square_matrix",
 ]
 
 
@@ -101,7 +101,9 @@ def array(
                 f"got shape {arr.shape}"
             )
     if min_ndim is not None and arr.ndim < min_ndim:
-        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must have at least {min_ndim} dimension(s), got shape {arr.shape}"
+        )
     if shape is not None:
         if len(shape) != arr.ndim or any(
             s is not None and s != a for s, a in zip(shape, arr.shape)
@@ -149,7 +151,9 @@ def observations(name: str, ys: ArrayLike, *, allow_missing: bool = True) -> Arr
         if bool(jnp.any(jnp.isinf(arr))):
             raise ValueError(f"{name} contains infinite values; use NaN to mark a missing entry")
         if not allow_missing and bool(jnp.any(jnp.isnan(arr))):
-            raise ValueError(f"{name} contains NaN, and missing observations are not supported here")
+            raise ValueError(
+                f"{name} contains NaN, and missing observations are not supported here"
+            )
     return arr
 
 

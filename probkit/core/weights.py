@@ -14,15 +14,15 @@ import jax.numpy as jnp
 from probkit.core.types import Array, ArrayLike
 
 __all__ = [
-    "sanitize",
-    "logsumexp",
-    "log_normalize",
-    "normalize",
+    "WeightSummary",
     "ess",
-    "log_mean_exp",
     "is_degenerate",
     "log_likelihood_increment",
-    "WeightSummary",
+    "log_mean_exp",
+    "log_normalize",
+    "logsumexp",
+    "normalize",
+    "sanitize",
     "summarize",
 ]
 
@@ -84,9 +84,9 @@ def log_likelihood_increment(log_weights_prev: ArrayLike, log_weights_new: Array
 
 class WeightSummary(NamedTuple):
     log_normalized: Array  # (N,) lw - LSE(lw); uniform when degenerate
-    logsumexp: Array       # () LSE(lw); -inf when degenerate
-    ess: Array             # () in [1, N]; 0 when degenerate
-    degenerate: Array      # () bool
+    logsumexp: Array  # () LSE(lw); -inf when degenerate
+    ess: Array  # () in [1, N]; 0 when degenerate
+    degenerate: Array  # () bool
 
 
 def summarize(log_weights: ArrayLike) -> WeightSummary:

@@ -15,10 +15,10 @@ from probkit.smc.filtering import (
 )
 
 __all__ = [
-    "filtering",
-    "Proposal",
-    "ParticleFilterState",
     "ParticleFilterInfo",
     "ParticleFilterResult",
+    "ParticleFilterState",
+    "Proposal",
+    "filtering",
     "particle_filter",
 ]

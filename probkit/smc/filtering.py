@@ -22,20 +22,20 @@ import numpy as np
 import numpyro.distributions as dist
 
 from probkit.core import accumulate, progress, validate, weights
-from probkit.core import sharding as sharding_mod
 from probkit.core import resampling as resampling_mod
+from probkit.core import sharding as sharding_mod
 from probkit.core.types import Array, PRNGKey, PyTree
 from probkit.ssm import model as ssm_model
 from probkit.ssm.model import StateSpaceModel
 
 __all__ = [
-    "Proposal",
-    "ParticleFilterState",
     "ParticleFilterInfo",
     "ParticleFilterResult",
+    "ParticleFilterState",
+    "Proposal",
     "init",
-    "step",
     "particle_filter",
+    "step",
 ]
 
 
@@ -57,31 +57,31 @@ class Proposal:
 
 
 class ParticleFilterState(NamedTuple):
-    particles: Array          # (N, *state_shape)
-    log_weights: Array        # (N,) normalised: LSE == 0
+    particles: Array  # (N, *state_shape)
+    log_weights: Array  # (N,) normalised: LSE == 0
     log_likelihood: accumulate.Sum  # compensated running sum of increments, leaves ()
-    degenerate: Array         # () bool, any step so far had no finite weight
-    first_failure: Array      # () int32, first degenerate step or -1
+    degenerate: Array  # () bool, any step so far had no finite weight
+    first_failure: Array  # () int32, first degenerate step or -1
 
 
 class ParticleFilterInfo(NamedTuple):
-    ancestors: Array                 # (N,) int32, identity when not resampled
-    ess: Array                       # () ESS after reweighting
-    resampled: Array                 # () bool
+    ancestors: Array  # (N,) int32, identity when not resampled
+    ess: Array  # () ESS after reweighting
+    resampled: Array  # () bool
     log_likelihood_increment: Array  # () log p^(y_t | y_0:t-1)
-    degenerate: Array                # () bool, every weight -inf/NaN at this step
+    degenerate: Array  # () bool, every weight -inf/NaN at this step
 
 
 class ParticleFilterResult(NamedTuple):
-    log_likelihood: Array    # () log p^(y_0:T-1); -inf if the filter failed
-    particles: Array         # (T, N, *state_shape), or (N, *state_shape) with history=False
-    log_weights: Array       # (T, N) normalised, or (N,) with history=False
-    ancestors: Array         # (T, N) ancestors[t] indexes particles[t-1]; or (N,) final only
-    ess: Array               # (T,)
-    resampled: Array         # (T,) bool
+    log_likelihood: Array  # () log p^(y_0:T-1); -inf if the filter failed
+    particles: Array  # (T, N, *state_shape), or (N, *state_shape) with history=False
+    log_weights: Array  # (T, N) normalised, or (N,) with history=False
+    ancestors: Array  # (T, N) ancestors[t] indexes particles[t-1]; or (N,) final only
+    ess: Array  # (T,)
+    resampled: Array  # (T,) bool
     log_likelihood_increments: Array  # (T,)
-    failed: Array            # () bool
-    failed_at: Array         # () int32, first step with no finite weight, -1 if none
+    failed: Array  # () bool
+    failed_at: Array  # () int32, first step with no finite weight, -1 if none
 
     def mean(self, fn: Callable[[Array], PyTree] | None = None) -> PyTree:
         """Weighted particle average of `fn(x)` (default x) at every stored step."""
@@ -204,7 +204,9 @@ def step(
         do_resample, jnp.full_like(state.log_weights, -jnp.log(n)), state.log_weights
     )
     x_prev = jnp.take(state.particles, ancestors, axis=0)
-    x = sharding_mod.constrain(_sample_proposal(k_move, model, params, proposal, x_prev, y, t), sharding)
+    x = sharding_mod.constrain(
+        _sample_proposal(k_move, model, params, proposal, x_prev, y, t), sharding
+    )
     incr = _incremental(model, params, proposal, x_prev, x, y, t).astype(lw_prev.dtype)
     lw, acc, degenerate, first, ess, inc, bad = _reweight(
         lw_prev, incr, state.log_likelihood, state.degenerate, state.first_failure, t
@@ -226,19 +228,40 @@ def step(
         "progress_bar",
     ),
 )
-def _run(key, model, params, ys, num_particles, proposal, resampling_scheme, ess_threshold,
-         history, sharding, progress_bar):
+def _run(
+    key,
+    model,
+    params,
+    ys,
+    num_particles,
+    proposal,
+    resampling_scheme,
+    ess_threshold,
+    history,
+    sharding,
+    progress_bar,
+):
     T = ys.shape[0]
     k0, k_rest = jax.random.split(key)
-    state0, info0 = init(k0, model, params, ys[0], num_particles, proposal=proposal,
-                         sharding=sharding)
+    state0, info0 = init(
+        k0, model, params, ys[0], num_particles, proposal=proposal, sharding=sharding
+    )
 
     def body(carry, inp):
         st, _ = carry
         k, y, t = inp
-        st, info = step(k, st, model, params, y, t, proposal=proposal,
-                        resampling_scheme=resampling_scheme, ess_threshold=ess_threshold,
-                        sharding=sharding)
+        st, info = step(
+            k,
+            st,
+            model,
+            params,
+            y,
+            t,
+            proposal=proposal,
+            resampling_scheme=resampling_scheme,
+            ess_threshold=ess_threshold,
+            sharding=sharding,
+        )
         if history:
             return (st, info.ancestors), (info, st.particles, st.log_weights)
         # Without history, ancestors are carried (last step only), not stacked over T.
@@ -247,8 +270,12 @@ def _run(key, model, params, ys, num_particles, proposal, resampling_scheme, ess
     keys = jax.random.split(k_rest, T - 1)
     ts = jnp.arange(1, T, dtype=jnp.int32)
     (state, last_ancestors), out = progress.scan(
-        body, (state0, info0.ancestors), (keys, ys[1:], ts), length=T - 1,
-        enabled=progress_bar, label="particle filter",
+        body,
+        (state0, info0.ancestors),
+        (keys, ys[1:], ts),
+        length=T - 1,
+        enabled=progress_bar,
+        label="particle filter",
     )
 
     def stack(first, rest):
@@ -264,8 +291,15 @@ def _run(key, model, params, ys, num_particles, proposal, resampling_scheme, ess
         particles, log_weights, ancestors = state.particles, state.log_weights, last_ancestors
     ll = jnp.where(state.degenerate, -jnp.inf, accumulate.value(state.log_likelihood))
     return ParticleFilterResult(
-        ll, particles, log_weights, ancestors, infos.ess, infos.resampled,
-        infos.log_likelihood_increment, state.degenerate, state.first_failure,
+        ll,
+        particles,
+        log_weights,
+        ancestors,
+        infos.ess,
+        infos.resampled,
+        infos.log_likelihood_increment,
+        state.degenerate,
+        state.first_failure,
     )
 
 
@@ -338,8 +372,19 @@ def particle_filter(
     scheme = resampling_mod.get(resampling)
     validate.finite_tree("params", params)
     ys = check_observations(model, params, ys, key)
-    return _run(key, model, params, ys, num_particles, proposal, scheme, ess_threshold,
-                bool(history), sharding, bool(progress_bar))
+    return _run(
+        key,
+        model,
+        params,
+        ys,
+        num_particles,
+        proposal,
+        scheme,
+        ess_threshold,
+        bool(history),
+        sharding,
+        bool(progress_bar),
+    )
 
 
 # blackjax-style access to the kernel pieces: smc.particle_filter.init / .step.

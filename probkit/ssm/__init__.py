@@ -14,19 +14,19 @@ from probkit.ssm.simulate import simulate
 from probkit.ssm.stochastic_volatility import StochVolParams, stochastic_volatility
 
 __all__ = [
-    "StateSpaceModel",
-    "LinearGaussianParams",
-    "StochVolParams",
     "KalmanResult",
+    "LinearGaussianParams",
     "RTSResult",
-    "linear_gaussian",
-    "stochastic_volatility",
-    "simulate",
+    "StateSpaceModel",
+    "StochVolParams",
+    "initial_log_prob",
     "kalman_filter",
+    "linear_gaussian",
+    "observation_log_prob",
     "rts_smoother",
     "sample_initial",
     "sample_transition",
-    "initial_log_prob",
+    "simulate",
+    "stochastic_volatility",
     "transition_log_prob",
-    "observation_log_prob",
 ]

@@ -21,18 +21,18 @@ __all__ = ["KalmanResult", "RTSResult", "kalman_filter", "rts_smoother"]
 
 
 class KalmanResult(NamedTuple):
-    means: Array                 # (T, dx) E[x_t | y_0:t]
-    covs: Array                  # (T, dx, dx) Cov[x_t | y_0:t]
-    predicted_means: Array       # (T, dx) E[x_t | y_0:t-1]
-    predicted_covs: Array        # (T, dx, dx)
-    log_likelihood: Array        # () log p(y_0:T-1)
+    means: Array  # (T, dx) E[x_t | y_0:t]
+    covs: Array  # (T, dx, dx) Cov[x_t | y_0:t]
+    predicted_means: Array  # (T, dx) E[x_t | y_0:t-1]
+    predicted_covs: Array  # (T, dx, dx)
+    log_likelihood: Array  # () log p(y_0:T-1)
     log_likelihood_increments: Array  # (T,) log p(y_t | y_0:t-1)
 
 
 class RTSResult(NamedTuple):
-    means: Array        # (T, dx) E[x_t | y_0:T-1]
-    covs: Array         # (T, dx, dx)
-    cross_covs: Array   # (T-1, dx, dx) cross_covs[t] = Cov(x_t, x_{t+1} | y_0:T-1)
+    means: Array  # (T, dx) E[x_t | y_0:T-1]
+    covs: Array  # (T, dx, dx)
+    cross_covs: Array  # (T-1, dx, dx) cross_covs[t] = Cov(x_t, x_{t+1} | y_0:T-1)
     filtered: KalmanResult
 
 
@@ -104,9 +104,7 @@ def _rts(p: LinearGaussianParams, filt: KalmanResult):
 
 
 def _check(params, ys):
-    if isinstance(params, LinearGaussianParams) and all(
-        validate.is_concrete(a) for a in params
-    ):
+    if isinstance(params, LinearGaussianParams) and all(validate.is_concrete(a) for a in params):
         params = check_params(params)
     elif not isinstance(params, LinearGaussianParams):
         raise TypeError(f"params must be LinearGaussianParams, got {type(params).__name__}")

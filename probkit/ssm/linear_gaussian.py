@@ -16,14 +16,14 @@ from probkit.core import validate
 from probkit.core.types import Array, ArrayLike
 from probkit.ssm.model import StateSpaceModel
 
-__all__ = ["LinearGaussianParams", "linear_gaussian", "linear_gaussian_model", "check_params"]
+__all__ = ["LinearGaussianParams", "check_params", "linear_gaussian", "linear_gaussian_model"]
 
 
 class LinearGaussianParams(NamedTuple):
-    F: Array   # (dx, dx) transition matrix
-    Q: Array   # (dx, dx) transition noise covariance
-    H: Array   # (dy, dx) observation matrix
-    R: Array   # (dy, dy) observation noise covariance
+    F: Array  # (dx, dx) transition matrix
+    Q: Array  # (dx, dx) transition noise covariance
+    H: Array  # (dy, dx) observation matrix
+    R: Array  # (dy, dy) observation noise covariance
     m0: Array  # (dx,) initial mean
     P0: Array  # (dx, dx) initial covariance
 
@@ -93,6 +93,7 @@ def linear_gaussian(
     `ValueError` naming the argument on inconsistent shapes, non-finite values, or a covariance
     that is not symmetric positive definite.
     """
+
     def mat(a):
         a = jnp.asarray(a)
         return a.reshape(1, 1) if a.ndim == 0 else a

@@ -31,12 +31,12 @@ from probkit.core.types import Array, PRNGKey, PyTree
 
 __all__ = [
     "StateSpaceModel",
+    "initial_log_prob",
+    "masked_log_prob",
+    "observation_log_prob",
     "sample_initial",
     "sample_transition",
     "transition_log_prob",
-    "observation_log_prob",
-    "masked_log_prob",
-    "initial_log_prob",
 ]
 
 

@@ -1,7 +1,7 @@
 """Univariate stochastic volatility (the `particles` StochVol parametrisation).
 
-    x_0 ~ N(mu, sigma^2 / (1 - rho^2)),  x_t = mu + rho (x_{t-1} - mu) + sigma eps_t,
-    y_t | x_t ~ N(0, exp(x_t)).
+x_0 ~ N(mu, sigma^2 / (1 - rho^2)),  x_t = mu + rho (x_{t-1} - mu) + sigma eps_t,
+y_t | x_t ~ N(0, exp(x_t)).
 """
 
 import math
@@ -18,8 +18,8 @@ __all__ = ["StochVolParams", "stochastic_volatility", "stochastic_volatility_mod
 
 
 class StochVolParams(NamedTuple):
-    mu: Array     # () long-run mean of the log-variance
-    rho: Array    # () autocorrelation, |rho| < 1
+    mu: Array  # () long-run mean of the log-variance
+    rho: Array  # () autocorrelation, |rho| < 1
     sigma: Array  # () innovation scale, > 0
 
 

@@ -1,4 +1,3 @@
-
 import math
 
 import jax
@@ -57,4 +56,3 @@ def test_progress_bar_output_goes_to_stderr_not_stdout(capsys):
     jax.block_until_ready(progress.scan(lambda c, x: (c, x), 0, jnp.arange(4), enabled=True))
     jax.effects_barrier()
     assert capsys.readouterr().out == ""
-
