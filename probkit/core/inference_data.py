@@ -23,7 +23,9 @@ def to_inference_data(
         posterior: name -> array of shape `(chain, draw, *event)`, or `(draw, *event)` when
             `has_chain_axis=False` (a single chain is added).
         sample_stats: name -> `(chain, draw)` arrays (ArviZ names: `lp`, `acceptance_rate`, ...).
-        coords, dims, observed_data: passed to `arviz.from_dict`.
+        coords: passed to `arviz.from_dict`.
+        dims: passed to `arviz.from_dict`.
+        observed_data: name -> array, passed to `arviz.from_dict`.
     """
     import arviz as az
 

@@ -346,7 +346,8 @@ def particle_filter(
 
     Args:
         key: PRNG key.
-        model, params: the state-space model and its parameters (a pytree).
+        model: the state-space model.
+        params: its parameters (a pytree).
         ys: observations; NaN entries are missing and skipped.
         num_particles: N >= 2.
         proposal: a `Proposal` for a guided filter; None for the bootstrap filter.
