@@ -5,6 +5,8 @@ Subpackages are imported on first use: `from probkit import ssm, smc` or `probki
 
 import importlib
 
+from probkit.core import prng as _prng  # noqa: F401  (faster CPU threefry, same bits)
+
 __version__ = "0.1.0"
 
 _SUBPACKAGES = ("core", "ssm", "smc", "llm", "walks", "gpdp", "bridges", "sem", "dag", "causal")

@@ -15,6 +15,7 @@ from probkit.core.inference_data import to_inference_data
 __all__ = [
     "accumulate",
     "errors",
+    "prng",
     "progress",
     "resampling",
     "sharding",
