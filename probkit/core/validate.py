@@ -116,8 +116,8 @@ def array(
 def finite(name: str, value: ArrayLike) -> Array:
     """A numeric array with no NaN or inf (value check skipped for tracers)."""
     arr = array(name, value, dtype_kind="fiub")
-    if is_concrete(arr) and not bool(jnp.all(jnp.isfinite(arr))):
-        bad = int(jnp.sum(~jnp.isfinite(arr)))
+    if is_concrete(arr) and not np.isfinite(np.asarray(arr)).all():
+        bad = int(np.sum(~np.isfinite(np.asarray(arr))))
         raise ValueError(f"{name} must be finite; it has {bad} NaN or infinite entr(y/ies)")
     return arr
 
@@ -134,7 +134,7 @@ def finite_tree(name: str, tree) -> object:
             continue
         if np.dtype(arr.dtype).kind not in "fc" or not is_concrete(arr):
             continue
-        if not bool(jnp.all(jnp.isfinite(arr))):
+        if not np.isfinite(np.asarray(arr)).all():
             where = jax.tree_util.keystr(path) or ""
             raise ValueError(f"{name}{where} must be finite; got NaN or infinite values")
     return tree
@@ -148,9 +148,10 @@ def observations(name: str, ys: ArrayLike, *, allow_missing: bool = True) -> Arr
     if np.dtype(arr.dtype).kind in "iu":
         arr = arr.astype(jnp.result_type(float))
     if is_concrete(arr):
-        if bool(jnp.any(jnp.isinf(arr))):
+        host = np.asarray(arr)  # value checks on the host: no device round trip per check
+        if np.isinf(host).any():
             raise ValueError(f"{name} contains infinite values; use NaN to mark a missing entry")
-        if not allow_missing and bool(jnp.any(jnp.isnan(arr))):
+        if not allow_missing and np.isnan(host).any():
             raise ValueError(
                 f"{name} contains NaN, and missing observations are not supported here"
             )

@@ -12,6 +12,7 @@ result's `failed` flag and `failed_at` step say so and the log-likelihood is -in
 """
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
@@ -303,29 +304,56 @@ def _run(
     )
 
 
+@functools.lru_cache(maxsize=512)
+def _observation_layout(model, params_abstract, treedef, key_abstract):
+    """(observation shape, observation law type, whether partial missingness is supported).
+
+    Traced abstractly (`jax.eval_shape`), and cached per model and parameter shapes, so a call
+    costs no device work.
+    """
+    found = {}
+
+    def probe(leaves, k):
+        p = jax.tree.unflatten(treedef, leaves)
+        x0 = model.initial(p).sample(k)
+        d = model.observation(p, x0, 0)
+        found["shape"] = tuple(d.batch_shape) + tuple(d.event_shape)
+        found["law"] = d
+        return x0
+
+    x0 = jax.eval_shape(probe, list(params_abstract), key_abstract)
+    d = found["law"]
+    partial_ok = ssm_model.supports_partial_missing(d, len(found["shape"]))
+    return found["shape"], type(d).__name__, partial_ok, x0.dtype
+
+
 def check_observations(model: StateSpaceModel, params, ys, key) -> Array:
     """Validate `ys` against the model's observation shape; refuse unsupported missingness."""
     ys = validate.observations("ys", ys)
-    x_shape = jax.eval_shape(lambda k: model.initial(params).sample(k), key)
-    x_dummy = jnp.zeros(x_shape.shape, x_shape.dtype)
-    d = model.observation(params, x_dummy, 0)
-    obs_shape = tuple(d.batch_shape) + tuple(d.event_shape)
+    leaves, treedef = jax.tree.flatten(params)
+    abstract = tuple(jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)) for a in leaves)
+    key_abstract = jax.ShapeDtypeStruct(key.shape, key.dtype)
+    obs_shape, law, partial_ok, x_dtype = _observation_layout(
+        model, abstract, treedef, key_abstract
+    )
     if tuple(ys.shape[1:]) != obs_shape:
         raise ValueError(
             f"ys must have shape (T, {', '.join(map(str, obs_shape))}) for this model "
             f"(observation shape {obs_shape}), got {ys.shape}"
         )
-    if validate.is_concrete(ys) and ys.ndim > 1:
+    if validate.is_concrete(ys) and ys.ndim > 1 and not partial_ok:
         nan = np.isnan(np.asarray(ys)).reshape(ys.shape[0], -1)
         partial_rows = nan.any(axis=1) & ~nan.all(axis=1)
-        if partial_rows.any() and not ssm_model.supports_partial_missing(d, ys.ndim - 1):
+        if partial_rows.any():
             raise ValueError(
                 f"ys has partly missing observations (e.g. step {int(np.argmax(partial_rows))}) "
-                f"but the observation law {type(d).__name__} cannot be marginalised over "
+                f"but the observation law {law} cannot be marginalised over "
                 "missing coordinates; mark whole steps missing or use an Independent or "
                 "MultivariateNormal observation"
             )
-    return ys.astype(x_dummy.dtype if jnp.issubdtype(x_dummy.dtype, jnp.floating) else ys.dtype)
+    if jnp.issubdtype(x_dtype, jnp.floating) and ys.dtype != x_dtype:
+        ys = ys.astype(x_dtype)
+    return ys
 
 
 def particle_filter(
