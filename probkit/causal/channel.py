@@ -23,20 +23,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from probkit.causal.contraction import contract
 from probkit.core import validate
 from probkit.core.types import Array, ArrayLike
-from probkit.causal.contraction import contract
 
 __all__ = [
     "Channel",
     "Distribution",
     "compose",
-    "tensor",
-    "identity",
     "copy",
     "discard",
-    "uniform",
+    "identity",
     "point",
+    "tensor",
+    "uniform",
 ]
 
 
@@ -104,8 +104,10 @@ def value_index(arg: str, var: str, value, size: int):
     if arr.shape != () or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{arg}[{var!r}] must be an integer state index, got {value!r}")
     if not 0 <= int(arr) < size:
-        raise ValueError(f"{arg}[{var!r}] = {int(arr)} is out of range for a variable with "
-                         f"{size} states (0..{size - 1})")
+        raise ValueError(
+            f"{arg}[{var!r}] = {int(arr)} is out of range for a variable with "
+            f"{size} states (0..{size - 1})"
+        )
     return int(arr)
 
 
@@ -143,19 +145,23 @@ class Channel:
         outputs: names of the output variables, disjoint from the inputs.
     """
 
-    __slots__ = ("table", "inputs", "outputs")
+    __slots__ = ("inputs", "outputs", "table")
 
     def __init__(self, table: ArrayLike, inputs: Sequence[str], outputs: Sequence[str]):
         inputs = check_names("inputs", inputs)
         outputs = check_names("outputs", outputs)
         both = set(inputs) & set(outputs)
         if both:
-            raise ValueError(f"a variable cannot be both input and output of a channel: "
-                             f"{sorted(both)} (rename one side)")
+            raise ValueError(
+                f"a variable cannot be both input and output of a channel: "
+                f"{sorted(both)} (rename one side)"
+            )
         table = as_table("table", table)
         if table.ndim != len(inputs) + len(outputs):
-            raise ValueError(f"table must have one axis per input and output "
-                             f"({len(inputs)} + {len(outputs)}), got shape {table.shape}")
+            raise ValueError(
+                f"table must have one axis per input and output "
+                f"({len(inputs)} + {len(outputs)}), got shape {table.shape}"
+            )
         check_stochastic("table", table, len(outputs))
         self.table, self.inputs, self.outputs = table, inputs, outputs
 
@@ -200,8 +206,7 @@ class Channel:
             return self.table
         order = check_names("order", order)
         if set(order) != set(self.variables):
-            raise ValueError(f"order must list exactly the variables {self.variables}, "
-                             f"got {order}")
+            raise ValueError(f"order must list exactly the variables {self.variables}, got {order}")
         return jnp.transpose(self.table, [self.variables.index(n) for n in order])
 
     # ----------------------------------------------------------------- algebra
@@ -216,15 +221,16 @@ class Channel:
         outputs = check_names("outputs", outputs)
         unknown = [n for n in outputs if n not in self.outputs]
         if unknown:
-            raise ValueError(f"unknown output(s) {unknown}; this channel's outputs are "
-                             f"{self.outputs}")
+            raise ValueError(
+                f"unknown output(s) {unknown}; this channel's outputs are {self.outputs}"
+            )
         out = contract([(self.table, self.variables)], self.inputs + outputs)
         return self._result(out, self.inputs, outputs)
 
     def at(self, values: Mapping[str, int]) -> "Channel":
         """Fix some inputs to given states: `c(· | a)`; a `Distribution` once no input is left."""
         values = check_assignment("values", values, {n: self.cardinality[n] for n in self.inputs})
-        table, rest = _take(self.table, self.variables, values)
+        table, _ = _take(self.table, self.variables, values)
         return self._result(table, tuple(n for n in self.inputs if n not in values), self.outputs)
 
     def relabel(self, mapping: Mapping[str, str]) -> "Channel":
@@ -233,8 +239,9 @@ class Channel:
         ins = check_names("inputs", [new(n) for n in self.inputs])
         outs = check_names("outputs", [new(n) for n in self.outputs])
         if set(ins) & set(outs):
-            raise ValueError(f"relabelling makes {sorted(set(ins) & set(outs))} both input "
-                             "and output")
+            raise ValueError(
+                f"relabelling makes {sorted(set(ins) & set(outs))} both input and output"
+            )
         return self._result(self.table, ins, outs)
 
     @staticmethod
@@ -264,8 +271,10 @@ class Distribution(Channel):
         names = check_names("names", names)
         table = as_table("table", table)
         if table.ndim != len(names):
-            raise ValueError(f"table must have one axis per name ({len(names)} names "
-                             f"{names}), got shape {table.shape}")
+            raise ValueError(
+                f"table must have one axis per name ({len(names)} names "
+                f"{names}), got shape {table.shape}"
+            )
         if normalize:
             validate.finite("table", table)
             if validate.is_concrete(table) and not float(jnp.sum(table)) > 0:
@@ -294,7 +303,7 @@ class Distribution(Channel):
     def prob(self, assignment: Mapping[str, int]) -> Array:
         """P(assignment): the probability that the named variables take the given states."""
         assignment = check_assignment("assignment", assignment, self.cardinality)
-        table, rest = _take(self.table, self.names, assignment)
+        table, _ = _take(self.table, self.names, assignment)
         return jnp.sum(table)
 
     def condition(self, evidence: Mapping[str, int]) -> "Distribution":
@@ -312,8 +321,9 @@ class Distribution(Channel):
         size = int(np.prod(table.shape)) if table.ndim else 1
         return Distribution._make(safe_divide(table, mass, 1.0 / size), (), rest)
 
-    def conditional(self, outputs: Sequence[str], given: Sequence[str], *,
-                    on_zero: str = "raise") -> Channel:
+    def conditional(
+        self, outputs: Sequence[str], given: Sequence[str], *, on_zero: str = "raise"
+    ) -> Channel:
         """The disintegration ω(outputs | given) as a channel `given -> outputs`.
 
         Args:
@@ -338,8 +348,10 @@ class Distribution(Channel):
         if on_zero == "raise" and validate.is_concrete(mass) and bool(jnp.any(mass <= 0)):
             bad = np.argwhere(np.asarray(mass).reshape(mass.shape[: len(given)]) <= 0)[0]
             state = {n: int(i) for n, i in zip(given, bad)}
-            raise ValueError(f"cannot disintegrate on {list(given)}: the event {state} has "
-                             "probability 0 (pass on_zero='uniform' to fill such rows)")
+            raise ValueError(
+                f"cannot disintegrate on {list(given)}: the event {state} has "
+                "probability 0 (pass on_zero='uniform' to fill such rows)"
+            )
         size = int(np.prod([self.cardinality[n] for n in outputs])) if outputs else 1
         return Channel._result(safe_divide(joint, mass, 1.0 / size), given, outputs)
 
@@ -357,12 +369,15 @@ class Distribution(Channel):
         """
         missing = [n for n in channel.inputs if n not in self.names]
         if missing:
-            raise ValueError(f"the channel's inputs {missing} are not variables of this "
-                             f"distribution {self.names}")
+            raise ValueError(
+                f"the channel's inputs {missing} are not variables of this "
+                f"distribution {self.names}"
+            )
         clash = [n for n in channel.outputs if n in self.names]
         if clash:
-            raise ValueError(f"the channel's outputs {clash} are already variables of this "
-                             "distribution")
+            raise ValueError(
+                f"the channel's outputs {clash} are already variables of this distribution"
+            )
         names = self.names + channel.outputs
         table = contract([(self.table, self.names), (channel.table, channel.variables)], names)
         return Distribution._make(table, (), names)
@@ -382,17 +397,23 @@ def compose(*channels: Channel) -> Channel:
         if not isinstance(g, Channel) or not isinstance(f, Channel):
             raise TypeError("compose takes Channel objects (build them with Channel/Distribution)")
         if set(g.inputs) != set(f.outputs):
-            raise ValueError(f"cannot compose: the second channel's inputs {g.inputs} must be "
-                             f"exactly the first one's outputs {f.outputs} (marginalise or "
-                             "copy first)")
+            raise ValueError(
+                f"cannot compose: the second channel's inputs {g.inputs} must be "
+                f"exactly the first one's outputs {f.outputs} (marginalise or "
+                "copy first)"
+            )
         clash = set(g.outputs) & set(f.inputs)
         if clash:
-            raise ValueError(f"cannot compose: outputs {sorted(clash)} are also inputs of the "
-                             "composite (relabel one side)")
+            raise ValueError(
+                f"cannot compose: outputs {sorted(clash)} are also inputs of the "
+                "composite (relabel one side)"
+            )
         for n in g.inputs:
             if f.cardinality[n] != g.cardinality[n]:
-                raise ValueError(f"cannot compose: {n!r} has {f.cardinality[n]} states on one "
-                                 f"side and {g.cardinality[n]} on the other")
+                raise ValueError(
+                    f"cannot compose: {n!r} has {f.cardinality[n]} states on one "
+                    f"side and {g.cardinality[n]} on the other"
+                )
         table = contract([(f.table, f.variables), (g.table, g.variables)], f.inputs + g.outputs)
         out = Channel._result(table, f.inputs, g.outputs)
     return out
@@ -408,8 +429,10 @@ def tensor(*channels: Channel) -> Channel:
             raise TypeError("tensor takes Channel objects")
         clash = seen & set(c.variables)
         if clash:
-            raise ValueError(f"tensor needs disjoint variables; {sorted(clash)} appear twice "
-                             "(copy a shared input explicitly, or relabel)")
+            raise ValueError(
+                f"tensor needs disjoint variables; {sorted(clash)} appear twice "
+                "(copy a shared input explicitly, or relabel)"
+            )
         seen |= set(c.variables)
     inputs = tuple(n for c in channels for n in c.inputs)
     outputs = tuple(n for c in channels for n in c.outputs)
@@ -430,8 +453,7 @@ def identity(input: str, output: str, size: int, *, dtype=None) -> Channel:
 def copy(name: str, size: int, outputs: Sequence[str] | None = None, *, dtype=None) -> Channel:
     """Copy `name -> outputs`: every output equals the input (default outputs name_0, name_1)."""
     size = _size(size)
-    outputs = check_names("outputs", outputs if outputs is not None else
-                          (f"{name}_0", f"{name}_1"))
+    outputs = check_names("outputs", outputs if outputs is not None else (f"{name}_0", f"{name}_1"))
     table = jnp.zeros((size,) * (1 + len(outputs)), dtype=dtype or jnp.result_type(float))
     idx = jnp.arange(size)
     table = table.at[(idx,) * (1 + len(outputs))].set(1.0)
@@ -446,8 +468,9 @@ def discard(name: str, size: int, *, dtype=None) -> Channel:
 def uniform(name: str, size: int, *, dtype=None) -> Distribution:
     """The uniform distribution on `size` states."""
     size = _size(size)
-    return Distribution(jnp.full((size,), 1.0 / size, dtype=dtype or jnp.result_type(float)),
-                        (name,))
+    return Distribution(
+        jnp.full((size,), 1.0 / size, dtype=dtype or jnp.result_type(float)), (name,)
+    )
 
 
 def point(name: str, size: int, value: int, *, dtype=None) -> Distribution:

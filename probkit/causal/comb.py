@@ -49,7 +49,7 @@ class Comb:
         hole: the B variables, the outputs the hole must provide.
     """
 
-    __slots__ = ("first", "second", "hole")
+    __slots__ = ("first", "hole", "second")
 
     def __init__(self, first: Distribution, second: Channel, hole: Sequence[str]):
         if not isinstance(first, Distribution) or not isinstance(second, Channel):
@@ -57,8 +57,10 @@ class Comb:
         hole = _group("hole", hole)
         a = first.names
         if set(second.inputs) != set(a) | set(hole) or len(second.inputs) != len(a) + len(hole):
-            raise ValueError(f"the second tooth's inputs {second.inputs} must be the first "
-                             f"tooth's variables {a} plus the hole's {hole}")
+            raise ValueError(
+                f"the second tooth's inputs {second.inputs} must be the first "
+                f"tooth's variables {a} plus the hole's {hole}"
+            )
         self.first, self.second, self.hole = first, second, hole
 
     def tree_flatten(self):
@@ -87,8 +89,10 @@ class Comb:
         if not isinstance(channel, Channel):
             raise TypeError(f"channel must be a Channel, got {type(channel).__name__}")
         if set(channel.inputs) != set(self.a) or set(channel.outputs) != set(self.hole):
-            raise ValueError(f"the hole takes a channel {self.a} -> {self.hole}, got "
-                             f"{channel.inputs} -> {channel.outputs}")
+            raise ValueError(
+                f"the hole takes a channel {self.a} -> {self.hole}, got "
+                f"{channel.inputs} -> {channel.outputs}"
+            )
 
     def plug(self, channel: Channel) -> Distribution:
         """f[g]: the joint over A + B + C with `channel` (A -> B) in the hole."""
@@ -113,13 +117,16 @@ class Comb:
 
     def as_channel(self) -> Channel:
         """The comb as a plain channel B -> A + C: f(a, c | b) = ω(a) ω(c | a, b)."""
-        table = contract([(self.first.table, self.a), (self.second.table, self.second.variables)],
-                         self.hole + self.a + self.c)
+        table = contract(
+            [(self.first.table, self.a), (self.second.table, self.second.variables)],
+            self.hole + self.a + self.c,
+        )
         return Channel._make(table, self.hole, self.a + self.c)
 
 
-def comb_disintegrate(joint: Distribution, a, b, c, *,
-                      on_zero: str = "raise") -> tuple[Channel, Comb]:
+def comb_disintegrate(
+    joint: Distribution, a, b, c, *, on_zero: str = "raise"
+) -> tuple[Channel, Comb]:
     """Split a joint ω on A ⊗ B ⊗ C into the channel g = ω(B | A) and the 2-comb around it.
 
     Args:

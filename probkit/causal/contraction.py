@@ -7,11 +7,17 @@ single-character subscripts drawn from opt_einsum's symbol table (so there is no
 and lets opt_einsum choose the pairwise contraction order (`optimize="auto"`: exhaustive for a
 few factors, greedy for many). Summing a network of n binary variables whose graph has treewidth
 w costs O(n 2^w) instead of the O(2^n) of forming the joint.
+
+Under `jit`/`vmap`, or for arrays on an accelerator, the contraction is `jnp.einsum` (XLA).
+Eager calls on host arrays run the same path through opt_einsum's numpy backend and return a JAX
+array: the result is the same, without compiling one XLA program per new contraction.
 """
 
 from collections.abc import Hashable, Sequence
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 import opt_einsum
 
 from probkit.core.types import Array
@@ -65,4 +71,18 @@ def contract(
     if not arrays:
         return jnp.ones(())
     spec = ",".join(terms) + "->" + "".join(symbols[n] for n in output)
+    if all(_on_host(a) for a in arrays):
+        dtype = jnp.result_type(*arrays)
+        out = opt_einsum.contract(spec, *(np.asarray(a, dtype=dtype) for a in arrays),
+                                  optimize=optimize)
+        return jnp.asarray(out, dtype=dtype)
     return jnp.einsum(spec, *arrays, optimize=optimize)
+
+
+def _on_host(a) -> bool:
+    """A concrete array held by the CPU (numpy, or a JAX array on CPU devices)."""
+    if isinstance(a, jax.core.Tracer):
+        return False
+    if isinstance(a, jax.Array):
+        return a.is_fully_addressable and all(d.platform == "cpu" for d in a.devices())
+    return True

@@ -29,19 +29,19 @@ from probkit.causal.contraction import contract
 from probkit.core.types import Array, ArrayLike
 
 __all__ = [
-    "Wire",
     "Box",
     "Copy",
-    "Discard",
-    "Uniform",
-    "Permute",
-    "Swap",
-    "Rename",
-    "Layer",
     "Diagram",
-    "interpret",
-    "evaluate",
+    "Discard",
+    "Layer",
+    "Permute",
+    "Rename",
+    "Swap",
+    "Uniform",
+    "Wire",
     "cut",
+    "evaluate",
+    "interpret",
 ]
 
 
@@ -59,8 +59,9 @@ def _wire(w) -> Wire:
         try:
             name, size = w
         except (TypeError, ValueError):
-            raise TypeError(f"a wire is Wire(name, size) or a (name, size) pair, got {w!r}") \
-                from None
+            raise TypeError(
+                f"a wire is Wire(name, size) or a (name, size) pair, got {w!r}"
+            ) from None
         out = Wire(name, size)
     if not isinstance(out.name, str) or not out.name:
         raise TypeError(f"a wire's name must be a non-empty string, got {out.name!r}")
@@ -103,8 +104,10 @@ class Box:
             data = as_table(f"data of box {self.name!r}", self.data)
             want = tuple(w.size for w in self.dom + self.cod)
             if data.shape != want:
-                raise ValueError(f"data of box {self.name!r} must have shape {want} "
-                                 f"(inputs then outputs), got {data.shape}")
+                raise ValueError(
+                    f"data of box {self.name!r} must have shape {want} "
+                    f"(inputs then outputs), got {data.shape}"
+                )
             check_stochastic(f"data of box {self.name!r}", data, len(self.cod))
             object.__setattr__(self, "data", data)
 
@@ -116,9 +119,13 @@ class Box:
         return f"Box({self.name}: {ins} -> {outs})"
 
     def __eq__(self, other) -> bool:
-        return (isinstance(other, Box) and (self.name, self.dom, self.cod, self.kind,
-                                            self.params) ==
-                (other.name, other.dom, other.cod, other.kind, other.params))
+        return isinstance(other, Box) and (
+            self.name,
+            self.dom,
+            self.cod,
+            self.kind,
+            self.params,
+        ) == (other.name, other.dom, other.cod, other.kind, other.params)
 
     def __hash__(self) -> int:
         return hash((self.name, self.dom, self.cod, self.kind, self.params))
@@ -133,7 +140,7 @@ class Box:
         return self.to_diagram() @ other
 
 
-def Copy(wire, n: int = 2) -> Box:  # noqa: N802 (a generator, named like a class)
+def Copy(wire, n: int = 2) -> Box:
     """Copy a wire into `n` wires of the same type (n = 0 discards, n = 1 is the identity)."""
     w = _wire(wire)
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
@@ -141,19 +148,19 @@ def Copy(wire, n: int = 2) -> Box:  # noqa: N802 (a generator, named like a clas
     return Box(f"copy({w.name})", (w,), (w,) * n, kind="copy")
 
 
-def Discard(wire) -> Box:  # noqa: N802
+def Discard(wire) -> Box:
     """Discard a wire (marginalise it out)."""
     w = _wire(wire)
     return Box(f"discard({w.name})", (w,), (), kind="discard")
 
 
-def Uniform(wire) -> Box:  # noqa: N802
+def Uniform(wire) -> Box:
     """The uniform state on a wire."""
     w = _wire(wire)
     return Box(f"uniform({w.name})", (), (w,), kind="uniform")
 
 
-def Permute(wires, perm: Sequence[int]) -> Box:  # noqa: N802
+def Permute(wires, perm: Sequence[int]) -> Box:
     """Reorder wires: output wire i is input wire `perm[i]`."""
     ws = _wires(wires)
     perm = tuple(int(p) for p in perm)
@@ -163,12 +170,12 @@ def Permute(wires, perm: Sequence[int]) -> Box:  # noqa: N802
     return Box("permute", ws, cod, kind="permute", params=perm)
 
 
-def Swap(left, right) -> Box:  # noqa: N802
+def Swap(left, right) -> Box:
     """Cross two wires."""
     return Permute((_wire(left), _wire(right)), (1, 0))
 
 
-def Rename(wire, name: str) -> Box:  # noqa: N802
+def Rename(wire, name: str) -> Box:
     """The identity on a wire that changes its name."""
     w = _wire(wire)
     return Box(f"rename({w.name}->{name})", (w,), (_wire((name, w.size)),), kind="rename")
@@ -220,8 +227,10 @@ class Diagram:
     def __rshift__(self, other) -> "Diagram":
         other = _as_diagram(other)
         if self.cod != other.dom:
-            raise ValueError(f"cannot compose: the first diagram ends on {list(self.cod)} but "
-                             f"the second starts on {list(other.dom)}")
+            raise ValueError(
+                f"cannot compose: the first diagram ends on {list(self.cod)} but "
+                f"the second starts on {list(other.dom)}"
+            )
         return Diagram(self.dom, other.cod, self.layers + other.layers)
 
     def __matmul__(self, other) -> "Diagram":
@@ -241,8 +250,10 @@ class Diagram:
         lines = [f"Diagram: {_fmt(self.dom)} -> {_fmt(self.cod)}"]
         for layer in self.layers:
             b = layer.box
-            lines.append(f"  {_fmt(layer.left)} | {b.name}: {_fmt(b.dom)} -> {_fmt(b.cod)} | "
-                         f"{_fmt(layer.right)}")
+            lines.append(
+                f"  {_fmt(layer.left)} | {b.name}: {_fmt(b.dom)} -> {_fmt(b.cod)} | "
+                f"{_fmt(layer.right)}"
+            )
         return "\n".join(lines)
 
     def interpret(self, boxes: Mapping[str, ArrayLike] | None = None) -> Channel:
@@ -346,11 +357,14 @@ def interpret(diagram: Diagram, boxes: Mapping[str, ArrayLike] | None = None) ->
     names = [w.name for w in diagram.dom + diagram.cod]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise ValueError(f"the diagram has several wires named {dup} on its boundary; add a "
-                         "Rename or Discard, or use causal.evaluate for the bare table")
+        raise ValueError(
+            f"the diagram has several wires named {dup} on its boundary; add a "
+            "Rename or Discard, or use causal.evaluate for the bare table"
+        )
     table = evaluate(diagram, boxes)
-    return Channel._result(table, tuple(w.name for w in diagram.dom),
-                           tuple(w.name for w in diagram.cod))
+    return Channel._result(
+        table, tuple(w.name for w in diagram.dom), tuple(w.name for w in diagram.cod)
+    )
 
 
 def cut(diagram: Diagram, var: str) -> Diagram:
@@ -361,8 +375,11 @@ def cut(diagram: Diagram, var: str) -> Diagram:
     interpretation of the result on `var = x` gives P(· | do(var = x)).
     """
     diagram = _as_diagram(diagram)
-    found = [i for i, layer in enumerate(diagram.layers)
-             if layer.box.kind == "box" and var in [w.name for w in layer.box.cod]]
+    found = [
+        i
+        for i, layer in enumerate(diagram.layers)
+        if layer.box.kind == "box" and var in [w.name for w in layer.box.cod]
+    ]
     if not found:
         names = sorted({w.name for b in diagram.boxes if b.kind == "box" for w in b.cod})
         raise ValueError(f"no box of the diagram emits {var!r}; boxes emit {names}")
@@ -371,9 +388,12 @@ def cut(diagram: Diagram, var: str) -> Diagram:
     i = found[0]
     left, box, right = diagram.layers[i]
     if len(box.cod) != 1:
-        raise ValueError(f"box {box.name!r} emits {len(box.cod)} wires; cut replaces a box "
-                         "with exactly one output")
-    new = [Layer(left, Discard(w), box.dom[k + 1:] + right) for k, w in enumerate(box.dom)]
+        raise ValueError(
+            f"box {box.name!r} emits {len(box.cod)} wires; cut replaces a box "
+            "with exactly one output"
+        )
+    new = [Layer(left, Discard(w), box.dom[k + 1 :] + right) for k, w in enumerate(box.dom)]
     new.append(Layer(left, Uniform(box.cod[0]), right))
-    return Diagram(diagram.dom, diagram.cod,
-                   diagram.layers[:i] + tuple(new) + diagram.layers[i + 1:])
+    return Diagram(
+        diagram.dom, diagram.cod, diagram.layers[:i] + tuple(new) + diagram.layers[i + 1 :]
+    )

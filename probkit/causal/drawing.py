@@ -29,8 +29,15 @@ def _through(ax, x0, x1, k, grow: bool):
         _wire(ax, [x0, x0, x1], [k - 1, k - 1 + _BOX_HIGH, k])
 
 
-def draw(diagram: Diagram, *, ax=None, path=None, title: str | None = None,
-         figsize: tuple[float, float] | None = None, label_wires: bool = True):
+def draw(
+    diagram: Diagram,
+    *,
+    ax=None,
+    path=None,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    label_wires: bool = True,
+):
     """Draw a string diagram with matplotlib.
 
     Args:
@@ -49,9 +56,11 @@ def draw(diagram: Diagram, *, ax=None, path=None, title: str | None = None,
 
     diagram = _as_diagram(diagram)
     rows = len(diagram.layers)
-    width = max([len(diagram.dom), len(diagram.cod)] +
-                [len(l.left) + max(len(l.box.dom), len(l.box.cod)) + len(l.right)
-                 for l in diagram.layers] + [1])
+    width = max(
+        [len(diagram.dom), len(diagram.cod)]
+        + [len(l.left) + max(len(l.box.dom), len(l.box.cod)) + len(l.right) for l in diagram.layers]
+        + [1]
+    )
     if ax is None:
         fig = Figure(figsize=figsize or (1.2 + 1.0 * width, 1.0 + 0.75 * max(rows, 1)))
         ax = fig.add_subplot()
@@ -69,11 +78,20 @@ def draw(diagram: Diagram, *, ax=None, path=None, title: str | None = None,
         mid = k - 0.5
         if b.kind == "box":
             span = max(nd, nc, 1)
-            ax.add_patch(Rectangle((lo - 0.35, k - 1 + _BOX_LOW), span - 1 + 0.7,
-                                   _BOX_HIGH - _BOX_LOW, facecolor="#dbe9f6",
-                                   edgecolor="black", lw=1.2, zorder=2))
-            ax.text(lo + (span - 1) / 2, mid, b.name, ha="center", va="center",
-                    fontsize=10, zorder=3)
+            ax.add_patch(
+                Rectangle(
+                    (lo - 0.35, k - 1 + _BOX_LOW),
+                    span - 1 + 0.7,
+                    _BOX_HIGH - _BOX_LOW,
+                    facecolor="#dbe9f6",
+                    edgecolor="black",
+                    lw=1.2,
+                    zorder=2,
+                )
+            )
+            ax.text(
+                lo + (span - 1) / 2, mid, b.name, ha="center", va="center", fontsize=10, zorder=3
+            )
             for i in range(nd):
                 _wire(ax, [lo + i, lo + i], [k - 1, k - 1 + _BOX_LOW])
             for i, w in enumerate(b.cod):
@@ -97,8 +115,11 @@ def draw(diagram: Diagram, *, ax=None, path=None, title: str | None = None,
                 ax.text(lo + 0.06, k - 0.12, b.cod[0].name, **text)
         elif b.kind == "permute":
             for i, p in enumerate(b.params):
-                _wire(ax, [lo + p, lo + p, lo + i, lo + i],
-                      [k - 1, k - 1 + _BOX_LOW, k - 1 + _BOX_HIGH, k])
+                _wire(
+                    ax,
+                    [lo + p, lo + p, lo + i, lo + i],
+                    [k - 1, k - 1 + _BOX_LOW, k - 1 + _BOX_HIGH, k],
+                )
         else:  # rename
             _wire(ax, [lo, lo], [k - 1, k])
             ax.text(lo + 0.06, mid, f"{b.dom[0].name}→{b.cod[0].name}", **text)

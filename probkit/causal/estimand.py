@@ -22,7 +22,7 @@ from probkit.causal.contraction import contract
 from probkit.core import validate
 from probkit.core.types import Array
 
-__all__ = ["Expr", "Prob", "Product", "Sum", "Ratio", "Estimand", "free_variables"]
+__all__ = ["Estimand", "Expr", "Prob", "Product", "Ratio", "Sum", "free_variables"]
 
 
 class Expr:
@@ -105,7 +105,7 @@ def product(terms) -> Expr:
 
 
 def summation(over, body: Expr, rank) -> Expr:
-    """Σ_over body, simplified: Σ_W P(A | B) = P(A \\ W | B) when W's variables occur nowhere else."""
+    """Σ_over body, simplified by Σ_W P(A | B) = P(A \\ W | B) where W occurs nowhere else."""
     over = set(over) & set(free_variables(body))
     if not over:
         return body
@@ -153,8 +153,11 @@ def _text(expr: Expr, names: dict, taken: set, latex: bool = False) -> str:
         parts = []
         for t in expr.terms:
             s = _text(t, names, taken, latex)
-            parts.append((r"\left[" + s + r"\right]" if latex else f"[{s}]")
-                         if isinstance(t, Sum | Ratio) else s)
+            parts.append(
+                (r"\left[" + s + r"\right]" if latex else f"[{s}]")
+                if isinstance(t, Sum | Ratio)
+                else s
+            )
         return (r" \, " if latex else " ").join(parts)
     if isinstance(expr, Sum):
         inner, new_taken = dict(names), set(taken)
@@ -209,7 +212,6 @@ class _Evaluator:
             den = jnp.reshape(den, den.shape + (1,) * len(expr.variables))
             return safe_divide(num, den, 0.0), names
         if isinstance(expr, Product | Sum):
-            over = set(expr.over) if isinstance(expr, Sum) else set()
             body = expr.body if isinstance(expr, Sum) else expr
             terms = body.terms if isinstance(body, Product) else (body,)
             factors = [self(t) for t in terms]
@@ -289,8 +291,10 @@ class Estimand:
             raise ValueError(f"the joint lacks variable(s) {missing} that the estimand uses")
         values = check_assignment("treatment", treatment, joint.cardinality)
         if set(values) != set(self.treatment):
-            raise ValueError(f"treatment must give a state for each of {list(self.treatment)}, "
-                             f"got {sorted(values)}")
+            raise ValueError(
+                f"treatment must give a state for each of {list(self.treatment)}, "
+                f"got {sorted(values)}"
+            )
         if self.method == "front-door":
             from probkit.causal.comb import front_door
 
@@ -305,6 +309,8 @@ class Estimand:
         if validate.is_concrete(table):
             total = float(jnp.sum(table))
             if not np.isclose(total, 1.0, atol=1e-6):
-                raise ValueError(f"the joint violates the positivity this estimand needs at "
-                                 f"{values}: the result sums to {total:.6g}, not 1")
+                raise ValueError(
+                    f"the joint violates the positivity this estimand needs at "
+                    f"{values}: the result sums to {total:.6g}, not 1"
+                )
         return Distribution._make(table, (), self.outcome)

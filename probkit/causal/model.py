@@ -43,7 +43,7 @@ from probkit.causal.diagram import Box, Copy, Diagram, Discard, Permute, Wire
 from probkit.core import validate
 from probkit.core.types import Array, ArrayLike, PRNGKey
 
-__all__ = ["CausalModel", "random_model", "empirical"]
+__all__ = ["CausalModel", "empirical", "random_cpts", "random_model"]
 
 
 def check_dag(graph) -> nx.DiGraph:
@@ -57,7 +57,8 @@ def check_dag(graph) -> nx.DiGraph:
         raise TypeError(f"graph nodes must be non-empty strings (variable names), got {bad[:3]}")
     if not nx.is_directed_acyclic_graph(graph):
         cycle = [u for u, _ in nx.find_cycle(graph)]
-        raise ValueError(f"graph must be acyclic; it has the cycle {' -> '.join(cycle + cycle[:1])}")
+        path = " -> ".join([*cycle, cycle[0]])
+        raise ValueError(f"graph must be acyclic; it has the cycle {path}")
     return graph
 
 
@@ -89,10 +90,15 @@ class CausalModel:
             entries, rows not summing to 1, unknown latent nodes.
     """
 
-    __slots__ = ("_order", "_parents", "_card", "_cpts", "_latent")
+    __slots__ = ("_card", "_cpts", "_latent", "_order", "_parents")
 
-    def __init__(self, graph: nx.DiGraph, cpts: Mapping[str, ArrayLike],
-                 cardinality: Mapping[str, int] | int | None = None, latent: Sequence[str] = ()):
+    def __init__(
+        self,
+        graph: nx.DiGraph,
+        cpts: Mapping[str, ArrayLike],
+        cardinality: Mapping[str, int] | int | None = None,
+        latent: Sequence[str] = (),
+    ):
         graph = check_dag(graph)
         nodes = list(graph.nodes)
         if not isinstance(cpts, Mapping):
@@ -112,11 +118,13 @@ class CausalModel:
         order = tuple(nx.lexicographical_topological_sort(graph))
         parents = {v: tuple(sorted(graph.predecessors(v))) for v in order}
         for v in order:
-            want = tuple(card[p] for p in parents[v]) + (card[v],)
+            want = (*(card[p] for p in parents[v]), card[v])
             if tables[v].shape != want:
                 layout = ", ".join(f"{p}:{card[p]}" for p in parents[v])
-                raise ValueError(f"cpts[{v!r}] must have shape {want} (parents ({layout}) in "
-                                 f"sorted order, then {v!r} itself), got {tables[v].shape}")
+                raise ValueError(
+                    f"cpts[{v!r}] must have shape {want} (parents ({layout}) in "
+                    f"sorted order, then {v!r} itself), got {tables[v].shape}"
+                )
             check_stochastic(f"cpts[{v!r}]", tables[v], 1)
         self._set(order, parents, card, tables, frozenset(latent))
 
@@ -131,15 +139,24 @@ class CausalModel:
         return obj
 
     def tree_flatten(self):
-        structure = (self._order, tuple(self._parents[v] for v in self._order),
-                     tuple(self._card[v] for v in self._order), self._latent)
+        structure = (
+            self._order,
+            tuple(self._parents[v] for v in self._order),
+            tuple(self._card[v] for v in self._order),
+            self._latent,
+        )
         return tuple(self._cpts[v] for v in self._order), structure
 
     @classmethod
     def tree_unflatten(cls, aux, children):
         order, parents, card, latent = aux
-        return cls._make(order, dict(zip(order, parents)), dict(zip(order, card)),
-                         dict(zip(order, children)), latent)
+        return cls._make(
+            order,
+            dict(zip(order, parents)),
+            dict(zip(order, card)),
+            dict(zip(order, children)),
+            latent,
+        )
 
     # ------------------------------------------------------------------ description
     @property
@@ -186,10 +203,12 @@ class CausalModel:
     def _check_known(self, arg: str, names) -> None:
         unknown = [n for n in names if n not in self._card]
         if unknown:
-            raise ValueError(f"{arg} names unknown variable(s) {unknown}; the model has "
-                             f"{list(self._order)}")
+            raise ValueError(
+                f"{arg} names unknown variable(s) {unknown}; the model has {list(self._order)}"
+            )
 
-    def _factor(self, v: str, evidence: Mapping[str, int] = {}):  # noqa: B006 (never mutated)
+    def _factor(self, v: str, evidence: Mapping[str, int] | None = None):
+        evidence = evidence or {}
         table, names = self._cpts[v], self._parents[v] + (v,)
         for var in sorted((n for n in names if n in evidence), key=names.index, reverse=True):
             table = jnp.take(table, evidence[var], axis=names.index(var))
@@ -217,8 +236,10 @@ class CausalModel:
             their CPTs replaced by the point mass (or the given distribution).
         """
         if not isinstance(interventions, Mapping):
-            raise TypeError(f"interventions must be a dict {{variable: state}}, got "
-                            f"{type(interventions).__name__}")
+            raise TypeError(
+                f"interventions must be a dict {{variable: state}}, got "
+                f"{type(interventions).__name__}"
+            )
         self._check_known("interventions", interventions)
         parents, cpts = dict(self._parents), dict(self._cpts)
         for v, value in interventions.items():
@@ -226,8 +247,13 @@ class CausalModel:
             cpts[v] = _intervention_table(v, value, self._card[v], self._cpts[v].dtype)
         return CausalModel._make(self._order, parents, self._card, cpts, self._latent)
 
-    def query(self, variables: Sequence[str], *, do: Mapping | None = None,
-              evidence: Mapping[str, int] | None = None) -> Distribution:
+    def query(
+        self,
+        variables: Sequence[str],
+        *,
+        do: Mapping | None = None,
+        evidence: Mapping[str, int] | None = None,
+    ) -> Distribution:
         """P(variables | do(...), evidence): surgery first, then conditioning.
 
         Args:
@@ -256,13 +282,15 @@ class CausalModel:
         mass = jnp.sum(table)
         if validate.is_concrete(mass) and not float(mass) > 0:
             what = f" under do({dict(do)})" if do else ""
-            raise ValueError(f"the evidence {evidence} has probability 0{what}; the conditional "
-                             "is undefined")
+            raise ValueError(
+                f"the evidence {evidence} has probability 0{what}; the conditional is undefined"
+            )
         size = int(np.prod(table.shape))
         return Distribution._make(safe_divide(table, mass, 1.0 / size), (), variables)
 
-    def effects(self, treatments: Sequence[str] | None = None,
-                outcomes: Sequence[str] | None = None) -> dict[tuple[str, str], Channel]:
+    def effects(
+        self, treatments: Sequence[str] | None = None, outcomes: Sequence[str] | None = None
+    ) -> dict[tuple[str, str], Channel]:
         """Every single-variable interventional marginal, in one compiled pass.
 
         Args:
@@ -274,8 +302,7 @@ class CausalModel:
             `channel.table[x, y]` its probabilities. One jit-compiled function per model
             structure computes all of them, vmapped over the interventions.
         """
-        treatments = check_names("treatments", self.observed if treatments is None
-                                 else treatments)
+        treatments = check_names("treatments", self.observed if treatments is None else treatments)
         outcomes = check_names("outcomes", self.observed if outcomes is None else outcomes)
         self._check_known("treatments", treatments)
         self._check_known("outcomes", outcomes)
@@ -297,12 +324,13 @@ class CausalModel:
             k = self._card[x]
             for y, table in zip(outcomes, marginals):
                 if y != x:
-                    out[(x, y)] = Channel._make(table[offset:offset + k], (x,), (y,))
+                    out[(x, y)] = Channel._make(table[offset : offset + k], (x,), (y,))
             offset += k
         return out
 
-    def sample(self, key: PRNGKey, num_samples: int, *,
-               include_latent: bool = False) -> dict[str, Array]:
+    def sample(
+        self, key: PRNGKey, num_samples: int, *, include_latent: bool = False
+    ) -> dict[str, Array]:
         """Ancestral sampling: `{variable: int32 array (num_samples,)}` of observed variables."""
         validate.key("key", key)
         num_samples = validate.positive_int("num_samples", num_samples)
@@ -335,7 +363,7 @@ class CausalModel:
                 i = next(j for j, w in enumerate(lanes) if w.name == p and j not in take)
                 keep = p not in self._latent or last_use[p] != v
                 if keep:
-                    d = d >> (Diagram.id(lanes[:i]) @ Copy(lanes[i]) @ Diagram.id(lanes[i + 1:]))
+                    d = d >> (Diagram.id(lanes[:i]) @ Copy(lanes[i]) @ Diagram.id(lanes[i + 1 :]))
                     lanes.insert(i, lanes[i])
                     take = [t + 1 if t > i else t for t in take]
                     i += 1
@@ -348,8 +376,7 @@ class CausalModel:
             kept = lanes[: len(rest)]
             if not validate.is_concrete(self._cpts[v]):
                 raise ValueError("diagram() needs concrete CPTs (call it outside jit/vmap)")
-            box = Box(v, tuple(wire[p] for p in self._parents[v]), (wire[v],),
-                      data=self._cpts[v])
+            box = Box(v, tuple(wire[p] for p in self._parents[v]), (wire[v],), data=self._cpts[v])
             d = d >> (Diagram.id(kept) @ box)
             lanes = [*kept, wire[v]]
             if v in self._latent and v not in last_use:
@@ -381,17 +408,21 @@ class CausalModel:
         card: dict[str, int] = {}
         for layer in diagram.layers:
             b, lo = layer.box, len(layer.left)
-            ins = lanes[lo:lo + len(b.dom)]
+            ins = lanes[lo : lo + len(b.dom)]
             if b.kind in ("box", "uniform"):
                 if len(b.cod) != 1:
-                    raise ValueError(f"box {b.name!r} emits {len(b.cod)} wires; a causal "
-                                     "model's boxes emit exactly one (its variable)")
+                    raise ValueError(
+                        f"box {b.name!r} emits {len(b.cod)} wires; a causal "
+                        "model's boxes emit exactly one (its variable)"
+                    )
                 v = b.cod[0].name
                 if v in parents:
                     raise ValueError(f"two boxes emit the variable {v!r}")
                 if len(set(ins)) != len(ins):
-                    raise ValueError(f"box {b.name!r} reads the variable(s) "
-                                     f"{sorted({p for p in ins if ins.count(p) > 1})} twice")
+                    raise ValueError(
+                        f"box {b.name!r} reads the variable(s) "
+                        f"{sorted({p for p in ins if ins.count(p) > 1})} twice"
+                    )
                 card[v] = b.cod[0].size
                 if b.kind == "uniform":
                     table = jnp.full((card[v],), 1.0 / card[v], dtype=jnp.result_type(float))
@@ -411,7 +442,7 @@ class CausalModel:
                 outs = [ins[p] for p in b.params]
             else:
                 raise ValueError(f"from_diagram cannot read a {b.kind!r} generator ({b.name})")
-            lanes[lo:lo + len(b.dom)] = outs
+            lanes[lo : lo + len(b.dom)] = outs
         if len(set(lanes)) != len(lanes):
             raise ValueError(f"the diagram outputs some variable twice: {lanes}")
         graph = nx.DiGraph()
@@ -437,8 +468,10 @@ class CausalModel:
             ps = check_names(f"spec[{v!r}]['parents']", entry.get("parents", ()))
             table = as_table(f"spec[{v!r}]['cpt']", entry["cpt"])
             if table.ndim != len(ps) + 1:
-                raise ValueError(f"spec[{v!r}]['cpt'] must have {len(ps) + 1} axes (parents "
-                                 f"{list(ps)}, then {v!r}), got shape {table.shape}")
+                raise ValueError(
+                    f"spec[{v!r}]['cpt'] must have {len(ps) + 1} axes (parents "
+                    f"{list(ps)}, then {v!r}), got shape {table.shape}"
+                )
             order = sorted(range(len(ps)), key=lambda i: ps[i])
             cpts[v] = jnp.transpose(table, [*order, len(ps)])
             graph.add_node(v)
@@ -450,8 +483,10 @@ class CausalModel:
 
     def to_dict(self) -> dict[str, dict]:
         """`{var: {"parents": sorted parents, "cpt": nested lists}}` (inverse of `from_dict`)."""
-        return {v: {"parents": list(self._parents[v]),
-                    "cpt": np.asarray(self._cpts[v]).tolist()} for v in self._order}
+        return {
+            v: {"parents": list(self._parents[v]), "cpt": np.asarray(self._cpts[v]).tolist()}
+            for v in self._order
+        }
 
     @classmethod
     def from_pgmpy(cls, model, latent: Sequence[str] | None = None) -> "CausalModel":
@@ -465,8 +500,9 @@ class CausalModel:
         except ImportError as exc:  # pragma: no cover - pgmpy is in the test extra
             raise ImportError("from_pgmpy needs pgmpy: pip install pgmpy") from exc
         if not isinstance(model, DiscreteBayesianNetwork):
-            raise TypeError(f"model must be a pgmpy DiscreteBayesianNetwork, got "
-                            f"{type(model).__name__}")
+            raise TypeError(
+                f"model must be a pgmpy DiscreteBayesianNetwork, got {type(model).__name__}"
+            )
         graph = nx.DiGraph()
         graph.add_nodes_from(model.nodes)
         graph.add_edges_from(model.edges)
@@ -486,15 +522,21 @@ class CausalModel:
         from pgmpy.models import DiscreteBayesianNetwork
 
         bn = DiscreteBayesianNetwork(
-            [(p, v) for v in self._order for p in self._parents[v]],
-            latents=set(self._latent))
+            [(p, v) for v in self._order for p in self._parents[v]], latents=set(self._latent)
+        )
         bn.add_nodes_from(self._order)
         for v in self._order:
             ps = list(self._parents[v])
             values = np.moveaxis(np.asarray(self._cpts[v], dtype=float), -1, 0)
-            bn.add_cpds(TabularCPD(v, self._card[v], values.reshape(self._card[v], -1),
-                                   evidence=ps or None,
-                                   evidence_card=[self._card[p] for p in ps] or None))
+            bn.add_cpds(
+                TabularCPD(
+                    v,
+                    self._card[v],
+                    values.reshape(self._card[v], -1),
+                    evidence=ps or None,
+                    evidence_card=[self._card[p] for p in ps] or None,
+                )
+            )
         return bn
 
 
@@ -511,8 +553,9 @@ def _check_cardinality(cardinality, nodes, tables) -> dict[str, int]:
     missing = [v for v in nodes if v not in cardinality]
     unknown = [v for v in cardinality if v not in nodes]
     if missing or unknown:
-        raise ValueError(f"cardinality must give every node exactly; missing {missing}, "
-                         f"unknown {unknown}")
+        raise ValueError(
+            f"cardinality must give every node exactly; missing {missing}, unknown {unknown}"
+        )
     return {v: validate.positive_int(f"cardinality[{v!r}]", cardinality[v]) for v in nodes}
 
 
@@ -522,8 +565,10 @@ def _intervention_table(v: str, value, size: int, dtype) -> Array:
         return jax.nn.one_hot(value_index("interventions", v, value, size), size, dtype=dtype)
     table = as_table(f"interventions[{v!r}]", value)
     if table.shape != (size,):
-        raise ValueError(f"interventions[{v!r}] must be a state index or a distribution of "
-                         f"shape ({size},), got shape {table.shape}")
+        raise ValueError(
+            f"interventions[{v!r}] must be a state index or a distribution of "
+            f"shape ({size},), got shape {table.shape}"
+        )
     check_stochastic(f"interventions[{v!r}]", table, 1, what="probabilities")
     return table
 
@@ -539,11 +584,47 @@ def _marginals_function(structure, outcomes):
         out = []
         for y in outcomes:
             keep = _ancestors(parents, [y])
-            out.append(contract([(tables[v], parents[v] + (v,)) for v in order if v in keep],
-                                (y,)))
+            out.append(contract([(tables[v], parents[v] + (v,)) for v in order if v in keep], (y,)))
         return tuple(out)
 
     return jax.jit(jax.vmap(single))
+
+
+def random_cpts(key: PRNGKey, graph: nx.DiGraph, cardinality: Mapping[str, int] | int, *,
+                concentration: float = 1.0, batch_shape: tuple[int, ...] = ()) -> dict[str, Array]:
+    """Random CPTs for a graph, each row Dirichlet(`concentration`), in the `CausalModel` layout.
+
+    Args:
+        key: PRNG key.
+        graph: networkx DiGraph.
+        cardinality: `{node: states}` or one int for every node.
+        concentration: Dirichlet concentration of every row (1 = uniform on the simplex).
+        batch_shape: leading axes for a batch of independent draws (e.g. to `vmap` over).
+
+    Returns:
+        `{node: array of shape (*batch_shape, *parent sizes, size)}`. Call it outside `jit`
+        (the graph's structure is host data); use `batch_shape` to draw many models at once.
+    """
+    validate.key("key", key)
+    validate.positive_float("concentration", concentration)
+    nodes = sorted(graph.nodes)
+    card = dict.fromkeys(nodes, cardinality) if isinstance(cardinality, int) else cardinality
+    shapes = {v: (*batch_shape, *(card[p] for p in sorted(graph.predecessors(v))), card[v])
+              for v in nodes}
+    sizes = [int(np.prod(shapes[v])) for v in nodes]
+    total = max(sum(sizes), 1)
+    padded = 1 << (total - 1).bit_length()  # few distinct shapes: few compilations
+    if concentration == 1.0:
+        draws = jax.random.exponential(key, (padded,))
+    else:
+        draws = jax.random.gamma(key, concentration, (padded,))
+    draws = np.maximum(np.asarray(draws), np.finfo(np.asarray(draws).dtype).tiny)
+    out, offset = {}, 0
+    for v, size in zip(nodes, sizes):
+        block = draws[offset:offset + size].reshape(shapes[v])
+        out[v] = jnp.asarray(block / block.sum(axis=-1, keepdims=True))
+        offset += size
+    return out
 
 
 def random_model(key: PRNGKey, num_variables: int, *, cardinality: int = 2,
@@ -560,7 +641,6 @@ def random_model(key: PRNGKey, num_variables: int, *, cardinality: int = 2,
     k = validate.positive_int("cardinality", cardinality)
     validate.positive_int("max_parents", max_parents, minimum=0)
     validate.probability("edge_probability", edge_probability)
-    validate.positive_float("concentration", concentration)
     k_edges, k_order, k_cpt = jax.random.split(key, 3)
     names = [f"{prefix}{i}" for i in range(n)]
     coin = np.asarray(jax.random.bernoulli(k_edges, edge_probability, (n, n)))
@@ -571,10 +651,7 @@ def random_model(key: PRNGKey, num_variables: int, *, cardinality: int = 2,
         cand = [i for i in range(j) if coin[i, j]]
         cand = sorted(cand, key=lambda i: rank[i, j])[:max_parents]
         graph.add_edges_from((names[i], names[j]) for i in cand)
-    cpts = {}
-    for v, kv in zip(names, jax.random.split(k_cpt, n)):
-        shape = (k,) * graph.in_degree(v)
-        cpts[v] = jax.random.dirichlet(kv, jnp.full((k,), concentration), shape)
+    cpts = random_cpts(k_cpt, graph, k, concentration=concentration)
     return CausalModel(graph, cpts, k)
 
 

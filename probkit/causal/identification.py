@@ -38,15 +38,21 @@ from probkit.causal.estimand import (
 from probkit.causal.model import CausalModel, check_dag
 from probkit.core import validate
 
-__all__ = ["Hedge", "identify", "find_hedge", "backdoor_set", "frontdoor_set",
-           "latent_projection"]
+__all__ = [
+    "Hedge",
+    "backdoor_set",
+    "find_hedge",
+    "frontdoor_set",
+    "identify",
+    "latent_projection",
+]
 
 
 class Hedge(NamedTuple):
     """A hedge for P(y | do(x)): C-forests F' ⊂ F, F ∩ x ≠ ∅, F' ∩ x = ∅ (not identifiable)."""
 
-    f: frozenset          # F: a C-forest that meets the treatment
-    f_prime: frozenset    # F': a C-forest inside F that avoids the treatment
+    f: frozenset  # F: a C-forest that meets the treatment
+    f_prime: frozenset  # F': a C-forest inside F that avoids the treatment
 
     def __str__(self) -> str:
         show = lambda s: "{" + ", ".join(sorted(s)) + "}"  # noqa: E731
@@ -101,8 +107,10 @@ class ADMG:
     @property
     def bidirected(self) -> list[tuple[str, str]]:
         rank = {v: i for i, v in enumerate(self.nodes)}
-        return sorted({tuple(sorted((u, v), key=rank.get)) for u in self.nodes
-                       for v in self.siblings[u]}, key=lambda e: (rank[e[0]], rank[e[1]]))
+        return sorted(
+            {tuple(sorted((u, v), key=rank.get)) for u in self.nodes for v in self.siblings[u]},
+            key=lambda e: (rank[e[0]], rank[e[1]]),
+        )
 
 
 def latent_projection(graph: nx.DiGraph, latent: Sequence[str]) -> ADMG:
@@ -142,8 +150,8 @@ def latent_projection(graph: nx.DiGraph, latent: Sequence[str]) -> ADMG:
 
 # ---------------------------------------------------------------------- inputs
 class _Problem(NamedTuple):
-    dag: nx.DiGraph          # the DAG with every latent node explicit
-    admg: ADMG               # its projection on the observed nodes
+    dag: nx.DiGraph  # the DAG with every latent node explicit
+    admg: ADMG  # its projection on the observed nodes
     treatment: tuple
     outcome: tuple
 
@@ -178,12 +186,15 @@ def _problem(graph, treatment, outcome, latent, bidirected) -> _Problem:
             raise ValueError(f"{arg} must name at least one variable")
         unknown = [n for n in names if n not in dag]
         if unknown:
-            raise ValueError(f"{arg} names unknown variable(s) {unknown}; the graph has "
-                             f"{sorted(dag.nodes)}")
+            raise ValueError(
+                f"{arg} names unknown variable(s) {unknown}; the graph has {sorted(dag.nodes)}"
+            )
         hidden = [n for n in names if n in latent]
         if hidden:
-            raise ValueError(f"{arg} names latent variable(s) {hidden}; only observed "
-                             "variables can be treated or measured")
+            raise ValueError(
+                f"{arg} names latent variable(s) {hidden}; only observed "
+                "variables can be treated or measured"
+            )
     both = set(treatment) & set(outcome)
     if both:
         raise ValueError(f"treatment and outcome overlap: {sorted(both)}")
@@ -256,8 +267,8 @@ class _Dist(NamedTuple):
 
     expr: object
     domain: frozenset
-    base: bool            # expr is a marginal of the observational joint
-    chain: dict | None    # {v: P(v | predecessors)} when expr is their product
+    base: bool  # expr is a marginal of the observational joint
+    chain: dict | None  # {v: P(v | predecessors)} when expr is their product
 
 
 class _ID:
@@ -274,8 +285,9 @@ class _ID:
         if p.base:
             return _Dist(Prob(self.srt(keep)), keep, True, None)
         gone = p.domain - keep
-        if p.chain is not None and max(map(self.rank.get, keep), default=-1) < \
-                min(map(self.rank.get, gone)):
+        if p.chain is not None and max(map(self.rank.get, keep), default=-1) < min(
+            map(self.rank.get, gone)
+        ):
             chain = {v: p.chain[v] for v in self.srt(keep)}
             return _Dist(product(chain.values()), keep, False, chain)
         return _Dist(summation(gone, p.expr, self.rank.get), keep, False, None)
@@ -293,27 +305,27 @@ class _ID:
 
     def __call__(self, y: frozenset, x: frozenset, p: _Dist, g: ADMG):
         v_all = frozenset(g.nodes)
-        if not x:                                                        # line 1
+        if not x:  # line 1
             return self.marginal(p, y).expr
         an = g.ancestors(y)
-        if v_all - an:                                                   # line 2
+        if v_all - an:  # line 2
             return self(y, x & an, self.marginal(p, an), g.sub(an))
         w = (v_all - x) - g.ancestors(y, cut=x)
-        if w:                                                            # line 3
+        if w:  # line 3
             return self(y, x | w, p, g)
         comps = g.sub(v_all - x).c_components()
-        if len(comps) > 1:                                               # line 4
+        if len(comps) > 1:  # line 4
             terms = [self(s, v_all - s, p, g) for s in comps]
             return summation(v_all - (y | x), product(terms), self.rank.get)
         (s,) = comps
         whole = g.c_components()
-        if len(whole) == 1:                                              # line 5
+        if len(whole) == 1:  # line 5
             raise _Fail(Hedge(v_all, s))
         before = lambda v: frozenset(u for u in g.nodes if self.rank[u] < self.rank[v])  # noqa: E731
-        if s in whole:                                                   # line 6
+        if s in whole:  # line 6
             terms = [self.conditional(p, v, before(v)) for v in self.srt(s)]
             return summation(s - y, product(terms), self.rank.get)
-        s2 = next(c for c in whole if s < c)                             # line 7
+        s2 = next(c for c in whole if s < c)  # line 7
         chain = {v: self.conditional(p, v, before(v)) for v in self.srt(s2)}
         p2 = _Dist(product(chain.values()), s2, False, chain)
         return self(y, x & s2, p2, g.sub(s2))
@@ -325,8 +337,15 @@ def _run_id(p: _Problem):
     return algo(frozenset(p.outcome), frozenset(p.treatment), top, p.admg), algo
 
 
-def identify(graph, treatment, outcome, *, latent: Sequence[str] = (),
-             bidirected: Sequence[tuple[str, str]] = (), method: str = "auto") -> Estimand | None:
+def identify(
+    graph,
+    treatment,
+    outcome,
+    *,
+    latent: Sequence[str] = (),
+    bidirected: Sequence[tuple[str, str]] = (),
+    method: str = "auto",
+) -> Estimand | None:
     """Identify P(outcome | do(treatment)) from the observational distribution.
 
     Args:
@@ -349,15 +368,21 @@ def identify(graph, treatment, outcome, *, latent: Sequence[str] = (),
     if method == "auto" and causal:
         z = _backdoor(p)
         if z is not None:
-            expr = summation(z, product([Prob(p.outcome, _sorted(p, p.treatment + z)),
-                                         Prob(z)]) if z else Prob(p.outcome, p.treatment),
-                             _rank(p).get)
+            expr = summation(
+                z,
+                product([Prob(p.outcome, _sorted(p, p.treatment + z)), Prob(z)])
+                if z
+                else Prob(p.outcome, p.treatment),
+                _rank(p).get,
+            )
             return Estimand(p.treatment, p.outcome, expr, "back-door", z)
         m = _frontdoor(p)
         if m is not None:
-            inner = summation(p.treatment, product([Prob(p.treatment),
-                                                    Prob(p.outcome, _sorted(p, p.treatment + m))]),
-                              _rank(p).get)
+            inner = summation(
+                p.treatment,
+                product([Prob(p.treatment), Prob(p.outcome, _sorted(p, p.treatment + m))]),
+                _rank(p).get,
+            )
             expr = summation(m, product([Prob(m, p.treatment), inner]), _rank(p).get)
             return Estimand(p.treatment, p.outcome, expr, "front-door", m)
     try:
@@ -383,8 +408,14 @@ def _sorted(p: _Problem, names) -> tuple:
     return tuple(sorted(set(names), key=rank.__getitem__))
 
 
-def find_hedge(graph, treatment, outcome, *, latent: Sequence[str] = (),
-               bidirected: Sequence[tuple[str, str]] = ()) -> Hedge | None:
+def find_hedge(
+    graph,
+    treatment,
+    outcome,
+    *,
+    latent: Sequence[str] = (),
+    bidirected: Sequence[tuple[str, str]] = (),
+) -> Hedge | None:
     """The hedge that blocks identification of P(outcome | do(treatment)), or None.
 
     Same arguments as `identify`. A returned `Hedge(f, f_prime)` names the observed nodes of
@@ -398,8 +429,14 @@ def find_hedge(graph, treatment, outcome, *, latent: Sequence[str] = (),
     return None
 
 
-def backdoor_set(graph, treatment: str, outcome, *, latent: Sequence[str] = (),
-                 bidirected: Sequence[tuple[str, str]] = ()) -> tuple[str, ...] | None:
+def backdoor_set(
+    graph,
+    treatment: str,
+    outcome,
+    *,
+    latent: Sequence[str] = (),
+    bidirected: Sequence[tuple[str, str]] = (),
+) -> tuple[str, ...] | None:
     """A minimal observed set satisfying Pearl's back-door criterion, or None.
 
     Only single treatments are searched; the candidate is every observed ancestor of the
@@ -409,8 +446,14 @@ def backdoor_set(graph, treatment: str, outcome, *, latent: Sequence[str] = (),
     return _backdoor(_problem(graph, treatment, outcome, latent, bidirected))
 
 
-def frontdoor_set(graph, treatment: str, outcome: str, *, latent: Sequence[str] = (),
-                  bidirected: Sequence[tuple[str, str]] = ()) -> tuple[str, ...] | None:
+def frontdoor_set(
+    graph,
+    treatment: str,
+    outcome: str,
+    *,
+    latent: Sequence[str] = (),
+    bidirected: Sequence[tuple[str, str]] = (),
+) -> tuple[str, ...] | None:
     """An observed mediator set satisfying Pearl's front-door criterion, or None.
 
     Candidates are the treatment's observed children on causal paths to the outcome, then all
