@@ -73,8 +73,9 @@ def contract(
     spec = ",".join(terms) + "->" + "".join(symbols[n] for n in output)
     if all(_on_host(a) for a in arrays):
         dtype = jnp.result_type(*arrays)
-        out = opt_einsum.contract(spec, *(np.asarray(a, dtype=dtype) for a in arrays),
-                                  optimize=optimize)
+        out = opt_einsum.contract(
+            spec, *(np.asarray(a, dtype=dtype) for a in arrays), optimize=optimize
+        )
         return jnp.asarray(out, dtype=dtype)
     return jnp.einsum(spec, *arrays, optimize=optimize)
 

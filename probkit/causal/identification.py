@@ -370,7 +370,7 @@ def identify(
         if z is not None:
             expr = summation(
                 z,
-                product([Prob(p.outcome, _sorted(p, p.treatment + z)), Prob(z)])
+                product([Prob(p.outcome, p.treatment + z), Prob(z)])
                 if z
                 else Prob(p.outcome, p.treatment),
                 _rank(p).get,

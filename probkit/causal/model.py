@@ -21,6 +21,7 @@ one), ordered by opt_einsum, so models with dozens of variables answer without f
 """
 
 import functools
+import warnings
 from collections.abc import Mapping, Sequence
 
 import jax
@@ -495,10 +496,7 @@ class CausalModel:
         States are indexed 0..k-1 in the order of each CPD's `state_names`. `latent` defaults to
         the pgmpy model's `latents`.
         """
-        try:
-            from pgmpy.models import DiscreteBayesianNetwork
-        except ImportError as exc:  # pragma: no cover - pgmpy is in the test extra
-            raise ImportError("from_pgmpy needs pgmpy: pip install pgmpy") from exc
+        DiscreteBayesianNetwork, _ = _pgmpy()
         if not isinstance(model, DiscreteBayesianNetwork):
             raise TypeError(
                 f"model must be a pgmpy DiscreteBayesianNetwork, got {type(model).__name__}"
@@ -518,9 +516,7 @@ class CausalModel:
 
     def to_pgmpy(self):
         """A pgmpy `DiscreteBayesianNetwork` with the same graph, CPTs and latents."""
-        from pgmpy.factors.discrete import TabularCPD
-        from pgmpy.models import DiscreteBayesianNetwork
-
+        DiscreteBayesianNetwork, TabularCPD = _pgmpy()
         bn = DiscreteBayesianNetwork(
             [(p, v) for v in self._order for p in self._parents[v]], latents=set(self._latent)
         )
@@ -538,6 +534,19 @@ class CausalModel:
                 )
             )
         return bn
+
+
+def _pgmpy():
+    """pgmpy's network and CPD classes (pgmpy is optional; its import-time deprecation
+    warnings are about its own internals, not actionable here, so they are silenced)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            from pgmpy.factors.discrete import TabularCPD
+            from pgmpy.models import DiscreteBayesianNetwork
+    except ImportError as exc:  # pragma: no cover - pgmpy is in the test extra
+        raise ImportError("pgmpy interop needs pgmpy: pip install pgmpy") from exc
+    return DiscreteBayesianNetwork, TabularCPD
 
 
 def _check_cardinality(cardinality, nodes, tables) -> dict[str, int]:
@@ -590,8 +599,14 @@ def _marginals_function(structure, outcomes):
     return jax.jit(jax.vmap(single))
 
 
-def random_cpts(key: PRNGKey, graph: nx.DiGraph, cardinality: Mapping[str, int] | int, *,
-                concentration: float = 1.0, batch_shape: tuple[int, ...] = ()) -> dict[str, Array]:
+def random_cpts(
+    key: PRNGKey,
+    graph: nx.DiGraph,
+    cardinality: Mapping[str, int] | int,
+    *,
+    concentration: float = 1.0,
+    batch_shape: tuple[int, ...] = (),
+) -> dict[str, Array]:
     """Random CPTs for a graph, each row Dirichlet(`concentration`), in the `CausalModel` layout.
 
     Args:
@@ -609,8 +624,9 @@ def random_cpts(key: PRNGKey, graph: nx.DiGraph, cardinality: Mapping[str, int] 
     validate.positive_float("concentration", concentration)
     nodes = sorted(graph.nodes)
     card = dict.fromkeys(nodes, cardinality) if isinstance(cardinality, int) else cardinality
-    shapes = {v: (*batch_shape, *(card[p] for p in sorted(graph.predecessors(v))), card[v])
-              for v in nodes}
+    shapes = {
+        v: (*batch_shape, *(card[p] for p in sorted(graph.predecessors(v))), card[v]) for v in nodes
+    }
     sizes = [int(np.prod(shapes[v])) for v in nodes]
     total = max(sum(sizes), 1)
     padded = 1 << (total - 1).bit_length()  # few distinct shapes: few compilations
@@ -621,15 +637,22 @@ def random_cpts(key: PRNGKey, graph: nx.DiGraph, cardinality: Mapping[str, int] 
     draws = np.maximum(np.asarray(draws), np.finfo(np.asarray(draws).dtype).tiny)
     out, offset = {}, 0
     for v, size in zip(nodes, sizes):
-        block = draws[offset:offset + size].reshape(shapes[v])
+        block = draws[offset : offset + size].reshape(shapes[v])
         out[v] = jnp.asarray(block / block.sum(axis=-1, keepdims=True))
         offset += size
     return out
 
 
-def random_model(key: PRNGKey, num_variables: int, *, cardinality: int = 2,
-                 max_parents: int = 3, edge_probability: float = 0.5,
-                 concentration: float = 1.0, prefix: str = "X") -> CausalModel:
+def random_model(
+    key: PRNGKey,
+    num_variables: int,
+    *,
+    cardinality: int = 2,
+    max_parents: int = 3,
+    edge_probability: float = 0.5,
+    concentration: float = 1.0,
+    prefix: str = "X",
+) -> CausalModel:
     """A random causal Bayesian network (for tests and benchmarks).
 
     Nodes `X0..X{n-1}` are in topological order; each node draws its parents among the earlier

@@ -54,15 +54,22 @@ def test_composition_is_the_matrix_product_and_associative(x64):
 
 
 def test_tensor_is_kronecker_and_interchange_law_holds(x64):
-    f, f2 = causal.Channel(stochastic(2, 3), ["A"], ["B"]), causal.Channel(stochastic(3, 2), ["B"], ["E"])
-    g, g2 = causal.Channel(stochastic(2, 2), ["C"], ["D"]), causal.Channel(stochastic(2, 3), ["D"], ["F"])
+    f, f2 = (
+        causal.Channel(stochastic(2, 3), ["A"], ["B"]),
+        causal.Channel(stochastic(3, 2), ["B"], ["E"]),
+    )
+    g, g2 = (
+        causal.Channel(stochastic(2, 2), ["C"], ["D"]),
+        causal.Channel(stochastic(2, 3), ["D"], ["F"]),
+    )
     fg = f @ g
     exact = np.einsum("ab,cd->acbd", f.table, g.table)
     np.testing.assert_allclose(fg.table, exact, rtol=1e-12)
     lhs = (f @ g) >> (f2 @ g2)
     rhs = (f >> f2) @ (g >> g2)
-    np.testing.assert_allclose(lhs.array(("A", "C", "E", "F")), rhs.array(("A", "C", "E", "F")),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        lhs.array(("A", "C", "E", "F")), rhs.array(("A", "C", "E", "F")), rtol=1e-12
+    )
 
 
 def test_markov_category_laws(x64):
@@ -73,8 +80,9 @@ def test_markov_category_laws(x64):
     # coassociative: copying the first or the second output again gives the same 3-copy
     left = cp >> (causal.copy("A1", k, ("X", "Y")) @ causal.identity("A2", "Z", k))
     right = cp >> (causal.identity("A1", "X", k) @ causal.copy("A2", k, ("Y", "Z")))
-    np.testing.assert_array_equal(left.array(("A", "X", "Y", "Z")),
-                                  right.array(("A", "X", "Y", "Z")))
+    np.testing.assert_array_equal(
+        left.array(("A", "X", "Y", "Z")), right.array(("A", "X", "Y", "Z"))
+    )
     # counit: copy then discard one copy is the identity
     counit = cp >> (causal.identity("A1", "B", k) @ causal.discard("A2", k))
     np.testing.assert_array_equal(counit.table, np.eye(k))
@@ -102,8 +110,13 @@ def test_at_and_relabel(x64):
 def test_vmap_over_parameter_draws(x64):
     draws = jax.random.exponential(jax.random.key(0), (50, 8))
     draws = draws / draws.sum(-1, keepdims=True)  # 50 Dirichlet(1) joints
-    f = jax.vmap(lambda t: causal.Distribution(t.reshape(2, 2, 2), ("S", "T", "C"))
-                 .condition({"S": 1}).prob({"C": 1}))
+    f = jax.vmap(
+        lambda t: (
+            causal.Distribution(t.reshape(2, 2, 2), ("S", "T", "C"))
+            .condition({"S": 1})
+            .prob({"C": 1})
+        )
+    )
     out = f(draws)
     tab = np.asarray(draws).reshape(50, 2, 2, 2)
     exact = tab[:, 1, :, 1].sum(1) / tab[:, 1].sum((1, 2))

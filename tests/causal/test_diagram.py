@@ -27,8 +27,9 @@ def test_interpretation_is_a_functor(x64):
     np.testing.assert_allclose(causal.interpret(f >> g).table, f.data @ g.data, rtol=1e-12)
     # ... and parallel composition (Kronecker product of the tables)
     par = causal.interpret(f @ h)
-    np.testing.assert_allclose(par.array(("A", "C", "B", "D")),
-                               np.einsum("ab,cd->acbd", f.data, h.data), rtol=1e-12)
+    np.testing.assert_allclose(
+        par.array(("A", "C", "B", "D")), np.einsum("ab,cd->acbd", f.data, h.data), rtol=1e-12
+    )
     # identities go to identities
     np.testing.assert_array_equal(causal.evaluate(Diagram.id([A])), np.eye(2))
     # boxes can be reinterpreted with other tables
@@ -45,14 +46,17 @@ def test_markov_category_laws_on_diagrams(x64):
     right = copy >> (Diagram.id([B]) @ Copy(B))
     np.testing.assert_array_equal(causal.evaluate(left), causal.evaluate(right))
     # counit: copy then discard either side is the identity
-    np.testing.assert_array_equal(causal.evaluate(copy >> (Diagram.id([B]) @ Discard(B))),
-                                  np.eye(3))
-    np.testing.assert_array_equal(causal.evaluate(copy >> (Discard(B) @ Diagram.id([B]))),
-                                  np.eye(3))
+    np.testing.assert_array_equal(
+        causal.evaluate(copy >> (Diagram.id([B]) @ Discard(B))), np.eye(3)
+    )
+    np.testing.assert_array_equal(
+        causal.evaluate(copy >> (Discard(B) @ Diagram.id([B]))), np.eye(3)
+    )
     # discard is natural for a (stochastic) box, and uniform has total mass 1
     f = Box("f", [A], [B, C], data=stochastic(2, 6).reshape(2, 3, 2))
-    np.testing.assert_allclose(causal.evaluate(f >> (Discard(B) @ Discard(C))), np.ones(2),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        causal.evaluate(f >> (Discard(B) @ Discard(C))), np.ones(2), rtol=1e-12
+    )
     np.testing.assert_allclose(causal.evaluate(Uniform(B) >> Discard(B)), 1.0)
     # a copied state is the diagonal of the joint
     state = Box("s", [], [B], data=stochastic(1, 3)[0])
@@ -62,8 +66,7 @@ def test_markov_category_laws_on_diagrams(x64):
 def test_model_diagram_denotes_the_joint_and_converts_back(x64):
     m = causal.random_model(jax.random.key(3), 6, max_parents=2)
     d = m.diagram()
-    np.testing.assert_allclose(causal.interpret(d).array(m.observed), m.joint().table,
-                               atol=1e-15)
+    np.testing.assert_allclose(causal.interpret(d).array(m.observed), m.joint().table, atol=1e-15)
     back = causal.CausalModel.from_diagram(d)
     assert set(back.graph.edges) == set(m.graph.edges)
     for v in m.variables:
@@ -83,21 +86,24 @@ def test_cut_agrees_with_do_on_random_networks(x64, seed):
         others = [v for v in m.observed if v != x_var]
         for x in (0, 1):
             surgery = m.do({x_var: x}).joint().marginal(others).table
-            np.testing.assert_allclose(cut.condition({x_var: x}).array(others), surgery,
-                                       atol=1e-14)  # the same sums in another order
+            np.testing.assert_allclose(
+                cut.condition({x_var: x}).array(others), surgery, atol=1e-14
+            )  # the same sums in another order
 
 
 def test_cut_model_reads_back_with_a_uniform_root(x64, smoking_graph, draw_cpts):
-    m = causal.CausalModel(smoking_graph, draw_cpts(jax.random.key(0), smoking_graph, 2), 2,
-                           latent=["H"])
+    m = causal.CausalModel(
+        smoking_graph, draw_cpts(jax.random.key(0), smoking_graph, 2), 2, latent=["H"]
+    )
     back = causal.CausalModel.from_diagram(causal.cut(m.diagram(), "S"))
     assert back.parents("S") == () and back.latent == ("H",)
     np.testing.assert_allclose(back.cpts["S"], [0.5, 0.5])
 
 
 def test_draw_writes_a_figure(tmp_path, smoking_graph, draw_cpts):
-    m = causal.CausalModel(smoking_graph, draw_cpts(jax.random.key(0), smoking_graph, 2), 2,
-                           latent=["H"])
+    m = causal.CausalModel(
+        smoking_graph, draw_cpts(jax.random.key(0), smoking_graph, 2), 2, latent=["H"]
+    )
     d = causal.cut(m.diagram(), "S")
     fig = causal.draw(d, path=tmp_path / "cut.png", title="cut_S")
     assert (tmp_path / "cut.png").stat().st_size > 1000
