@@ -10,8 +10,8 @@ order first, the node's own states last, each row summing to 1.
   mass at 1 (or by a given distribution: a soft intervention);
 - `m.query(["C"], do={"S": 1}, evidence={"H": 0})` is P(C | do(S=1), H=0), surgery first, then
   conditioning: evidence may be any variable, ancestors of the intervened one included;
-- `m.effects()` computes every single-variable interventional marginal P(Y | do(X=x)) in one
-  compiled, vmapped pass;
+- `m.effects()` computes every single-variable interventional marginal P(Y | do(X=x)), one
+  einsum of the truncated factorisation per (X, Y);
 - `m.diagram()` / `CausalModel.from_diagram(d)` convert to and from the string diagram with one
   box per variable (see `probkit.causal.diagram`);
 - `CausalModel.from_pgmpy`, `.to_pgmpy`, `.from_dict`, `.to_dict` for interop.
@@ -20,7 +20,6 @@ Queries are einsums over the CPTs of the relevant ancestors only (descendants of
 one), ordered by opt_einsum, so models with dozens of variables answer without forming the joint.
 """
 
-import functools
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -292,7 +291,7 @@ class CausalModel:
     def effects(
         self, treatments: Sequence[str] | None = None, outcomes: Sequence[str] | None = None
     ) -> dict[tuple[str, str], Channel]:
-        """Every single-variable interventional marginal, in one compiled pass.
+        """Every single-variable interventional marginal P(Y | do(X)).
 
         Args:
             treatments: variables X to intervene on (default: all observed).
@@ -300,33 +299,32 @@ class CausalModel:
 
         Returns:
             `{(X, Y): channel}` for X != Y, where `channel.at({X: x})` is P(Y | do(X = x)) and
-            `channel.table[x, y]` its probabilities. One jit-compiled function per model
-            structure computes all of them, vmapped over the interventions.
+            `channel.table[x, y]` its probabilities. Each entry is one einsum of the truncated
+            factorisation over Y's ancestors, with X's CPT left out and X kept as a free index,
+            so all values x come out of the same contraction; when X is not an ancestor of Y the
+            entry is P(Y), computed once per Y.
         """
         treatments = check_names("treatments", self.observed if treatments is None else treatments)
         outcomes = check_names("outcomes", self.observed if outcomes is None else outcomes)
         self._check_known("treatments", treatments)
         self._check_known("outcomes", outcomes)
-        batched = []
-        for v in self._order:
-            rows = []
-            for x in treatments:
-                for value in range(self._card[x]):
-                    if v == x:
-                        hot = jax.nn.one_hot(value, self._card[v], dtype=self._cpts[v].dtype)
-                        rows.append(jnp.broadcast_to(hot, self._cpts[v].shape))
-                    else:
-                        rows.append(self._cpts[v])
-            batched.append(jnp.stack(rows))
-        structure = (self._order, tuple(self._parents[v] for v in self._order))
-        marginals = _marginals_function(structure, outcomes)(tuple(batched))
-        out, offset = {}, 0
+        ancestors = {y: _ancestors(self._parents, [y]) for y in outcomes}
+        marginal: dict[str, Array] = {}
+        out = {}
         for x in treatments:
-            k = self._card[x]
-            for y, table in zip(outcomes, marginals):
-                if y != x:
-                    out[(x, y)] = Channel._make(table[offset : offset + k], (x,), (y,))
-            offset += k
+            for y in outcomes:
+                if y == x:
+                    continue
+                if x in ancestors[y]:
+                    factors = [self._factor(v) for v in self._order if v in ancestors[y] and v != x]
+                    table = contract(factors, (x, y))
+                else:
+                    if y not in marginal:
+                        marginal[y] = contract(
+                            [self._factor(v) for v in self._order if v in ancestors[y]], (y,)
+                        )
+                    table = jnp.broadcast_to(marginal[y], (self._card[x], self._card[y]))
+                out[(x, y)] = Channel._make(table, (x,), (y,))
         return out
 
     def sample(
@@ -580,23 +578,6 @@ def _intervention_table(v: str, value, size: int, dtype) -> Array:
         )
     check_stochastic(f"interventions[{v!r}]", table, 1, what="probabilities")
     return table
-
-
-@functools.lru_cache(maxsize=64)
-def _marginals_function(structure, outcomes):
-    """A jitted map from batched CPTs to the marginal of each outcome (batch axis first)."""
-    order, parents = structure
-    parents = dict(zip(order, parents))
-
-    def single(cpts):
-        tables = dict(zip(order, cpts))
-        out = []
-        for y in outcomes:
-            keep = _ancestors(parents, [y])
-            out.append(contract([(tables[v], parents[v] + (v,)) for v in order if v in keep], (y,)))
-        return tuple(out)
-
-    return jax.jit(jax.vmap(single))
 
 
 def random_cpts(
