@@ -323,7 +323,8 @@ class CausalModel:
                         marginal[y] = contract(
                             [self._factor(v) for v in self._order if v in ancestors[y]], (y,)
                         )
-                    table = jnp.broadcast_to(marginal[y], (self._card[x], self._card[y]))
+                    ones = jnp.ones((self._card[x],), dtype=marginal[y].dtype)
+                    table = contract([(ones, (x,)), (marginal[y], (y,))], (x, y))
                 out[(x, y)] = Channel._make(table, (x,), (y,))
         return out
 
