@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from probkit.causal.contraction import contract
+from probkit.causal.contraction import contract, take
 from probkit.core import validate
 from probkit.core.types import Array, ArrayLike
 
@@ -130,7 +130,7 @@ def safe_divide(num: Array, den: Array, fill: float) -> Array:
 def _take(table: Array, names: tuple, values: Mapping) -> tuple[Array, tuple]:
     """Slice `table` at fixed values of some of its axes; returns the table and remaining names."""
     for var in sorted(values, key=names.index, reverse=True):
-        table = jnp.take(table, values[var], axis=names.index(var))
+        table = take(table, values[var], names.index(var))
     return table, tuple(n for n in names if n not in values)
 
 

@@ -125,13 +125,20 @@ class Comb:
 
 
 def comb_disintegrate(
-    joint: Distribution, a, b, c, *, on_zero: str = "raise"
+    joint: Distribution,
+    a: str | Sequence[str],
+    b: str | Sequence[str],
+    c: str | Sequence[str],
+    *,
+    on_zero: str = "raise",
 ) -> tuple[Channel, Comb]:
     """Split a joint ω on A ⊗ B ⊗ C into the channel g = ω(B | A) and the 2-comb around it.
 
     Args:
         joint: a `Distribution` containing the variables of a, b and c (others are summed out).
-        a, b, c: a variable name or a sequence of names each, pairwise disjoint.
+        a: the first tooth's variables (the treatment): a name or a sequence of names.
+        b: the hole's variables (the mediator), disjoint from a and c.
+        c: the second tooth's variables (the outcome).
         on_zero: `"raise"` (default) if ω(a) or ω(a, b) vanishes somewhere — the disintegration
             is then not unique — or `"uniform"` to fill those conditionals uniformly.
 
@@ -154,7 +161,12 @@ def comb_disintegrate(
     return g, Comb(omega.marginal(a), second, b)
 
 
-def front_door(joint: Distribution, treatment, mediator, outcome) -> Channel:
+def front_door(
+    joint: Distribution,
+    treatment: str | Sequence[str],
+    mediator: str | Sequence[str],
+    outcome: str | Sequence[str],
+) -> Channel:
     """P(outcome | do(treatment)) by the front-door formula, via comb disintegration.
 
     Valid when `mediator` satisfies Pearl's front-door criterion for (treatment, outcome);

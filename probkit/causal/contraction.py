@@ -24,7 +24,7 @@ import opt_einsum
 
 from probkit.core.types import Array
 
-__all__ = ["Factor", "contract"]
+__all__ = ["Factor", "contract", "take"]
 
 Factor = tuple[Array, Sequence[Hashable]]
 """A table and the names of its axes, in order (names unique within a factor)."""
@@ -81,6 +81,13 @@ def contract(
         )
         return jnp.asarray(out, dtype=dtype)
     return jnp.einsum(spec, *arrays, optimize=optimize)
+
+
+def take(table: Array, index, axis: int) -> Array:
+    """`table` at state `index` along `axis` (the axis is dropped); host arrays stay on numpy."""
+    if _on_host(table) and isinstance(index, int | np.integer):
+        return jnp.asarray(np.take(np.asarray(table), int(index), axis=axis))
+    return jnp.take(table, index, axis=axis)
 
 
 def _on_host(a) -> bool:

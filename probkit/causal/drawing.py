@@ -6,9 +6,15 @@ labelled with their name, a copy is a black dot, a discard is a ground symbol, a
 a small triangle, and permutations are crossing wires.
 """
 
+import os
 import pathlib
+from typing import TYPE_CHECKING
 
 from probkit.causal.diagram import Diagram, _as_diagram
+
+if TYPE_CHECKING:
+    import matplotlib.axes
+    import matplotlib.figure
 
 __all__ = ["draw"]
 
@@ -32,12 +38,12 @@ def _through(ax, x0, x1, k, grow: bool):
 def draw(
     diagram: Diagram,
     *,
-    ax=None,
-    path=None,
+    ax: "matplotlib.axes.Axes | None" = None,
+    path: str | os.PathLike | None = None,
     title: str | None = None,
     figsize: tuple[float, float] | None = None,
     label_wires: bool = True,
-):
+) -> "matplotlib.figure.Figure":
     """Draw a string diagram with matplotlib.
 
     Args:

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from probkit.causal.channel import Distribution, check_assignment, safe_divide
-from probkit.causal.contraction import contract
+from probkit.causal.contraction import contract, take
 from probkit.core import validate
 from probkit.core.types import Array
 
@@ -302,7 +302,7 @@ class Estimand:
             return channel.at(values)
         table, names = _Evaluator(joint)(self.expression)
         for var in sorted((v for v in names if v in values), key=names.index, reverse=True):
-            table = jnp.take(table, values[var], axis=names.index(var))
+            table = take(table, values[var], names.index(var))
         names = tuple(n for n in names if n not in values)
         table = _align(table, names, self.outcome)
         table = jnp.broadcast_to(table, tuple(joint.cardinality[v] for v in self.outcome))

@@ -338,9 +338,9 @@ def _run_id(p: _Problem):
 
 
 def identify(
-    graph,
-    treatment,
-    outcome,
+    graph: nx.DiGraph | CausalModel,
+    treatment: str | Sequence[str],
+    outcome: str | Sequence[str],
     *,
     latent: Sequence[str] = (),
     bidirected: Sequence[tuple[str, str]] = (),
@@ -409,9 +409,9 @@ def _sorted(p: _Problem, names) -> tuple:
 
 
 def find_hedge(
-    graph,
-    treatment,
-    outcome,
+    graph: nx.DiGraph | CausalModel,
+    treatment: str | Sequence[str],
+    outcome: str | Sequence[str],
     *,
     latent: Sequence[str] = (),
     bidirected: Sequence[tuple[str, str]] = (),
@@ -430,9 +430,9 @@ def find_hedge(
 
 
 def backdoor_set(
-    graph,
-    treatment: str,
-    outcome,
+    graph: nx.DiGraph | CausalModel,
+    treatment: str | Sequence[str],
+    outcome: str | Sequence[str],
     *,
     latent: Sequence[str] = (),
     bidirected: Sequence[tuple[str, str]] = (),
@@ -447,9 +447,9 @@ def backdoor_set(
 
 
 def frontdoor_set(
-    graph,
-    treatment: str,
-    outcome: str,
+    graph: nx.DiGraph | CausalModel,
+    treatment: str | Sequence[str],
+    outcome: str | Sequence[str],
     *,
     latent: Sequence[str] = (),
     bidirected: Sequence[tuple[str, str]] = (),

@@ -38,7 +38,7 @@ from probkit.causal.channel import (
     safe_divide,
     value_index,
 )
-from probkit.causal.contraction import contract
+from probkit.causal.contraction import contract, take
 from probkit.causal.diagram import Box, Copy, Diagram, Discard, Permute, Wire
 from probkit.core import validate
 from probkit.core.types import Array, ArrayLike, PRNGKey
@@ -211,7 +211,7 @@ class CausalModel:
         evidence = evidence or {}
         table, names = self._cpts[v], self._parents[v] + (v,)
         for var in sorted((n for n in names if n in evidence), key=names.index, reverse=True):
-            table = jnp.take(table, evidence[var], axis=names.index(var))
+            table = take(table, evidence[var], names.index(var))
         return table, tuple(n for n in names if n not in evidence)
 
     # ------------------------------------------------------------------ semantics
