@@ -66,28 +66,20 @@ class Ratio(Expr):
 ONE = Product(())
 
 
-def free_variables(expr: Expr) -> frozenset[str]:
-    """Variables an expression depends on (not bound by a sum)."""
+def free_variables(expr: Expr, *, bound: bool = False) -> frozenset[str]:
+    """Variables an expression depends on; with `bound=True`, also those summed over."""
     if isinstance(expr, Prob):
         return frozenset(expr.variables) | frozenset(expr.given)
     if isinstance(expr, Product):
-        return frozenset().union(*(free_variables(t) for t in expr.terms))
+        return frozenset().union(*(free_variables(t, bound=bound) for t in expr.terms))
     if isinstance(expr, Sum):
-        return free_variables(expr.body) - frozenset(expr.over)
+        inner = free_variables(expr.body, bound=bound)
+        return inner | frozenset(expr.over) if bound else inner - frozenset(expr.over)
     if isinstance(expr, Ratio):
-        return free_variables(expr.numerator) | free_variables(expr.denominator)
+        return free_variables(expr.numerator, bound=bound) | free_variables(
+            expr.denominator, bound=bound
+        )
     raise TypeError(f"not an estimand expression: {expr!r}")
-
-
-def _mentions(expr: Expr) -> frozenset[str]:
-    """Every variable name occurring in an expression (free or bound)."""
-    if isinstance(expr, Prob):
-        return frozenset(expr.variables) | frozenset(expr.given)
-    if isinstance(expr, Product):
-        return frozenset().union(*(_mentions(t) for t in expr.terms))
-    if isinstance(expr, Sum):
-        return _mentions(expr.body) | frozenset(expr.over)
-    return _mentions(expr.numerator) | _mentions(expr.denominator)
 
 
 # ---------------------------------------------------------------------- construction helpers
@@ -267,7 +259,8 @@ class Estimand:
     @property
     def variables(self) -> frozenset[str]:
         """Observed variables whose joint distribution the estimand needs."""
-        return _mentions(self.expression) | frozenset(self.treatment) | frozenset(self.outcome)
+        named = frozenset(self.treatment) | frozenset(self.outcome)
+        return free_variables(self.expression, bound=True) | named
 
     def evaluate(self, joint: Distribution, treatment: Mapping[str, int]) -> Distribution:
         """P(outcome | do(treatment = values)) computed from an observational joint.

@@ -113,36 +113,31 @@ class ADMG:
         )
 
 
+def _observed_reach(start, step, latent: set) -> set:
+    """Observed nodes reached from `start` by `step` (successors or predecessors), passing only
+    through latent nodes."""
+    found, stack, seen = set(), list(start), set()
+    while stack:
+        u = stack.pop()
+        if u in seen:
+            continue
+        seen.add(u)
+        if u in latent:
+            stack.extend(step(u))
+        else:
+            found.add(u)
+    return found
+
+
 def latent_projection(graph: nx.DiGraph, latent: Sequence[str]) -> ADMG:
     """Project latent nodes away: u -> v if a directed path u -> ... -> v has only latent
     intermediate nodes; u <-> v if some latent node reaches both through latent-only paths."""
     latent = set(latent)
     order = [v for v in nx.lexicographical_topological_sort(graph) if v not in latent]
-    parents = {}
-    for v in order:
-        found, stack, seen = set(), list(graph.predecessors(v)), set()
-        while stack:
-            u = stack.pop()
-            if u in seen:
-                continue
-            seen.add(u)
-            if u in latent:
-                stack.extend(graph.predecessors(u))
-            else:
-                found.add(u)
-        parents[v] = found
+    parents = {v: _observed_reach(graph.predecessors(v), graph.predecessors, latent) for v in order}
     siblings = {v: set() for v in order}
     for h in latent:
-        reach, stack, seen = set(), list(graph.successors(h)), set()
-        while stack:
-            u = stack.pop()
-            if u in seen:
-                continue
-            seen.add(u)
-            if u in latent:
-                stack.extend(graph.successors(u))
-            else:
-                reach.add(u)
+        reach = _observed_reach(graph.successors(h), graph.successors, latent)
         for u in reach:
             siblings[u] |= reach - {u}
     return ADMG(order, parents, siblings)
