@@ -32,14 +32,16 @@ def smoking_diagram(sizes=None) -> Diagram:
     sizes = sizes or {"H": 2, "S": 2, "T": 2, "C": 2}
     h, s, t, c = (Wire(v, sizes[v]) for v in "HSTC")
     idw = Diagram.id
-    return (Box("H", [], [h])
-            >> Copy(h)
-            >> (Box("S", [h], [s]) @ idw([h]))
-            >> (Copy(s) @ idw([h]))
-            >> (idw([s]) @ Box("T", [s], [t]) @ idw([h]))
-            >> (idw([s]) @ Copy(t) @ idw([h]))
-            >> (idw([s, t]) @ Swap(t, h))
-            >> (idw([s, t]) @ Box("C", [h, t], [c])))  # C's inputs (H, T): sorted parents
+    return (
+        Box("H", [], [h])
+        >> Copy(h)
+        >> (Box("S", [h], [s]) @ idw([h]))
+        >> (Copy(s) @ idw([h]))
+        >> (idw([s]) @ Box("T", [s], [t]) @ idw([h]))
+        >> (idw([s]) @ Copy(t) @ idw([h]))
+        >> (idw([s, t]) @ Swap(t, h))
+        >> (idw([s, t]) @ Box("C", [h, t], [c]))
+    )  # C's inputs (H, T): sorted parents
 
 
 def run(num_samples: int = 5000, out_dir: pathlib.Path | None = None) -> dict:

@@ -230,6 +230,17 @@ def test_unknown_variables_are_rejected(smoking_graph, draw_cpts):
         m.query(["C"], evidence={"C": 0})
 
 
+def test_sampling_helpers_bad_input():
+    with pytest.raises(ValueError, match=r"states outside 0\.\.1"):
+        causal.empirical({"A": np.array([0, 2])}, {"A": 2})
+    with pytest.raises(ValueError, match="cardinality is missing"):
+        causal.empirical({"A": np.array([0, 1])}, {})
+    with pytest.raises(ValueError, match="same number of draws"):
+        causal.empirical({"A": np.array([0, 1]), "B": np.array([0])}, {"A": 2, "B": 2})
+    with pytest.raises(TypeError, match="PRNG key"):
+        causal.random_model(0, 5)
+
+
 def test_zero_probability_evidence_is_an_error(smoking_graph):
     cpts = {
         "H": [0.5, 0.5],
