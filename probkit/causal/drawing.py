@@ -3,14 +3,15 @@
 Diagrams are drawn bottom to top, as in the string-diagram literature: the domain wires enter at
 the bottom, each layer is one row, and the codomain wires leave at the top. Boxes are rectangles
 labelled with their name, a copy is a black dot, a discard is a ground symbol, a uniform state is
-a small triangle, and permutations are crossing wires.
+a small triangle, and permutations are crossing wires. Wires keep their horizontal position from
+row to row and only move right when a box needs the room, so they stay mostly straight.
 """
 
 import os
 import pathlib
 from typing import TYPE_CHECKING
 
-from probkit.causal.diagram import Diagram, _as_diagram
+from probkit.causal.diagram import Diagram, Layer, _as_diagram
 
 if TYPE_CHECKING:
     import matplotlib.axes
@@ -21,15 +22,38 @@ __all__ = ["draw"]
 _BOX_LOW, _BOX_HIGH = 0.28, 0.72  # the box's band inside a row of height 1
 
 
-def _wire(ax, xs, ys, **kw):
-    ax.plot(xs, ys, color="black", lw=1.2, solid_capstyle="round", zorder=1, **kw)
+def _place(layer: Layer, below: list[float]) -> list[float]:
+    """x positions of the wires above a layer, given those below it."""
+    b, lo = layer.box, len(layer.left)
+    ins = below[lo : lo + len(b.dom)]
+    left = below[:lo]
+    floor = left[-1] + 1.0 if left else float("-inf")
+    if b.kind == "permute":
+        outs = sorted(ins)
+    elif not b.cod:
+        outs = []
+    else:
+        if ins:
+            start = sum(ins) / len(ins) - (len(b.cod) - 1) / 2 if b.kind == "box" else ins[0]
+        else:
+            start = floor if left else (below[lo] if lo < len(below) else 0.0)
+        start = max(start, floor)
+        outs = [start + i for i in range(len(b.cod))]
+    above = left + outs
+    for x in below[lo + len(b.dom) :]:
+        above.append(max(x, above[-1] + 1.0) if above else x)
+    return above
 
 
-def _through(ax, x0, x1, k, grow: bool):
+def _wire(ax, xs, ys):
+    ax.plot(xs, ys, color="black", lw=1.2, solid_capstyle="round", zorder=1)
+
+
+def _through(ax, x0: float, x1: float, k: int):
     """A pass-through wire from (x0, k-1) to (x1, k), bending outside the box band."""
     if x0 == x1:
         _wire(ax, [x0, x0], [k - 1, k])
-    elif grow:
+    elif x1 > x0:
         _wire(ax, [x0, x1, x1], [k - 1, k - 1 + _BOX_LOW, k])
     else:
         _wire(ax, [x0, x0, x1], [k - 1, k - 1 + _BOX_HIGH, k])
@@ -62,32 +86,35 @@ def draw(
 
     diagram = _as_diagram(diagram)
     rows = len(diagram.layers)
-    width = max(
-        [len(diagram.dom), len(diagram.cod)]
-        + [len(l.left) + max(len(l.box.dom), len(l.box.cod)) + len(l.right) for l in diagram.layers]
-        + [1]
-    )
+    slices = [[float(j) for j in range(len(diagram.dom))]]
+    for layer in diagram.layers:
+        slices.append(_place(layer, slices[-1]))
+    xs = [x for s in slices for x in s] or [0.0]
+    lo_x, hi_x = min(xs), max(xs)
     if ax is None:
-        fig = Figure(figsize=figsize or (1.2 + 1.0 * width, 1.0 + 0.75 * max(rows, 1)))
+        width = 2.0 + 1.0 * (hi_x - lo_x)
+        fig = Figure(figsize=figsize or (width, 1.0 + 0.75 * max(rows, 1)))
         ax = fig.add_subplot()
     else:
         fig = ax.figure
     text = dict(ha="left", va="center", fontsize=8, color="0.25")
     for k, layer in enumerate(diagram.layers, start=1):
+        below, above = slices[k - 1], slices[k]
         b, lo = layer.box, len(layer.left)
         nd, nc = len(b.dom), len(b.cod)
         for j in range(lo):
-            _wire(ax, [j, j], [k - 1, k])
+            _wire(ax, [below[j], above[j]], [k - 1, k])
         for j in range(len(layer.right)):
-            x0 = lo + nd + j
-            _through(ax, x0, x0 + nc - nd, k, grow=nc > nd)
+            _through(ax, below[lo + nd + j], above[lo + nc + j], k)
+        ins, outs = below[lo : lo + nd], above[lo : lo + nc]
         mid = k - 0.5
         if b.kind == "box":
-            span = max(nd, nc, 1)
+            span = ins + outs or [below[lo] if lo < len(below) else 0.0]
+            left, right = min(span) - 0.35, max(span) + 0.35
             ax.add_patch(
                 Rectangle(
-                    (lo - 0.35, k - 1 + _BOX_LOW),
-                    span - 1 + 0.7,
+                    (left, k - 1 + _BOX_LOW),
+                    right - left,
                     _BOX_HIGH - _BOX_LOW,
                     facecolor="#dbe9f6",
                     edgecolor="black",
@@ -96,48 +123,51 @@ def draw(
                 )
             )
             ax.text(
-                lo + (span - 1) / 2, mid, b.name, ha="center", va="center", fontsize=10, zorder=3
+                (left + right) / 2, mid, b.name, ha="center", va="center", fontsize=10, zorder=3
             )
-            for i in range(nd):
-                _wire(ax, [lo + i, lo + i], [k - 1, k - 1 + _BOX_LOW])
-            for i, w in enumerate(b.cod):
-                _wire(ax, [lo + i, lo + i], [k - 1 + _BOX_HIGH, k])
+            for x in ins:
+                _wire(ax, [x, x], [k - 1, k - 1 + _BOX_LOW])
+            for x, w in zip(outs, b.cod):
+                _wire(ax, [x, x], [k - 1 + _BOX_HIGH, k])
                 if label_wires:
-                    ax.text(lo + i + 0.06, k - 0.12, w.name, **text)
+                    ax.text(x + 0.06, k - 0.12, w.name, **text)
         elif b.kind == "copy":
-            _wire(ax, [lo, lo], [k - 1, mid])
-            for i in range(nc):
-                _wire(ax, [lo, lo + i], [mid, k])
-            ax.plot([lo], [mid], "o", color="black", ms=5, zorder=3)
+            (x0,) = ins
+            _wire(ax, [x0, x0], [k - 1, mid])
+            for x in outs:
+                _wire(ax, [x0, x], [mid, k])
+            ax.plot([x0], [mid], "o", color="black", ms=5, zorder=3)
         elif b.kind == "discard":
-            _wire(ax, [lo, lo], [k - 1, mid])
+            (x0,) = ins
+            _wire(ax, [x0, x0], [k - 1, mid])
             for r, dy in ((0.18, 0.0), (0.11, 0.06), (0.05, 0.12)):
-                ax.plot([lo - r, lo + r], [mid + dy, mid + dy], color="black", lw=1.2)
+                ax.plot([x0 - r, x0 + r], [mid + dy, mid + dy], color="black", lw=1.2)
         elif b.kind == "uniform":
-            _wire(ax, [lo, lo], [mid, k])
-            ax.plot([lo], [mid], "^", color="black", ms=8, zorder=3)
-            ax.text(lo + 0.12, mid, "uniform", **text)
+            (x0,) = outs
+            _wire(ax, [x0, x0], [mid, k])
+            ax.plot([x0], [mid], "^", color="black", ms=8, zorder=3)
+            ax.text(x0 + 0.12, mid, "uniform", **text)
             if label_wires:
-                ax.text(lo + 0.06, k - 0.12, b.cod[0].name, **text)
+                ax.text(x0 + 0.06, k - 0.12, b.cod[0].name, **text)
         elif b.kind == "permute":
             for i, p in enumerate(b.params):
                 _wire(
                     ax,
-                    [lo + p, lo + p, lo + i, lo + i],
+                    [ins[p], ins[p], outs[i], outs[i]],
                     [k - 1, k - 1 + _BOX_LOW, k - 1 + _BOX_HIGH, k],
                 )
         else:  # rename
-            _wire(ax, [lo, lo], [k - 1, k])
-            ax.text(lo + 0.06, mid, f"{b.dom[0].name}→{b.cod[0].name}", **text)
+            _wire(ax, [ins[0], outs[0]], [k - 1, k])
+            ax.text(outs[0] + 0.06, mid, f"{b.dom[0].name}→{b.cod[0].name}", **text)
     if label_wires:
-        for j, w in enumerate(diagram.dom):
-            ax.text(j + 0.06, -0.12, w.name, **text)
-        for j, w in enumerate(diagram.cod):
-            ax.text(j, rows + 0.12, w.name, ha="center", va="bottom", fontsize=10)
+        for x, w in zip(slices[0], diagram.dom):
+            ax.text(x + 0.06, -0.12, w.name, **text)
+        for x, w in zip(slices[-1], diagram.cod):
+            ax.text(x, rows + 0.12, w.name, ha="center", va="bottom", fontsize=10)
     if rows == 0:
-        for j in range(len(diagram.dom)):
-            _wire(ax, [j, j], [0, 1])
-    ax.set_xlim(-0.8, width - 0.2)
+        for x in slices[0]:
+            _wire(ax, [x, x], [0, 1])
+    ax.set_xlim(lo_x - 0.8, hi_x + 0.8)
     ax.set_ylim(-0.4, max(rows, 1) + 0.5)
     ax.set_axis_off()
     if title:
