@@ -39,17 +39,17 @@ import numpy as np
 from probkit.sem.graph import MixedGraph, simple_paths_from
 
 __all__ = [
-    "TooManyTerms",
+    "DEFAULT_MAX_TERMS",
+    "ConnectionPlan",
     "CycleFamily",
     "OneConnection",
-    "iter_cycle_families",
+    "TooManyTerms",
+    "compile_plan",
     "cycle_families",
+    "evaluate_plan",
+    "iter_cycle_families",
     "iter_one_connections",
     "one_connections",
-    "ConnectionPlan",
-    "compile_plan",
-    "evaluate_plan",
-    "DEFAULT_MAX_TERMS",
 ]
 
 DEFAULT_MAX_TERMS = 500_000
@@ -193,8 +193,9 @@ def cycle_families(graph: MixedGraph, nodes=None, *, max_terms: int = DEFAULT_MA
     return out
 
 
-def iter_one_connections(graph: MixedGraph, source, target, *,
-                         max_cycles: int = DEFAULT_MAX_TERMS) -> Iterator[OneConnection]:
+def iter_one_connections(
+    graph: MixedGraph, source, target, *, max_cycles: int = DEFAULT_MAX_TERMS
+) -> Iterator[OneConnection]:
     """Lazily yield every one-connection source ~> target (paths in DFS order)."""
     _check_graph(graph)
     s, t = graph.index(source), graph.index(target)
@@ -213,8 +214,9 @@ def iter_one_connections(graph: MixedGraph, source, target, *,
             yield OneConnection(path, cycles, (-1) ** len(fam))
 
 
-def one_connections(graph: MixedGraph, source, target, *,
-                    max_terms: int = 100_000) -> list[OneConnection]:
+def one_connections(
+    graph: MixedGraph, source, target, *, max_terms: int = 100_000
+) -> list[OneConnection]:
     """Every one-connection source ~> target with its sign; their weights sum to N_{source,target}.
 
     [(I - Lambda)^{-1}]_{source,target} = sum(c.weight(graph, lam) for c in ...) / det(I - Lambda).

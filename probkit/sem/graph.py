@@ -155,7 +155,9 @@ class MixedGraph:
 
         self._nodes = labels
         self._index = index
-        self._directed = resolve("directed", _edge_pairs("directed", directed, labels, False), False)
+        self._directed = resolve(
+            "directed", _edge_pairs("directed", directed, labels, False), False
+        )
         self._bidirected = resolve(
             "bidirected", _edge_pairs("bidirected", bidirected, labels, True), True
         )
@@ -172,7 +174,8 @@ class MixedGraph:
         """
         if not isinstance(directed, nx.DiGraph):
             raise TypeError(
-                f"directed must be a networkx DiGraph or MultiDiGraph, got {type(directed).__name__}"
+                "directed must be a networkx DiGraph or MultiDiGraph, got "
+                f"{type(directed).__name__}"
             )
         if bidirected is not None and not _is_networkx(bidirected):
             raise TypeError(f"bidirected must be a networkx Graph, got {type(bidirected).__name__}")
@@ -264,9 +267,7 @@ class MixedGraph:
     def siblings(self, node) -> tuple:
         """Nodes joined to `node` by a bidirected edge."""
         k = self.index(node)
-        return tuple(
-            self._nodes[j if i == k else i] for i, j in self._bidirected if k in (i, j)
-        )
+        return tuple(self._nodes[j if i == k else i] for i, j in self._bidirected if k in (i, j))
 
     # -- structure --------------------------------------------------------------------------
     def is_acyclic(self) -> bool:
@@ -283,8 +284,9 @@ class MixedGraph:
     def two_cycles(self) -> tuple:
         """Pairs (u, v), index(u) < index(v), with both u -> v and v -> u in D."""
         d = set(self._directed)
-        return tuple((self._nodes[i], self._nodes[j]) for i, j in self._directed
-                     if i < j and (j, i) in d)
+        return tuple(
+            (self._nodes[i], self._nodes[j]) for i, j in self._directed if i < j and (j, i) in d
+        )
 
     def is_simple(self) -> bool:
         """At most one edge between any two nodes: no bow and no 2-cycle."""

@@ -8,7 +8,8 @@ degree at a time. For degree d = 1..max_degree:
    matrices of the model (float64, normalised), and take the null space of that evaluation
    matrix (SVD). Its dimension is dim (I_G)_d.
 2. *Rationalise*: reduce the null space to row echelon form (pivots on the leading
-   monomials in graded reverse lex order) and round each coefficient to a small-denominator fraction; clear denominators.
+   monomials in graded reverse lex order), round each coefficient to a small-denominator
+   fraction, and clear denominators.
 3. *Reduce*: discard what the generators of lower degree already give (their products with
    monomials), exactly over Q, so that what is left are new minimal generators in degree d.
 4. *Certify* (exactly): with Sigma = N^T Omega N / Delta^2 from the one-connection rule, a
@@ -27,8 +28,6 @@ import random
 from fractions import Fraction
 from typing import NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import sympy
 from sympy import QQ
@@ -38,7 +37,7 @@ from probkit.core import validate
 from probkit.sem.connections import DEFAULT_MAX_TERMS
 from probkit.sem.graph import MixedGraph
 from probkit.sem.identifiability import random_rational_point
-from probkit.sem.model import batch_covariance, random_parameters
+from probkit.sem.model import host_parameters
 from probkit.sem.symbolic import _polys
 
 __all__ = ["VanishingIdealResult", "explore_vanishing_ideal", "vanishing_ideal"]
@@ -76,17 +75,17 @@ def _monomials(num_vars: int, degree: int) -> tuple:
 
 
 def _sample_points(graph, num_points, seed):
+    """vech(Sigma) at random generic parameters, each normalised to unit norm: (P, m)."""
     n = graph.num_nodes
     rows, cols = np.triu_indices(n)
-    with jax.enable_x64(True):
-        keys = jax.random.split(jax.random.key(seed), 2 * num_points)
-        lams, omegas = jax.vmap(
-            lambda k: random_parameters(k, graph, weight_range=(0.2, 0.8), dtype=jnp.float64)
-        )(keys)
-        res = batch_covariance(graph, lams, omegas)
-        sig = np.asarray(res.covariance)[~np.asarray(res.failed)][:num_points]
-    if len(sig) < num_points:
+    rng = np.random.default_rng(seed)
+    lams, omegas = host_parameters(rng, graph, 2 * num_points)
+    a = np.eye(n) - lams
+    ok = np.abs(np.linalg.det(a)) > 1e-6
+    a_inv = np.linalg.inv(a[ok][:num_points])
+    if len(a_inv) < num_points:
         raise RuntimeError("too many random parameter draws made I - Lambda singular")
+    sig = np.swapaxes(a_inv, -1, -2) @ omegas[ok][:num_points] @ a_inv
     vals = sig[:, rows, cols]
     return vals / np.linalg.norm(vals, axis=1, keepdims=True)
 
@@ -294,8 +293,9 @@ def explore_vanishing_ideal(
                 if certify
                 else _vanishes_at_rational_points(poly, graph, variables, rng)
             )
-            expr = sympy.Add(*[c * sympy.Mul(*[symbols[v] for v in mono])
-                               for mono, c in poly.items()])
+            expr = sympy.Add(
+                *[c * sympy.Mul(*[symbols[v] for v in mono]) for mono, c in poly.items()]
+            )
             if ok:
                 gens.append((d, poly))
                 found += 1

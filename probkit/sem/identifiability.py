@@ -22,7 +22,6 @@ import dataclasses
 import random
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from sympy import QQ
 from sympy.polys.matrices import DomainMatrix
@@ -31,12 +30,11 @@ from probkit.core import validate
 from probkit.sem.graph import MixedGraph
 from probkit.sem.model import (
     _covariance_inverse,
-    pack_parameters,
-    random_parameters,
+    host_parameters,
     unpack_parameters,
 )
 
-__all__ = ["FiniteToOne", "jacobian", "is_generically_finite_to_one", "exact_jacobian_rank"]
+__all__ = ["FiniteToOne", "exact_jacobian_rank", "is_generically_finite_to_one", "jacobian"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +58,7 @@ def _vech_indices(n):
 
 
 def jacobian(graph: MixedGraph, theta) -> np.ndarray:
-    """d vech(Sigma) / d theta at theta: shape (n(n+1)/2, n + |D| + |B|) (upper triangle, row-major).
+    """d vech(Sigma) / d theta: shape (n(n+1)/2, n + |D| + |B|) (upper triangle, row-major).
 
     Forward-mode autodiff (`jax.jacfwd`) of Sigma with respect to the dense (Lambda, Omega),
     compiled once per n and theta's dtype; the columns of theta are read off it (an
@@ -69,7 +67,10 @@ def jacobian(graph: MixedGraph, theta) -> np.ndarray:
     if not isinstance(graph, MixedGraph):
         raise TypeError(f"graph must be a sem.MixedGraph, got {type(graph).__name__}")
     theta = validate.array("theta", theta, shape=(graph.num_parameters,), dtype_kind="f")
-    lam, omega = unpack_parameters(graph, theta)
+    return _jacobian_at(graph, *unpack_parameters(graph, theta))
+
+
+def _jacobian_at(graph, lam, omega) -> np.ndarray:
     d_lam, d_omega = (np.asarray(x) for x in _dense_jacobian(lam, omega))
     columns = [d_lam[:, i, j] for i, j in graph.directed_indices]
     columns += [d_omega[:, k, k] for k in range(graph.num_nodes)]
@@ -81,7 +82,8 @@ def jacobian(graph: MixedGraph, theta) -> np.ndarray:
 def _dense_jacobian(lam, omega):
     rows, cols = _vech_indices(lam.shape[-1])
     return jax.jacfwd(lambda l, o: _covariance_inverse(l, o)[0][rows, cols], argnums=(0, 1))(
-        lam, omega)
+        lam, omega
+    )
 
 
 def _numeric_rank(jac: np.ndarray, rtol: float) -> int:
@@ -182,12 +184,12 @@ def is_generically_finite_to_one(
     rtol = validate.positive_float("rtol", rtol)
     n = graph.num_nodes
     num_params = graph.num_parameters
+    rng = np.random.default_rng(seed)
+    lams, omegas = host_parameters(rng, graph, num_points)
+    ranks = []
     with jax.enable_x64(True):
-        keys = jax.random.split(jax.random.key(seed), num_points)
-        ranks = []
-        for k in keys:
-            lam, omega = random_parameters(k, graph, weight_range=(0.2, 0.8), dtype=jnp.float64)
-            jac = jacobian(graph, pack_parameters(graph, lam, omega))
+        for lam, omega in zip(lams, omegas):
+            jac = _jacobian_at(graph, lam, omega)
             ranks.append(_numeric_rank(jac, rtol))
     rank = max(ranks)
     exact_rank = exact_jacobian_rank(graph, seed=seed) if exact else None

@@ -32,13 +32,14 @@ __all__ = [
     "METHODS",
     "CovarianceResult",
     "LinearSEM",
-    "parameter_names",
-    "pack_parameters",
-    "unpack_parameters",
-    "random_parameters",
+    "batch_covariance",
     "check_parameters",
     "covariance",
-    "batch_covariance",
+    "host_parameters",
+    "pack_parameters",
+    "parameter_names",
+    "random_parameters",
+    "unpack_parameters",
 ]
 
 METHODS = ("inverse", "one-connection")
@@ -80,9 +81,7 @@ def pack_parameters(graph: MixedGraph, lam: ArrayLike, omega: ArrayLike) -> Arra
     """theta = (lambda on D, omega_ii, omega on B): shape (..., n + |D| + |B|). Pure JAX."""
     lam, omega = jnp.asarray(lam), jnp.asarray(omega)
     dr, dc, br, bc, diag = _support(graph)
-    return jnp.concatenate(
-        [lam[..., dr, dc], omega[..., diag, diag], omega[..., br, bc]], axis=-1
-    )
+    return jnp.concatenate([lam[..., dr, dc], omega[..., diag, diag], omega[..., br, bc]], axis=-1)
 
 
 def unpack_parameters(graph: MixedGraph, theta: ArrayLike) -> tuple[Array, Array]:
@@ -120,13 +119,17 @@ def random_parameters(
     probability one (not bounded away from singular; check `batch_covariance(...).failed`).
     """
     _check_graph(graph)
-    for name, (lo, hi) in (("weight_range", weight_range), ("noise_range", noise_range),
-                           ("correlation_range", correlation_range)):
+    for name, (lo, hi) in (
+        ("weight_range", weight_range),
+        ("noise_range", noise_range),
+        ("correlation_range", correlation_range),
+    ):
         if not (0 <= lo <= hi):
             raise ValueError(f"{name} must be (low, high) with 0 <= low <= high, got {(lo, hi)}")
     dtype = jnp.dtype(jnp.result_type(float) if dtype is None else dtype)
-    ranges = tuple(tuple(float(v) for v in r) for r in (weight_range, noise_range,
-                                                          correlation_range))
+    ranges = tuple(
+        tuple(float(v) for v in r) for r in (weight_range, noise_range, correlation_range)
+    )
     upper = np.triu(graph.bidirected_adjacency(), 1)
     return _random_parameters(key, graph.directed_adjacency(), upper, ranges, dtype)
 
@@ -147,6 +150,27 @@ def _random_parameters(key, directed, bidirected_upper, ranges, dtype):
     off = off + off.T
     d = jax.random.uniform(k5, (n,), dtype, *noise_range) + jnp.sum(jnp.abs(off), axis=1)
     return lam, off + jnp.diag(d)
+
+
+def host_parameters(
+    rng: np.random.Generator, graph: MixedGraph, num: int, weight_range=(0.2, 0.8)
+) -> tuple[np.ndarray, np.ndarray]:
+    """`num` NumPy draws (lams, omegas) of shape (num, n, n), distributed as `random_parameters`.
+
+    For host-side algorithms (Jacobian ranks, ideal exploration) that need random generic
+    points but no compilation.
+    """
+    n = graph.num_nodes
+    shape = (num, n, n)
+    signs = np.where(rng.random(shape) < 0.5, -1.0, 1.0)
+    lam = np.where(graph.directed_adjacency(), signs * rng.uniform(*weight_range, shape), 0.0)
+    upper = np.triu(graph.bidirected_adjacency(), 1)
+    off = np.where(
+        upper, np.where(rng.random(shape) < 0.5, -1.0, 1.0) * rng.uniform(0.1, 0.5, shape), 0.0
+    )
+    off = off + np.swapaxes(off, -1, -2)
+    diag = rng.uniform(0.5, 1.5, (num, n)) + np.abs(off).sum(-1)
+    return lam, off + diag[:, :, None] * np.eye(n)
 
 
 def _check_graph(graph):

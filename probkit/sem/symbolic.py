@@ -25,12 +25,12 @@ from probkit.sem.model import parameter_names
 
 __all__ = [
     "SymbolicCovariance",
-    "parameter_symbols",
     "covariance_symbols",
     "lambda_matrix",
     "omega_matrix",
-    "symbolic_parametrization",
+    "parameter_symbols",
     "symbolic_covariance",
+    "symbolic_parametrization",
 ]
 
 
@@ -215,11 +215,13 @@ class SymbolicCovariance:
         """Sigma in float64 at numeric (lam, omega) (graph order), from the ring polynomials."""
         lam, omega = np.asarray(lam, dtype=float), np.asarray(omega, dtype=float)
         g = self.graph
-        theta = np.concatenate([
-            [lam[i, j] for i, j in g.directed_indices],
-            np.diag(omega),
-            [omega[i, j] for i, j in g.bidirected_indices],
-        ])
+        theta = np.concatenate(
+            [
+                [lam[i, j] for i, j in g.directed_indices],
+                np.diag(omega),
+                [omega[i, j] for i, j in g.bidirected_indices],
+            ]
+        )
         n = g.num_nodes
         det = evaluate_polynomial(self._polys.determinant, theta)
         out = np.empty((n, n))
@@ -241,8 +243,9 @@ def evaluate_polynomial(p, values: np.ndarray) -> float:
     return float(coefs @ np.prod(np.asarray(values, dtype=float) ** exps, axis=1))
 
 
-def symbolic_parametrization(graph: MixedGraph, *,
-                             max_terms: int = DEFAULT_MAX_TERMS) -> SymbolicCovariance:
+def symbolic_parametrization(
+    graph: MixedGraph, *, max_terms: int = DEFAULT_MAX_TERMS
+) -> SymbolicCovariance:
     """Numerator, denominator, determinant and one-connection sums of Sigma (sympy).
 
     Built once per graph (cached) from the one-connection plan; `TooManyTerms` past

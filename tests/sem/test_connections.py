@@ -22,8 +22,13 @@ def test_three_cycle_one_connections_match_the_notes():
     # notes, part (a): 1->2->3->1 with a, b, c; N rows [1, a, ab], [bc, 1, b], [c, ac, 1]
     a, b, c = sympy.symbols("a b c")
     lam = sympy.Matrix([[0, a, 0], [0, 0, b], [c, 0, 0]])
-    big_n = sympy.Matrix(3, 3, lambda k, i: sum(
-        oc.weight(THREE_CYCLE, lam) for oc in sem.one_connections(THREE_CYCLE, k, i)))
+    big_n = sympy.Matrix(
+        3,
+        3,
+        lambda k, i: sum(
+            oc.weight(THREE_CYCLE, lam) for oc in sem.one_connections(THREE_CYCLE, k, i)
+        ),
+    )
     assert big_n == sympy.Matrix([[1, a, a * b], [b * c, 1, b], [c, a * c, 1]])
     det = sum(f.weight(THREE_CYCLE, lam) for f in sem.cycle_families(THREE_CYCLE))
     assert sympy.expand(det - (1 - a * b * c)) == 0
@@ -37,8 +42,12 @@ def test_one_connection_sums_are_the_adjugate_on_random_graphs():
         lam, _ = random_parameters(rng, g)
         n = g.num_nodes
         adj = np.linalg.det(np.eye(n) - lam) * np.linalg.inv(np.eye(n) - lam)
-        listed = np.array([[sum(oc.weight(g, lam) for oc in sem.one_connections(g, k, i))
-                            for i in range(n)] for k in range(n)])
+        listed = np.array(
+            [
+                [sum(oc.weight(g, lam) for oc in sem.one_connections(g, k, i)) for i in range(n)]
+                for k in range(n)
+            ]
+        )
         np.testing.assert_allclose(listed, adj, rtol=0, atol=1e-12)  # exact sums, fp rounding
         big_n, det = evaluate_plan(compile_plan(g), lam, np)
         np.testing.assert_allclose(big_n, adj, rtol=0, atol=1e-12)

@@ -12,8 +12,9 @@ def test_lists_and_labels_give_the_same_structure():
     assert g.nodes == (0, 1, 2)
     assert g.directed == ((0, 1), (1, 2), (2, 0))
     assert g.bidirected == ((0, 1),)  # stored once, in index order
-    h = MixedGraph(["x", "y", "z"], directed=[("x", "y"), ("y", "z"), ("z", "x")],
-                   bidirected=[("y", "x")])
+    h = MixedGraph(
+        ["x", "y", "z"], directed=[("x", "y"), ("y", "z"), ("z", "x")], bidirected=[("y", "x")]
+    )
     assert h.directed_indices == g.directed_indices
     assert h.bidirected == (("x", "y"),)
     assert h.parents("x") == ("z",) and h.children("x") == ("y",) and h.siblings("x") == ("y",)

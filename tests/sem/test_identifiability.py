@@ -14,12 +14,24 @@ CASES = [
     (G(2, [(0, 1)], [(0, 1)]), False, 3, "bow: 4 parameters > 3 covariances"),
     (G(2, [(0, 1), (1, 0)]), False, 3, "2-cycle: 4 parameters > 3 covariances"),
     (G(3, [(0, 1), (1, 2)], [(1, 2)]), True, 6, "instrumental variable: a bow, yet identifiable"),
-    (G(3, [(0, 1), (1, 2)], [(0, 1)]), False, 5,
-     "bow without instrument: 6 = 6 parameters but lambda_01, omega_01 trade off"),
-    (G(4, [(2, 0), (3, 1), (0, 1), (1, 0)]), True, 8,
-     "2-cycle with one instrument per node (half-trek criterion)"),
-    (G(3, [(0, 1), (1, 2), (2, 0)], [(0, 1)]), False, 6,
-     "3-cycle of the notes with a bow: 7 parameters > 6"),
+    (
+        G(3, [(0, 1), (1, 2)], [(0, 1)]),
+        False,
+        5,
+        "bow without instrument: 6 = 6 parameters but lambda_01, omega_01 trade off",
+    ),
+    (
+        G(4, [(2, 0), (3, 1), (0, 1), (1, 0)]),
+        True,
+        8,
+        "2-cycle with one instrument per node (half-trek criterion)",
+    ),
+    (
+        G(3, [(0, 1), (1, 2), (2, 0)], [(0, 1)]),
+        False,
+        6,
+        "3-cycle of the notes with a bow: 7 parameters > 6",
+    ),
     (G(3, [(0, 1), (1, 2), (2, 0)]), True, 6, "simple 3-cycle: the paper's theorem"),
     (G(4, [(0, 1), (1, 2), (2, 3), (3, 1)], [(0, 2)]), True, 9, "simple, cycle fed by a source"),
 ]
@@ -58,8 +70,9 @@ def test_jacobian_matches_finite_differences(x64):
         return np.asarray(sem.covariance(g, lam_t, om_t))[rows, cols]
 
     h = 1e-6
-    fd = np.stack([(phi(theta + h * e) - phi(theta - h * e)) / (2 * h)
-                   for e in np.eye(len(theta))], axis=1)
+    fd = np.stack(
+        [(phi(theta + h * e) - phi(theta - h * e)) / (2 * h) for e in np.eye(len(theta))], axis=1
+    )
     np.testing.assert_allclose(jac, fd, atol=1e-7)  # central differences: O(h^2) + O(eps/h)
 
 

@@ -61,12 +61,13 @@ def test_jax_paths_agree_with_numpy_on_a_subset(x64, cyclic_cases):
 
 
 def test_vmap_and_batch_over_parameter_draws(x64):
-    g = sem.MixedGraph(5, directed=[(0, 1), (1, 2), (2, 3), (3, 1), (3, 4), (4, 0)],
-                       bidirected=[(0, 2), (1, 4)])
+    g = sem.MixedGraph(
+        5, directed=[(0, 1), (1, 2), (2, 3), (3, 1), (3, 4), (4, 0)], bidirected=[(0, 2), (1, 4)]
+    )
     lams, omegas = jax.vmap(lambda k: sem.random_parameters(k, g, weight_range=(0.2, 0.7)))(
-        keys(64))
-    ref = np.stack([inverse_covariance(np.asarray(l), np.asarray(o)) for l, o in
-                    zip(lams, omegas)])
+        keys(64)
+    )
+    ref = np.stack([inverse_covariance(np.asarray(l), np.asarray(o)) for l, o in zip(lams, omegas)])
     oc = jax.vmap(lambda l, o: sem.covariance(g, l, o, method="one-connection"))(lams, omegas)
     np.testing.assert_allclose(oc, ref, rtol=1e-10, atol=1e-12)
     for method in sem.model.METHODS:
@@ -77,8 +78,9 @@ def test_vmap_and_batch_over_parameter_draws(x64):
 
 
 def test_three_cycle_worked_example_reproduces_the_printed_sigma(x64):
-    printed = np.array([[0.9402, 0.5456, 0.0648], [0.5456, 1.3105, -0.3827],
-                        [0.0648, -0.3827, 1.0965]])
+    printed = np.array(
+        [[0.9402, 0.5456, 0.0648], [0.5456, 1.3105, -0.3827], [0.0648, -0.3827, 1.0965]]
+    )
     for method in sem.model.METHODS:
         sigma = np.asarray(sem.covariance(THREE_CYCLE, LAM_3, OMEGA_3, method=method))
         np.testing.assert_allclose(sigma, printed, atol=5e-5)  # printed to 4 decimals
@@ -107,8 +109,9 @@ def test_acyclic_graphs_reproduce_the_trek_rule(x64):
                     for u, v in zip(tr.right[:-1], tr.right[1:]):
                         w *= lam[u, v]
                     trek[i, j] += w
-        np.testing.assert_allclose(one_connection_covariance_np(g, lam, omega), trek,
-                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            one_connection_covariance_np(g, lam, omega), trek, rtol=1e-12, atol=1e-12
+        )
         np.testing.assert_allclose(inverse_covariance(lam, omega), trek, rtol=1e-12, atol=1e-12)
     # the notes' check: 1->2->3 with 1<->3
     g = sem.MixedGraph(3, directed=[(0, 1), (1, 2)], bidirected=[(0, 2)])
@@ -150,8 +153,7 @@ def test_random_parameters_respect_the_support():
 
 
 def test_linear_sem_object(x64):
-    m = sem.LinearSEM.from_parameters(THREE_CYCLE, sem.pack_parameters(THREE_CYCLE, LAM_3,
-                                                                       OMEGA_3))
+    m = sem.LinearSEM.from_parameters(THREE_CYCLE, sem.pack_parameters(THREE_CYCLE, LAM_3, OMEGA_3))
     x = np.array([[0.3, -1.0, 0.5]])
     ref = stats.multivariate_normal(np.zeros(3), inverse_covariance(LAM_3, OMEGA_3)).logpdf(x)
     assert float(m.distribution().log_prob(x)[0]) == pytest.approx(ref, rel=1e-12)

@@ -27,12 +27,18 @@ def test_three_cycle_formulas_of_the_notes():
     assert sympy.expand(parts.determinant - (1 - a * b * c)) == 0
     assert parts.denominator == parts.determinant**2
     assert [str(s) for s in parts.parameters] == [
-        "l_0_1", "l_1_2", "l_2_0", "w_0_0", "w_1_1", "w_2_2", "w_0_1"]
+        "l_0_1",
+        "l_1_2",
+        "l_2_0",
+        "w_0_0",
+        "w_1_1",
+        "w_2_2",
+        "w_0_1",
+    ]
 
 
 def test_agrees_with_sympys_own_inverse():
-    g = sem.MixedGraph(4, directed=[(0, 1), (1, 2), (2, 0), (2, 3), (3, 2)],
-                       bidirected=[(0, 3)])
+    g = sem.MixedGraph(4, directed=[(0, 1), (1, 2), (2, 0), (2, 3), (3, 2)], bidirected=[(0, 3)])
     parts = sem.symbolic_parametrization(g)
     inv = (sympy.eye(4) - parts.lam).inv()
     reference = inv.T * parts.omega * inv
