@@ -46,6 +46,8 @@ __all__ = [
     "TooManyTerms",
     "compile_plan",
     "cycle_families",
+    "edge_values",
+    "evaluate_edges",
     "evaluate_plan",
     "iter_cycle_families",
     "iter_one_connections",
@@ -384,13 +386,47 @@ def _build_levels(xp, first, levels, factors):
     blocks = [first]
     for parents, idx in levels:
         blocks.append(blocks[-1][parents] * factors[idx])
-    return xp.concatenate(blocks)
+    return xp.concatenate(blocks, axis=0)
 
 
 def _segment_sum(xp, values, ids, num):
     if xp is np:
-        return np.bincount(ids, weights=values, minlength=num)[:num]
+        out = np.zeros((num, *values.shape[1:]), values.dtype)
+        np.add.at(out, ids, values)
+        return out
     return jax.ops.segment_sum(values, ids, num_segments=num)
+
+
+def evaluate_edges(plan: ConnectionPlan, lam_e, xp=jnp):
+    """The one-connection sums from edge values; any trailing batch axes.
+
+    Args:
+        plan: from `compile_plan`.
+        lam_e: (E + 1, *batch) values of lambda on `graph.directed_indices`, then a row of ones.
+        xp: `jax.numpy` (default) or `numpy`.
+
+    Returns:
+        (N, det): N of shape (n * n, *batch) with N[k * n + i] the sum of the one-connections
+        k ~> i, and det(I - Lambda) of shape (*batch,). Every gather is along the leading axis,
+        so a trailing batch axis moves whole rows (fast for many draws at once).
+    """
+    batch = lam_e.shape[1:]
+    ones = (1,) * len(batch)
+    one = xp.ones((1, *batch), lam_e.dtype)
+    cyc = xp.prod(lam_e[plan.cycle_edges], axis=1)
+    fam = _build_levels(xp, one, plan.family_levels, cyc)
+    fam = fam * plan.family_sign.astype(lam_e.dtype).reshape(-1, *ones)
+    delta = _segment_sum(xp, fam[plan.delta_family], plan.delta_subset, plan.num_subsets)
+    n = plan.num_nodes
+    paths = _build_levels(xp, xp.ones((n, *batch), lam_e.dtype), plan.path_levels, lam_e)
+    values = paths * delta[plan.path_subset]
+    return _segment_sum(xp, values, plan.path_pair, n * n), delta[0]
+
+
+def edge_values(plan: ConnectionPlan, lam, xp=jnp):
+    """(E + 1,) lambda on the directed edges then 1, from an (n, n) lam."""
+    lam = xp.asarray(lam)
+    return xp.concatenate([lam[plan.edge_rows, plan.edge_cols], xp.ones((1,), lam.dtype)])
 
 
 def evaluate_plan(plan: ConnectionPlan, lam, xp=jnp):
@@ -398,16 +434,9 @@ def evaluate_plan(plan: ConnectionPlan, lam, xp=jnp):
 
     `lam` is (n, n) in graph order (only the entries on D are read). With `xp=jax.numpy`
     (default) this is pure JAX, jit- and vmap-able; `xp=numpy` runs the same arithmetic
-    eagerly in NumPy (no compilation). (I - lam)^{-1} = N / det.
+    eagerly in NumPy (no compilation). (I - lam)^{-1} = N / det. For many draws at once,
+    `evaluate_edges` with a trailing batch axis is faster than vmap.
     """
-    lam = xp.asarray(lam)
     n = plan.num_nodes
-    one = xp.ones((1,), lam.dtype)
-    lam_e = xp.concatenate([lam[plan.edge_rows, plan.edge_cols], one])
-    cyc = xp.prod(lam_e[plan.cycle_edges], axis=-1)
-    fam = _build_levels(xp, one, plan.family_levels, cyc) * plan.family_sign.astype(lam.dtype)
-    delta = _segment_sum(xp, fam[plan.delta_family], plan.delta_subset, plan.num_subsets)
-    paths = _build_levels(xp, xp.ones((n,), lam.dtype), plan.path_levels, lam_e)
-    values = paths * delta[plan.path_subset]
-    big_n = _segment_sum(xp, values, plan.path_pair, n * n).reshape(n, n)
-    return big_n, delta[0]
+    big_n, det = evaluate_edges(plan, edge_values(plan, lam, xp), xp)
+    return big_n.reshape(n, n), det
