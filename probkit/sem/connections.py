@@ -29,6 +29,7 @@ so it is jit-able and vmap-able over parameter draws.
 
 import functools
 from collections.abc import Iterator
+from types import ModuleType
 from typing import NamedTuple
 
 import jax
@@ -36,6 +37,7 @@ import jax.numpy as jnp
 import networkx as nx
 import numpy as np
 
+from probkit.core.types import Array, ArrayLike
 from probkit.sem.graph import MixedGraph, simple_paths_from
 
 __all__ = [
@@ -397,7 +399,7 @@ def _segment_sum(xp, values, ids, num):
     return jax.ops.segment_sum(values, ids, num_segments=num)
 
 
-def evaluate_edges(plan: ConnectionPlan, lam_e, xp=jnp):
+def evaluate_edges(plan: ConnectionPlan, lam_e: Array, xp: ModuleType = jnp) -> tuple[Array, Array]:
     """The one-connection sums from edge values; any trailing batch axes.
 
     Args:
@@ -406,9 +408,9 @@ def evaluate_edges(plan: ConnectionPlan, lam_e, xp=jnp):
         xp: `jax.numpy` (default) or `numpy`.
 
     Returns:
-        (N, det): N of shape (n * n, *batch) with N[k * n + i] the sum of the one-connections
-        k ~> i, and det(I - Lambda) of shape (*batch,). Every gather is along the leading axis,
-        so a trailing batch axis moves whole rows (fast for many draws at once).
+        (N, det), N of shape (n * n, *batch) with N[k * n + i] the sum of the one-connections
+            k ~> i, and det(I - Lambda) of shape (*batch,). Every gather is along the leading
+            axis, so a trailing batch axis moves whole rows (fast for many draws at once).
     """
     batch = lam_e.shape[1:]
     ones = (1,) * len(batch)
@@ -423,13 +425,13 @@ def evaluate_edges(plan: ConnectionPlan, lam_e, xp=jnp):
     return _segment_sum(xp, values, plan.path_pair, n * n), delta[0]
 
 
-def edge_values(plan: ConnectionPlan, lam, xp=jnp):
+def edge_values(plan: ConnectionPlan, lam: ArrayLike, xp: ModuleType = jnp) -> Array:
     """(E + 1,) lambda on the directed edges then 1, from an (n, n) lam."""
     lam = xp.asarray(lam)
     return xp.concatenate([lam[plan.edge_rows, plan.edge_cols], xp.ones((1,), lam.dtype)])
 
 
-def evaluate_plan(plan: ConnectionPlan, lam, xp=jnp):
+def evaluate_plan(plan: ConnectionPlan, lam: ArrayLike, xp: ModuleType = jnp):
     """(N, det) with N[k, i] = sum of one-connections k ~> i and det = det(I - lam).
 
     `lam` is (n, n) in graph order (only the entries on D are read). With `xp=jax.numpy`

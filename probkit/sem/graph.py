@@ -11,13 +11,16 @@ Härkönen and Tsigaridas (2022) show that a simple G gives a generically finite
 parametrization (see `probkit.sem.identifiability`).
 """
 
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 import networkx as nx
 import numpy as np
 
-__all__ = ["MixedGraph", "Trek"]
+__all__ = ["EdgeInput", "MixedGraph", "Trek"]
+
+EdgeInput = Iterable[tuple] | nx.Graph | np.ndarray
+"""Edges: a list of node pairs, a networkx graph, or an (n, n) adjacency matrix."""
 
 
 class Trek(NamedTuple):
@@ -102,7 +105,12 @@ class MixedGraph:
 
     __slots__ = ("_bidirected", "_directed", "_hash", "_index", "_nodes")
 
-    def __init__(self, nodes, directed=(), bidirected=()):
+    def __init__(
+        self,
+        nodes: int | Sequence[Hashable],
+        directed: EdgeInput = (),
+        bidirected: EdgeInput = (),
+    ):
         if _is_networkx(nodes):
             raise TypeError(
                 "nodes is a networkx graph; use MixedGraph.from_networkx(digraph, bidirected) "
