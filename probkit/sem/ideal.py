@@ -177,6 +177,10 @@ def _reduce_modulo(candidates, known, width):
     return r_rref.to_list()[: len(r_piv)], len(k_piv)
 
 
+def _to_expr(poly: dict, symbols: list) -> sympy.Expr:
+    return sympy.Add(*[c * sympy.Mul(*[symbols[v] for v in mono]) for mono, c in poly.items()])
+
+
 def _vanishes_symbolically(poly: dict, numerators: dict) -> bool:
     """f(N^T Omega N) == 0 in the parameter ring (f homogeneous; numerators by variable id)."""
     cache = {(): None}
@@ -293,21 +297,14 @@ def explore_vanishing_ideal(
                 if certify
                 else _vanishes_at_rational_points(poly, graph, variables, rng)
             )
-            expr = sympy.Add(
-                *[c * sympy.Mul(*[symbols[v] for v in mono]) for mono, c in poly.items()]
-            )
             if ok:
                 gens.append((d, poly))
                 found += 1
             else:
-                rejected.append(expr)
+                rejected.append(_to_expr(poly, symbols))
         new_counts[d] = found
-    generators = [
-        sympy.Add(*[c * sympy.Mul(*[symbols[v] for v in mono]) for mono, c in poly.items()])
-        for _, poly in gens
-    ]
     return VanishingIdealResult(
-        generators=generators,
+        generators=[_to_expr(poly, symbols) for _, poly in gens],
         dimensions=dims,
         new_generators=new_counts,
         rejected=rejected,

@@ -102,19 +102,28 @@ class _Polys:
             big_n[k][i] = big_n[k][i] + value * delta[s]
         self.one_connection_sums = big_n
         self.determinant = delta[0]
-        tops = [(k, k, gens[f"w_{k}_{k}"]) for k in range(n)]
-        tops += [(k, l, gens[f"w_{k}_{l}"]) for k, l in graph.bidirected_indices]
+        # numerator = N^T (Omega N): M = Omega N costs only products with single symbols
+        sibling = [[] for _ in range(n)]
+        for k, l in graph.bidirected_indices:
+            w = gens[f"w_{k}_{l}"]
+            sibling[k].append((l, w))
+            sibling[l].append((k, w))
+        m = [[zero] * n for _ in range(n)]
+        for k in range(n):
+            w_kk = gens[f"w_{k}_{k}"]
+            for j in range(n):
+                acc = w_kk * big_n[k][j] if big_n[k][j] else zero
+                for l, w in sibling[k]:
+                    if big_n[l][j]:
+                        acc = acc + w * big_n[l][j]
+                m[k][j] = acc
         num = {}
         for i in range(n):
             for j in range(i, n):
                 acc = zero
-                for k, l, w in tops:
-                    if k == l:
-                        prod = big_n[k][i] * big_n[k][j]
-                    else:
-                        prod = big_n[k][i] * big_n[l][j] + big_n[l][i] * big_n[k][j]
-                    if prod:
-                        acc = acc + w * prod
+                for k in range(n):
+                    if big_n[k][i] and m[k][j]:
+                        acc = acc + big_n[k][i] * m[k][j]
                 num[(i, j)] = acc
         self.numerators = num  # ring elements, keys (i, j) with i <= j
 
@@ -235,11 +244,10 @@ class SymbolicCovariance:
 
 def evaluate_polynomial(p, values: np.ndarray) -> float:
     """Evaluate a sparse ring polynomial at float `values` (one per ring generator)."""
-    terms = p.terms()
-    if not terms:
+    if not p:
         return 0.0
-    exps = np.array([m for m, _ in terms], dtype=float)
-    coefs = np.array([float(c) for _, c in terms])
+    exps = np.array(list(p.keys()), dtype=np.int64)
+    coefs = np.array([float(c) for c in p.values()])
     return float(coefs @ np.prod(np.asarray(values, dtype=float) ** exps, axis=1))
 
 

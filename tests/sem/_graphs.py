@@ -41,3 +41,14 @@ def random_parameters(rng: np.random.Generator, g: MixedGraph, low=0.2, high=0.7
 def inverse_covariance(lam, omega):
     a = np.linalg.inv(np.eye(len(lam)) - lam)
     return a.T @ omega @ a
+
+
+def cyclic_cases(seed: int = 2024, count: int = 210):
+    """`count` random cyclic mixed graphs, count/5 each of 3..7 nodes, with parameters."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for t in range(count):
+        n = 3 + t % 5
+        g = random_cyclic_graph(rng, n, p_dir=0.45 if n < 6 else 0.3, p_bi=0.3)
+        cases.append((g, *random_parameters(rng, g)))
+    return cases

@@ -10,12 +10,8 @@ from probkit import sem
 from probkit.sem.connections import compile_plan, evaluate_plan
 from probkit.testing import assert_within_se, keys
 
-from ._graphs import (
-    inverse_covariance,
-    random_acyclic_graph,
-    random_cyclic_graph,
-    random_parameters,
-)
+from . import _graphs
+from ._graphs import inverse_covariance, random_acyclic_graph, random_parameters
 
 THREE_CYCLE = sem.MixedGraph(3, directed=[(0, 1), (1, 2), (2, 0)], bidirected=[(0, 1)])
 A, B, C = 0.5, -0.4, 0.3  # the worked example of the research notes, part (a)
@@ -31,13 +27,7 @@ def one_connection_covariance_np(g, lam, omega):
 
 @pytest.fixture(scope="module")
 def cyclic_cases():
-    rng = np.random.default_rng(2024)
-    cases = []
-    for t in range(210):
-        n = 3 + t % 5  # 42 graphs each of 3..7 nodes
-        g = random_cyclic_graph(rng, n, p_dir=0.45 if n < 6 else 0.3, p_bi=0.3)
-        cases.append((g, *random_parameters(rng, g)))
-    return cases
+    return _graphs.cyclic_cases()  # 42 graphs each of 3..7 nodes
 
 
 def test_one_connection_matches_inverse_on_210_random_cyclic_graphs(cyclic_cases):
