@@ -31,6 +31,9 @@ def cyclic_cases():
 
 
 def test_one_connection_matches_inverse_on_210_random_cyclic_graphs(cyclic_cases):
+    # bows (i -> j with i <-> j) and 2-cycles are among them
+    assert sum(bool(g.bows()) for g, _, _ in cyclic_cases) > 30
+    assert sum(bool(g.two_cycles()) for g, _, _ in cyclic_cases) > 30
     worst = 0.0
     for g, lam, omega in cyclic_cases:
         assert not g.is_acyclic()
