@@ -1,0 +1,312 @@
+"""Particle filter: exact target and evidence on an enumerable model, the paper's rule by hand."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from llm_models import PROMPT, FixedRewardLM, FixedRewardPRM, tabular_models
+
+from probkit import llm
+from probkit.llm import engine
+from probkit.llm import filtering as pf
+from probkit.llm.tabular import exact_target
+from probkit.llm.weighting import Annealing, Entropic, tempered_resample
+from probkit.testing import assert_chi_square, assert_within_se, keys
+
+
+def _runs(lm, prm, n, num_runs, seed=0, **kw):
+    cfg = pf.filter_config(max_steps=lm.num_steps, **kw)
+    run = jax.jit(jax.vmap(lambda k: pf._run(k, engine.JaxBackend(lm, prm), PROMPT, n, cfg)))
+    return run(keys(num_runs, seed))
+
+
+def _path_ids(res, paths):
+    index = {p: i for i, p in enumerate(paths)}
+    vals = np.asarray(res.particles.values)[np.arange(len(res.index)), np.asarray(res.index)]
+    lens = np.asarray(res.lengths)[np.arange(len(res.index)), np.asarray(res.index)]
+    return np.array([index[tuple(v[:length])] for v, length in zip(vals, lens)])
+
+
+@pytest.mark.parametrize("aggregation,temperature", [("last", 1.0), ("prod", 0.5)])
+def test_twisted_sample_matches_exact_target(aggregation, temperature):
+    lm, prm = tabular_models(aggregation)
+    exact = exact_target(lm, prm, temperature)
+    res = _runs(lm, prm, 128, 3000, weighting="twisted", select="sample", temperature=temperature)
+    answers = np.bincount(np.asarray(res.answer), minlength=3)
+    # A weighted draw from N particles has law target + O(1/N); at N = 128 that bias is far
+    # below what 3000 runs resolve (about 0.009 per cell), so chi-square at level 1e-3.
+    assert_chi_square(answers, exact.answer_probs, alpha=1e-3, what="answers")
+    paths = np.bincount(_path_ids(res, exact.paths), minlength=len(exact.paths))
+    assert_chi_square(paths, exact.target, alpha=1e-3, what="paths")
+    # Finished particles are cloned by resampling but never extended.
+    vals, lens = np.asarray(res.particles.values), np.asarray(res.lengths)
+    assert np.all(vals[np.arange(4)[None, None, :] >= lens[..., None]] == -1)
+
+
+TEMPER_ALWAYS = Entropic(ess_threshold=1.0, early_phase=1.0, method="base", value_max=3.0)
+
+
+@pytest.mark.parametrize("entropic", [False, TEMPER_ALWAYS])
+def test_twisted_evidence_and_weighted_answers_unbiased(entropic):
+    lm, prm = tabular_models()
+    exact = exact_target(lm, prm)
+    # The entropic case tempers every resampling, at T = 3 - t/4 >= 2.
+    ess = 1.0 if entropic else 0.5
+    res = _runs(lm, prm, 8, 4000, seed=1, weighting="twisted", entropic=entropic,
+                ess_threshold=ess)
+    if entropic:
+        assert float(np.max(np.asarray(res.temperatures))) > 1.5  # tempering did happen
+    z_hat = np.exp(np.asarray(res.log_evidence))
+    # E[Z_hat] = Z for any N (N = 8 here); 4000 runs, tolerance 3 standard errors.
+    assert_within_se(z_hat, exact.evidence, z=3, what="evidence")
+    # E[Z_hat * sum_i W_i 1{answer_i = a}] = Z * pi(a): the unnormalised measure is unbiased.
+    w = np.exp(np.asarray(res.log_weights))
+    ans = np.asarray(res.answers)
+    per_answer = np.stack([(w * (ans == a)).sum(1) for a in range(3)], 1) * z_hat[:, None]
+    assert_within_se(per_answer, exact.evidence * exact.answer_probs, z=3, what="Z pi(a)")
+
+
+def test_twisted_finished_particles_frozen_and_budget_counted():
+    lm, prm = tabular_models()
+    res = _runs(lm, prm, 16, 50, seed=2, weighting="twisted", ess_threshold=0.0)
+    vals, lens = np.asarray(res.particles.values), np.asarray(res.lengths)
+    # Without resampling every particle's lineage is its own, so the budget is exactly the
+    # total number of steps, and nothing was written after a particle stopped.
+    np.testing.assert_array_equal(np.asarray(res.budget.steps), lens.sum(1))
+    after_stop = np.arange(4)[None, None, :] >= lens[..., None]
+    assert np.all(vals[after_stop] == -1)
+    stopped_early = lens < 4
+    assert stopped_early.any() and np.all(vals[stopped_early, lens[stopped_early] - 1] == 2)
+    assert np.all(np.asarray(res.finished)) and not np.any(np.asarray(res.truncated))
+
+
+def _paper_step(rewards, temperature=1.0, finished_first=(), n_keys=1):
+    lm, prm = FixedRewardLM(finished_first=finished_first), FixedRewardPRM()
+    rewards = jnp.asarray(rewards)
+    cfg = pf.filter_config(weighting="paper", temperature=temperature, max_steps=5)
+    state = pf.init(lm, prm, rewards, len(rewards), cfg)
+
+    def one(k):
+        return pf.step(k, state, lm, prm, rewards, cfg)
+
+    return state, jax.jit(jax.vmap(one))(keys(n_keys, 4)), (lm, prm, cfg, rewards)
+
+
+def test_paper_resampling_probabilities_by_hand(x64):  # x64: the authors clip in float64
+    rewards = (0.9, 0.6, 0.2, 0.5)
+    odds = np.array([9.0, 1.5, 0.25, 1.0])  # r / (1 - r)
+    for tau, expected in [(2.0, np.sqrt(odds) / np.sqrt(odds).sum()), (1.0, odds / odds.sum())]:
+        _, (_, info), _ = _paper_step(rewards, tau, n_keys=4000)
+        np.testing.assert_allclose(np.exp(info.resampling_log_probs[0]), expected, rtol=1e-5)
+    # The ancestors (tau = 1) are multinomial draws with these probabilities (chi-square, 1e-3).
+    counts = np.bincount(np.asarray(info.ancestors).ravel(), minlength=4)
+    assert_chi_square(counts, odds / odds.sum(), alpha=1e-3, what="ancestors")
+    # Rewards of exactly 0 and 1 are clipped to [1e-7, 1 - 1e-7] before the logit.
+    _, (_, info), _ = _paper_step((1.0, 0.0, 0.5, 0.5), 1.0, n_keys=4000)
+    odds01 = np.array([(1 - 1e-7) / 1e-7, 1e-7 / (1 - 1e-7), 1.0, 1.0])
+    np.testing.assert_allclose(np.exp(info.resampling_log_probs[0]), odds01 / odds01.sum(),
+                               rtol=1e-4, atol=1e-12)
+
+
+def test_paper_finished_particles_stay_in_pool_unextended():
+    rewards = (0.9, 0.6, 0.2, 0.5)
+    odds = np.array([9.0, 1.5, 0.25, 1.0])
+    state, (state1, info1), (lm, prm, cfg, prompt) = _paper_step(rewards, finished_first=(0,))
+    state1 = jax.tree.map(lambda x: x[0], state1)
+    # Step 2: particle 0 finished at step 1; its clones keep weight logit(0.9) and are not
+    # extended (their step counter stays 1); the others are extended.
+    state2, info2 = pf.step(jax.random.key(9), state1, lm, prm, prompt, cfg)
+    anc_idx = np.asarray(state1.particles["idx"])
+    np.testing.assert_allclose(
+        np.exp(info2.resampling_log_probs), odds[anc_idx] / odds[anc_idx].sum(), rtol=1e-5
+    )
+    extended = anc_idx != 0
+    assert int(state2.budget.steps - state1.budget.steps) == int(extended.sum())
+    pre = np.asarray(state1.particles["steps"])
+    after = pre + extended  # before the second resampling
+    np.testing.assert_array_equal(
+        np.asarray(state2.particles["steps"]), after[np.asarray(info2.ancestors)]
+    )
+
+
+def test_paper_run_resamples_every_step_and_anneals():
+    lm, prm = tabular_models()
+    res = llm.particle_filter(jax.random.key(0), lm, prm, PROMPT, 16,
+                              temperature=(2.0, 0.5, 3), max_steps=4)
+    steps = int(res.num_steps)
+    assert np.all(np.asarray(res.resampled[:steps]))  # including after the last step
+    np.testing.assert_allclose(res.temperatures[:steps], [2.0, 1.5, 1.0, 0.5][:steps], rtol=1e-6)
+    assert res.log_evidence is None  # the paper's weights estimate no evidence
+    sched = Annealing.from_arg((2.0, 0.5, 3))
+    np.testing.assert_allclose([sched(t) for t in range(6)], [2, 1.5, 1, 0.5, 0.5, 0.5])
+
+
+def test_entropic_temperature_by_hand():
+    lw = jnp.log(jnp.array([1.0, 1e-30, 1e-30, 1e-30]))  # ESS = 1, ESS / N = 0.25
+    np.testing.assert_allclose(Entropic().temperature(lw, 0.25), 4 * 0.75, rtol=1e-5)
+    assert float(Entropic().temperature(lw, 0.6)) == 1.0  # past the early phase
+    assert float(Entropic().temperature(jnp.zeros(4), 0.1)) == 1.0  # diverse: ESS / N = 1
+    np.testing.assert_allclose(Entropic(method="base").temperature(lw, 0.25), 1.75, rtol=1e-6)
+    # Entropy of a (clipped) one-hot is ~0, so T = 1 / progress.
+    np.testing.assert_allclose(Entropic(method="entropy").temperature(lw, 0.25), 4.0, rtol=1e-3)
+
+
+def test_tempered_resampling_is_properly_weighted():
+    w = jnp.array([0.1, 0.2, 0.3, 0.4])
+    f = jnp.array([1.0, 2.0, 3.0, 4.0])
+    from probkit.core import resampling
+
+    def estimate(k):
+        anc, lw, log_total = tempered_resample(k, resampling.systematic, jnp.log(w), 3.0)
+        return jnp.exp(log_total) * jnp.sum(jnp.exp(lw) * f[anc]), jnp.exp(log_total)
+
+    est, total = jax.jit(jax.vmap(estimate))(keys(4000, 5))
+    # sum_j W_j f(x_a_j) is unbiased for sum_i w_i f(x_i) = 3.0, and sum_j W_j for 1;
+    # 4000 reps, 4 SE.
+    assert_within_se(np.asarray(total), 1.0, z=4, what="tempered total weight")
+    assert_within_se(np.asarray(est), 3.0, z=4, what="tempered resampling")
+
+
+# --- text models on the host ---------------------------------------------------------------
+
+
+class TextTabular:
+    """The tabular model behind the text protocol (steps are "0", "1", "2")."""
+
+    separator = " "
+
+    def __init__(self, lm):
+        self.lm = lm
+
+    def extend(self, prompt, prefixes, *, seeds=None):
+        out = []
+        for steps, seed in zip(prefixes, seeds):
+            rng = np.random.default_rng(seed)
+            p = self.lm.initial if not steps else self.lm.transition[int(steps[-1])]
+            v = int(rng.choice(3, p=np.asarray(p) / np.sum(p)))
+            done = len(steps) + 1 >= self.lm.num_steps or v == self.lm.stop_value
+            out.append(llm.Step(str(v), done, 1, None))
+        return out
+
+
+def _text_prm(prm):
+    table = np.asarray(prm.table)
+
+    def step_scores(prompt, prefixes):
+        out = []
+        for steps in prefixes:
+            vals = [int(s) for s in steps]
+            out.append([table[a, b] for a, b in zip([3, *vals[:-1]], vals)])
+        return out
+
+    return llm.ProcessRewardModel(step_scores, prm.aggregation)
+
+
+def test_text_backend_twisted_matches_exact_target():
+    lm, prm = tabular_models()
+    exact = exact_target(lm, prm)
+    tlm, tprm = TextTabular(lm), _text_prm(prm)
+    zs, answers = [], []
+    for k in keys(200, 6):
+        res = llm.particle_filter(k, tlm, tprm, "tabular", 32, weighting="twisted",
+                                  select="sample", max_steps=4,
+                                  answer_fn=lambda t: str(sum(map(int, t.split())) % 3))
+        zs.append(float(np.exp(res.log_evidence)))
+        answers.append(int(res.answer))
+    # Same law as the compiled path: unbiased evidence (3 SE) and the target's answers.
+    assert_within_se(np.array(zs), exact.evidence, z=3, what="host evidence")
+    assert_chi_square(np.bincount(answers, minlength=3), exact.answer_probs, alpha=1e-3)
+
+
+class EchoLM:
+    """Deterministic text LM: step t of particle is 'step t'; finishes with \\boxed{k}."""
+
+    separator = "\n\n"
+
+    def __init__(self, finish_at=3, never=False):
+        self.finish_at, self.never, self.calls = finish_at, never, 0
+
+    def extend(self, prompt, prefixes, *, seeds=None):
+        self.calls += 1
+        out = []
+        for steps, seed in zip(prefixes, seeds):
+            t = len(steps) + 1
+            done = t >= self.finish_at and not self.never
+            text = f"step {t}" + (f" \\boxed{{{seed % 3}}}" if done else "")
+            out.append(llm.Step(text, done, 5))
+        return out
+
+
+def constant_prm(value):
+    return llm.OutcomeRewardModel(lambda p, responses: [value] * len(responses))
+
+
+def test_text_run_response_budget_and_answer():
+    lm = EchoLM(finish_at=3)
+    res = llm.particle_filter(jax.random.key(0), lm, constant_prm(0.5), "What?", 4,
+                              select="vote")
+    assert res.response.startswith("step 1\n\nstep 2\n\nstep 3 \\boxed{")
+    assert res.answer in {"0", "1", "2"} and res.answer == res.answers[int(res.index)]
+    assert int(res.budget.steps) == 12 and int(res.budget.tokens) == 60
+    assert lm.calls == 3  # one batched call per step
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, float("nan")])
+def test_text_reward_outside_unit_interval_is_refused(bad):
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        llm.particle_filter(jax.random.key(0), EchoLM(), constant_prm(bad), "What?", 2)
+
+
+def test_jax_reward_outside_unit_interval_is_refused():
+    lm = FixedRewardLM()
+    with pytest.raises(ValueError, match=r"outside \[0, 1\] or NaN"):
+        llm.particle_filter(jax.random.key(0), lm, FixedRewardPRM(), jnp.array([0.5, jnp.nan]), 2)
+    with pytest.raises(ValueError, match=r"outside \[0, 1\] or NaN"):
+        llm.particle_filter(jax.random.key(0), lm, FixedRewardPRM(), jnp.array([0.5, 1.2]), 2,
+                            weighting="twisted")
+
+
+def test_empty_prompt_is_refused():
+    for prompt in ("", "   \n"):
+        with pytest.raises(ValueError, match="non-empty"):
+            llm.particle_filter(jax.random.key(0), EchoLM(), constant_prm(0.5), prompt, 2)
+    with pytest.raises(TypeError, match="pytree of arrays"):
+        llm.particle_filter(jax.random.key(0), FixedRewardLM(), FixedRewardPRM(), "x", 1)
+
+
+def test_lm_that_never_finishes_is_stopped_at_max_steps():
+    with pytest.warns(RuntimeWarning, match="reached max_steps"):
+        res = llm.particle_filter(jax.random.key(0), EchoLM(never=True), constant_prm(0.5),
+                                  "What?", 3, max_steps=5)
+    assert int(res.num_steps) == 5 and np.all(np.asarray(res.truncated))
+    assert res.answer is None and res.response.count("step") == 5
+    lm = FixedRewardLM(finish_after=100)
+    with pytest.warns(RuntimeWarning, match="3 of 3 solutions"):
+        res = llm.particle_filter(jax.random.key(0), lm, FixedRewardPRM(), jnp.full(3, 0.5), 3,
+                                  max_steps=4)
+    assert int(res.num_steps) == 4 and np.all(np.asarray(res.truncated))
+
+
+@pytest.mark.parametrize(
+    "kwargs,error",
+    [
+        (dict(weighting="greedy"), ValueError),
+        (dict(select="best"), ValueError),
+        (dict(num_particles=0), ValueError),
+        (dict(temperature=-1.0), ValueError),
+        (dict(ess_threshold=2.0), ValueError),
+        (dict(resampling="bogus"), ValueError),
+        (dict(max_steps=0), ValueError),
+        (dict(entropic="yes"), TypeError),
+        (dict(reward_model=FixedRewardPRM()), TypeError),  # JAX-native PRM, text LM
+    ],
+)
+def test_bad_settings_are_refused(kwargs, error):
+    args = dict(lm=EchoLM(), reward_model=constant_prm(0.5), prompt="What?", num_particles=2)
+    args.update(kwargs)
+    lm, rm, prompt, n = (args.pop(k) for k in ("lm", "reward_model", "prompt", "num_particles"))
+    with pytest.raises(error):
+        llm.particle_filter(jax.random.key(0), lm, rm, prompt, n, **args)
