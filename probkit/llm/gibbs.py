@@ -148,27 +148,32 @@ def _final_log_potential(ref: pf.Reference, weighting: str) -> Array:
     return jnp.where(r > 0, jnp.log(jnp.where(r > 0, r, 1.0)), -jnp.inf)
 
 
-def _swap(key, backend, refs, cfgs, parity: int):
-    """Replica-exchange proposals between chains (c, c + 1), c = parity, parity + 2, ..."""
+def _swap(key, backend, refs, cfgs, parity):
+    """Replica-exchange proposals between chains (c, c + 1) for c ≡ parity (mod 2).
+
+    Such pairs are disjoint, so applying them one after the other is one simultaneous move.
+    `parity` may be traced. Returns the references and, per pair, (proposed, accepted).
+    """
     refs = list(refs)
-    accepted = []
+    decisions = []
     betas = [1.0 / c.temperature.start for c in cfgs]
-    for c in range(parity, len(cfgs) - 1, 2):
+    for c in range(len(cfgs) - 1):
         lo, hi = (_final_log_potential(r, cfgs[0].weighting) for r in (refs[c], refs[c + 1]))
         log_alpha = (betas[c] - betas[c + 1]) * (hi - lo)
         u = jax.random.uniform(jax.random.fold_in(key, c))
-        accept = jnp.log(u) < log_alpha
+        proposed = jnp.asarray(parity % 2 == c % 2)
+        accept = proposed & (jnp.log(u) < log_alpha)
         if backend.jax_native:
             a, b = refs[c], refs[c + 1]
             refs[c] = jax.tree.map(lambda x, y: jnp.where(accept, y, x), a, b)
             refs[c + 1] = jax.tree.map(lambda x, y: jnp.where(accept, x, y), a, b)
         elif bool(accept):
             refs[c], refs[c + 1] = refs[c + 1], refs[c]
-        accepted.append((c, accept))
-    return refs, accepted
+        decisions.append((proposed, accept))
+    return refs, decisions
 
 
-def _tempering_step(key, backend, prompt, n, cfgs, references, parity: int):
+def _tempering_step(key, backend, prompt, n, cfgs, references, parity):
     k_chains, k_swap = jax.random.split(key)
     chain_keys = jax.random.split(k_chains, len(cfgs))
     states, refs, last = [], [], []
@@ -177,8 +182,8 @@ def _tempering_step(key, backend, prompt, n, cfgs, references, parity: int):
         states.append(st)
         refs.append(ref)
         last.append(k)
-    refs, accepted = _swap(k_swap, backend, refs, cfgs, parity)
-    return states, refs, last, accepted
+    refs, decisions = _swap(k_swap, backend, refs, cfgs, parity)
+    return states, refs, last, decisions
 
 
 def tempering_step(key: PRNGKey, references, lm, reward_model, prompt, num_particles: int,
@@ -191,33 +196,58 @@ def tempering_step(key: PRNGKey, references, lm, reward_model, prompt, num_parti
         parity: swap pairs (c, c + 1) with c ≡ parity (mod 2); alternate it between iterations.
 
     Returns:
-        (per-chain final `FilterState`s, per-chain new `Reference`s, per-pair swap decisions).
+        (per-chain final `FilterState`s, per-chain new `Reference`s, per-pair acceptance).
     """
     backend = engine.make_backend(lm, reward_model)
-    states, refs, _, accepted = _tempering_step(key, backend, prompt, num_particles,
-                                                tuple(configs), references, parity)
-    return states, refs, [a for _, a in accepted]
+    states, refs, _, decisions = _tempering_step(key, backend, prompt, num_particles,
+                                                 tuple(configs), references, parity)
+    return states, refs, [a for _, a in decisions]
 
 
 def _chains(key, backend, prompt, n, iterations, cfgs):
-    """M tempered chains of particle Gibbs with reference swaps; chain M-1 is the coldest."""
+    """M tempered chains of particle Gibbs with reference swaps; chain M-1 is the coldest.
+
+    The first iteration runs unconditional sweeps; the others are one scanned (compiled once)
+    or looped body.
+    """
     m = len(cfgs)
-    refs = [None] * m
-    budget = None
-    ref_answers, counts = [], [[] for _ in range(max(m - 1, 0))]
-    for it, k in enumerate(jax.random.split(key, iterations)):
-        states, refs, last, accepted = _tempering_step(k, backend, prompt, n, cfgs, refs, it % 2)
-        for st in states:
-            budget = st.budget if budget is None else budget + st.budget
-        ref_answers.append(_answer_of(backend, prompt, states[-1], last[-1]))
-        for c, a in accepted:
-            counts[c].append(jnp.asarray(a, jnp.float32))
-    rate = None
-    if m > 1:
-        rate = jnp.stack([jnp.mean(jnp.stack(x)) if x else jnp.nan for x in counts])
+    k_first, k_rest = jax.random.split(key)
+
+    def totals(states):
+        b = states[0].budget
+        for st in states[1:]:
+            b = b + st.budget
+        return b
+
+    def counts(decisions):
+        if not decisions:
+            return jnp.zeros((0, 2))
+        return jnp.stack([jnp.stack([p, a]).astype(jnp.float32) for p, a in decisions])
+
+    states, refs, last, decisions = _tempering_step(k_first, backend, prompt, n, cfgs,
+                                                    [None] * m, 0)
+    carry = (refs, states[-1], totals(states), counts(decisions))
+    first_answer = _answer_of(backend, prompt, states[-1], last[-1])
+
+    def body(carry, xs):
+        refs, _, budget, tally = carry
+        k, it = xs
+        states, refs, last, decisions = _tempering_step(k, backend, prompt, n, cfgs, refs, it)
+        out = (refs, states[-1], budget + totals(states), tally + counts(decisions))
+        return out, _answer_of(backend, prompt, states[-1], last[-1])
+
+    xs = (jax.random.split(k_rest, iterations - 1), jnp.arange(1, iterations))
     if backend.jax_native:
-        ref_answers = jnp.stack(ref_answers)
-    return states[-1], refs[-1], ref_answers, rate, budget
+        carry, answers = jax.lax.scan(body, carry, xs)
+        ref_answers = jnp.concatenate([first_answer[None], answers])
+    else:
+        ref_answers = [first_answer]
+        for i in range(iterations - 1):
+            carry, a = body(carry, (xs[0][i], int(xs[1][i])))
+            ref_answers.append(a)
+    refs, state, budget, tally = carry
+    rate = None if m == 1 else tally[:, 1] / jnp.maximum(tally[:, 0], 1.0)
+    return state, refs[-1], ref_answers, rate, budget
 
 
 def _run_chains(key, backend, prompt, n, iterations, cfgs):

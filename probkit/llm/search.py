@@ -21,6 +21,7 @@ solutions per step.
 Cost per step: one LM call for at most N extensions and one reward call scoring them.
 """
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -188,14 +189,23 @@ def _beam_init(backend, prompt, n, num_live=None):
 
 
 def _beam_step(key, st: BeamState, backend, prompt, width: int, max_steps: int):
+    particles, out = backend.extend(key, prompt, st.particles, st.live)
+    r, bad = backend.score(prompt, particles, st.live)
+    new, pool_src, slots = _beam_update(st._replace(particles=None, pool=None), out, r, bad,
+                                        width, max_steps)
+    pool = backend.take(backend.concat(st.pool, particles), pool_src)
+    return new._replace(particles=backend.take(particles, slots), pool=pool)
+
+
+@functools.partial(jax.jit, static_argnames=("width", "max_steps"))
+def _beam_update(st: BeamState, out, r, bad, width: int, max_steps: int):
+    """The array part of a beam step: pool the finished, keep the N/M best, copy each M times."""
     n = st.rewards.shape[0]
     live = st.live
     num_live = jnp.sum(live).astype(jnp.int32)
-    particles, out = backend.extend(key, prompt, st.particles, live)
     hit_max = st.step + 1 >= max_steps
     fin = live & (out.finished | hit_max)
     trunc = live & ~out.finished & hit_max
-    r, bad = backend.score(prompt, particles, live)
     r = r.astype(st.rewards.dtype)
     lengths = st.lengths + 1
     # Move the newly finished solutions into the pool (first come, first kept).
@@ -203,7 +213,6 @@ def _beam_step(key, st: BeamState, backend, prompt, width: int, max_steps: int):
     target = jnp.where(fin & (pos < num_live), pos, n)
     src = jnp.arange(n).at[target].set(n + jnp.arange(n), mode="drop")
     cat = lambda a, b: jnp.concatenate([a, b])[src]  # noqa: E731
-    pool = backend.take(backend.concat(st.pool, particles), src)
     pool_count = jnp.minimum(st.pool_count + jnp.sum(fin), num_live).astype(jnp.int32)
     # Keep the N/M best unfinished partial solutions, each copied M times.
     keep = num_live // width
@@ -211,16 +220,14 @@ def _beam_step(key, st: BeamState, backend, prompt, width: int, max_steps: int):
     unfinished = jnp.sum(live & ~fin)
     num_kept = jnp.clip(jnp.minimum(keep, unfinished), 1)
     slots = jnp.where(live, order[jnp.arange(n) % num_kept], jnp.arange(n))
-    budget = st.budget + Budget(
-        num_live, jnp.sum(out.num_tokens).astype(jnp.int32), num_live
-    )
+    budget = st.budget + Budget(num_live, jnp.sum(out.num_tokens).astype(jnp.int32), num_live)
     done = (pool_count >= num_live) | (unfinished == 0) | hit_max
-    return BeamState(
-        backend.take(particles, slots), r[slots], lengths[slots],
-        pool, cat(st.pool_rewards, r), cat(st.pool_lengths, lengths),
-        cat(st.pool_truncated, trunc), pool_count, st.step + 1, budget,
-        st.invalid_rewards + bad, done, live,
+    new = BeamState(
+        None, r[slots], lengths[slots], None, cat(st.pool_rewards, r),
+        cat(st.pool_lengths, lengths), cat(st.pool_truncated, trunc), pool_count, st.step + 1,
+        budget, st.invalid_rewards + bad, done, live,
     )
+    return new, src, slots
 
 
 def _beam(key, backend, prompt, n, width, max_steps, select, num_live=None):
@@ -293,27 +300,40 @@ class DvtsState(NamedTuple):
 
 
 def _dvts_step(key, st: DvtsState, backend, prompt, width: int, max_steps: int):
+    active = _dvts_active(st.subtree_done, width)
+    particles, out = backend.extend(key, prompt, st.particles, active)
+    r, bad = backend.score(prompt, particles, active)
+    new, src = _dvts_update(st._replace(particles=None), out, r, bad, width, max_steps)
+    return new._replace(particles=backend.take(particles, src))
+
+
+@functools.partial(jax.jit, static_argnames=("width",))
+def _dvts_active(subtree_done, width: int):
+    return jnp.repeat(~subtree_done, width)
+
+
+@functools.partial(jax.jit, static_argnames=("width", "max_steps"))
+def _dvts_update(st: DvtsState, out, r, bad, width: int, max_steps: int):
+    """The array part of a DVTS step: each active subtree keeps its best child."""
     n = st.rewards.shape[0]
     s = n // width
     slot_tree = jnp.arange(n) // width
     active = ~st.subtree_done[slot_tree]
-    particles, out = backend.extend(key, prompt, st.particles, active)
     hit_max = st.step + 1 >= max_steps
     fin = out.finished | hit_max
-    r, bad = backend.score(prompt, particles, active)
     r = jnp.where(active, r.astype(st.rewards.dtype), st.rewards)
     best = jnp.arange(s) * width + jnp.argmax(r.reshape(s, width), axis=1)
     src = jnp.where(active, best[slot_tree], jnp.arange(n))
-    tree_active = ~st.subtree_done
-    subtree_done = st.subtree_done | (tree_active & fin[best])
+    subtree_done = st.subtree_done | (~st.subtree_done & fin[best])
     lengths = st.lengths + active.astype(jnp.int32)
     truncated = st.truncated | (active & ~out.finished & hit_max)
     budget = st.budget + Budget(
         jnp.sum(active).astype(jnp.int32), jnp.sum(out.num_tokens).astype(jnp.int32),
         jnp.sum(active).astype(jnp.int32),
     )
-    return DvtsState(backend.take(particles, src), r[src], lengths[src], truncated[src],
-                     subtree_done, st.step + 1, budget, st.invalid_rewards + bad)
+    new = DvtsState(None, r[src], lengths[src], truncated[src], subtree_done, st.step + 1,
+                    budget, st.invalid_rewards + bad)
+    return new, src
 
 
 def _dvts(key, backend, prompt, n, width, max_steps, select, num_live=None):

@@ -11,6 +11,8 @@
 Particles without a canonical answer (id −1) take part in a vote only if no particle has one.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -42,6 +44,7 @@ def vote_totals(answer_ids: Array, vote_weights: Array) -> Array:
     return jnp.where(has | ~any_valid, totals, -jnp.inf)
 
 
+@functools.partial(jax.jit, static_argnames=("method",))
 def select(
     key: PRNGKey,
     method: str,
@@ -65,6 +68,8 @@ def select(
         return jnp.argmax(rewards).astype(jnp.int32)
     lw = jnp.asarray(log_weights)
     if method == "sample":
+        if key is None:
+            raise ValueError('select="sample" needs a PRNG key')
         return jax.random.categorical(key, weights.log_normalize(lw)).astype(jnp.int32)
     if method == "vote":
         if vote_weights is None:

@@ -26,6 +26,7 @@ on identical problems.
 """
 
 import dataclasses
+import functools
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -98,19 +99,45 @@ class Config:
 
 
 class Problems(NamedTuple):
-    error_prob: Array  # (..., ) q: per-step error probability
-    wrong_probs: Array  # (..., K) law of the wrong answers
+    """Problems with their step policy and PRM parameters (every field has a leading axis).
+
+    The noise parameters travel with the problems as data, so one compiled method serves every
+    noise setting (and settings can be mixed or `vmap`-ed).
+    """
+
+    error_prob: Array  # (P,) q: per-step error probability
+    wrong_probs: Array  # (P, K) law of the wrong answers
+    prm_offset: Array  # (P,) c
+    prm_gap: Array  # (P,) a
+    prm_step_sd: Array  # (P,) sd_b
+    prm_obs_sd: Array  # (P,) sd_e
+    deceptive_fraction: Array  # (P,) h
+    deceptive_shift: Array  # (P,) delta
+    early_stop: Array  # (P,)
 
 
 def problems(key: PRNGKey, num_problems: int, config: Config = Config()) -> Problems:
-    """`num_problems` problems: a leading axis on every field (index one to get a prompt)."""
+    """`num_problems` problems: a leading axis on every field (index one to get a prompt).
+
+    Drawn with NumPy from a seed taken from `key` (Beta and Dirichlet draws compile slowly in
+    JAX, and problems are data, not part of any method).
+    """
     validate.key("key", key)
     num_problems = validate.positive_int("num_problems", num_problems)
-    kq, kw = jax.random.split(key)
-    q = jax.random.beta(kq, config.error_a, config.error_b, (num_problems,))
-    alpha = jnp.full((config.num_wrong,), config.wrong_concentration)
-    w = jax.random.dirichlet(kw, alpha, (num_problems,))
-    return Problems(q, w)
+    seed = np.asarray(jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+                      else key).ravel()
+    rng = np.random.default_rng(seed.astype(np.uint64).tolist())
+    f = jnp.result_type(float)
+    q = rng.beta(config.error_a, config.error_b, num_problems)
+    w = rng.dirichlet(np.full(config.num_wrong, config.wrong_concentration), num_problems)
+    w = np.maximum(w, np.finfo(np.float32).tiny)  # tiny concentrations can underflow to 0
+    w = w / w.sum(axis=1, keepdims=True)
+    fill = lambda v: jnp.full((num_problems,), v, f)  # noqa: E731
+    return Problems(
+        jnp.asarray(q, f), jnp.asarray(w, f), fill(config.prm_offset), fill(config.prm_gap),
+        fill(config.prm_step_sd), fill(config.prm_obs_sd), fill(config.deceptive_fraction),
+        fill(config.deceptive_shift), fill(config.early_stop),
+    )
 
 
 class SyntheticParticles(NamedTuple):
@@ -123,12 +150,18 @@ class SyntheticParticles(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class SyntheticLM(JaxLanguageModel):
-    """The testbed's step policy (the prompt is one problem of `Problems`)."""
+    """The testbed's step policy; the prompt is one problem of `Problems` (which carries the
+    noise parameters), the model itself only the static sizes."""
 
-    config: Config = Config()
+    num_steps: int = 12
+    tokens_per_step: int = 40
+
+    @classmethod
+    def from_config(cls, config: Config) -> "SyntheticLM":
+        return cls(config.num_steps, config.tokens_per_step)
 
     def init(self, prompt, num_particles):
-        n, t = num_particles, self.config.num_steps
+        n, t = num_particles, self.num_steps
         f = jnp.result_type(float)
         return SyntheticParticles(
             jnp.ones((n,), bool), jnp.full((n,), -1, jnp.int32), jnp.zeros((n,), f),
@@ -136,27 +169,28 @@ class SyntheticLM(JaxLanguageModel):
         )
 
     def extend(self, key, prompt, particles):
-        c = self.config
+        c = prompt
         n = particles.length.shape[0]
         f = particles.bias.dtype
         # One uniform draw per particle and purpose (a single threefry call keeps compilation
         # fast); normals by the inverse CDF, the wrong answer by inverting its CDF.
         tiny = jnp.finfo(f).eps
         u = jax.random.uniform(key, (6, n), f, minval=tiny, maxval=1 - tiny)
-        err = particles.ok & (u[0] < prompt.error_prob)
+        err = particles.ok & (u[0] < c.error_prob)
         deceptive = err & (u[1] < c.deceptive_fraction)
         ok = particles.ok & ~err
         bias = particles.bias + c.prm_step_sd * ndtri(u[2]) + c.deceptive_shift * deceptive
         eps = c.prm_obs_sd * ndtri(u[3])
         s = jax.nn.sigmoid(c.prm_offset + c.prm_gap * ok + bias + eps)
-        pos = jnp.clip(particles.length, 0, c.num_steps - 1)
+        pos = jnp.clip(particles.length, 0, self.num_steps - 1)
         scores = particles.scores.at[jnp.arange(n), pos].set(s)
         length = particles.length + 1
-        finished = (length >= c.num_steps) | (~ok & (u[4] < c.early_stop))
-        cdf = jnp.cumsum(prompt.wrong_probs)
-        wrong = 1 + jnp.clip(jnp.searchsorted(cdf, u[5] * cdf[-1]), 0, c.num_wrong - 1)
+        finished = (length >= self.num_steps) | (~ok & (u[4] < c.early_stop))
+        cdf = jnp.cumsum(c.wrong_probs)
+        k = c.wrong_probs.shape[-1]
+        wrong = 1 + jnp.clip(jnp.searchsorted(cdf, u[5] * cdf[-1]), 0, k - 1)
         answer = jnp.where(finished, jnp.where(ok, 0, wrong), -1).astype(jnp.int32)
-        out = StepOutput(finished, jnp.full((n,), c.tokens_per_step, jnp.int32))
+        out = StepOutput(finished, jnp.full((n,), self.tokens_per_step, jnp.int32))
         return SyntheticParticles(ok, answer, bias, scores, length), out
 
     def answer(self, prompt, particles):
@@ -195,32 +229,34 @@ class TextSyntheticLM:
     separator = "\n\n"
 
     def __init__(self, problem: Problems, config: Config = Config()):
-        self.q = float(problem.error_prob)
+        self.params = {k: float(np.asarray(v)) for k, v in problem._asdict().items()
+                       if k != "wrong_probs"}
         self.wrong = np.asarray(problem.wrong_probs, dtype=float)
         self.wrong = self.wrong / self.wrong.sum()
-        self.config = config
+        self.num_steps = config.num_steps
+        self.tokens_per_step = config.tokens_per_step
 
     def next_step(self, steps: Sequence[str], rng: np.random.Generator) -> Step:
-        c = self.config
+        c = self.params
         ok, bias = True, 0.0
         if steps:
             m = _STATE.search(steps[-1])
             if m is None:
                 raise ValueError(f"unrecognised step text {steps[-1]!r}")
             ok, bias = m.group(1) == "1", float(m.group(2))
-        err = ok and rng.random() < self.q
-        deceptive = err and rng.random() < c.deceptive_fraction
+        err = ok and rng.random() < c["error_prob"]
+        deceptive = err and rng.random() < c["deceptive_fraction"]
         ok = ok and not err
-        bias += c.prm_step_sd * rng.standard_normal() + c.deceptive_shift * deceptive
-        eps = c.prm_obs_sd * rng.standard_normal()
-        s = 1.0 / (1.0 + np.exp(-(c.prm_offset + c.prm_gap * ok + bias + eps)))
+        bias += c["prm_step_sd"] * rng.standard_normal() + c["deceptive_shift"] * deceptive
+        eps = c["prm_obs_sd"] * rng.standard_normal()
+        s = 1.0 / (1.0 + np.exp(-(c["prm_offset"] + c["prm_gap"] * ok + bias + eps)))
         t = len(steps) + 1
-        finished = t >= c.num_steps or (not ok and rng.random() < c.early_stop)
+        finished = t >= self.num_steps or (not ok and rng.random() < c["early_stop"])
         text = f"step {t} [ok={int(ok)} b={bias:+.6f} s={s:.9f}]"
         if finished:
             ans = 0 if ok else 1 + int(rng.choice(len(self.wrong), p=self.wrong))
             text += f" so the answer is \\boxed{{{ans}}}"
-        return Step(text, finished, c.tokens_per_step)
+        return Step(text, finished, self.tokens_per_step)
 
     def extend(self, prompt, prefixes, *, seeds=None):
         seeds = seeds if seeds is not None else [None] * len(prefixes)
@@ -427,15 +463,30 @@ class BenchmarkTable:
         return fig if fig is not None else ax.figure
 
 
-def _bon_pool(key, lm, prm, probs, n, max_steps):
-    """(P, n) rewards and answers of n independent solutions per problem."""
-
+@functools.lru_cache(maxsize=32)
+def _bon_pool_fn(lm, prm, n, max_steps):
     def one(k, prompt):
         res = search._bon(k, pf.engine.JaxBackend(lm, prm), prompt, n, max_steps, "argmax")
         return res.rewards, res.answers
 
+    return jax.jit(jax.vmap(one))
+
+
+def _bon_pool(key, lm, prm, probs, n, max_steps):
+    """(P, n) rewards and answers of n independent solutions per problem."""
     keys = jax.random.split(key, probs.error_prob.shape[0])
-    return jax.jit(jax.vmap(one))(keys, probs)
+    return _bon_pool_fn(lm, prm, n, max_steps)(keys, probs)
+
+
+@functools.lru_cache(maxsize=128)
+def _family_fn(runner: Family, capacity: int, padded: bool, lm, prm, max_steps: int, group):
+    """One compiled, problem-vectorised run of a family (cached across benchmark calls)."""
+
+    def one(k, prompt, num_live):
+        return runner.run(k, lm, prm, prompt, capacity, num_live if padded else None, max_steps,
+                          group)
+
+    return one, jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
 
 
 def _bon_tables(rewards, answers, budgets):
@@ -522,7 +573,7 @@ def benchmark(
         "max_steps", max_steps
     )
     start = time.perf_counter()
-    lm, prm = SyntheticLM(config), SyntheticPRM(aggregation)
+    lm, prm = SyntheticLM.from_config(config), SyntheticPRM(aggregation)
     k_prob, k_run = jax.random.split(key)
     probs = problems(k_prob, num_problems, config)
     prompt0 = jax.tree.map(lambda x: x[0], probs)
@@ -543,16 +594,9 @@ def benchmark(
             groups.setdefault(runner.group(budget), []).append(budget)
         for gkey, members in groups.items():
             capacity = max(members)
-            padded = len(members) > 1
-
-            def one(k, prompt, num_live, runner=runner, capacity=capacity, gkey=gkey,
-                    padded=padded):
-                return runner.run(k, lm, prm, prompt, capacity, num_live if padded else None,
-                                  max_steps, gkey)
-
+            one, fn = _family_fn(runner, capacity, len(members) > 1, lm, prm, max_steps, gkey)
             if jax.eval_shape(one, jax.random.key(0), prompt0, capacity) is None:
                 continue
-            fn = jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
             for budget in members:
                 keys = jax.random.split(jax.random.fold_in(k_fam, budget), num_problems)
                 jobs.append(((family, budget), fn, keys, budget))

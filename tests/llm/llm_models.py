@@ -26,10 +26,10 @@ def tabular_models(aggregation="last"):
 
 @dataclasses.dataclass(frozen=True)
 class FixedRewardLM(JaxLanguageModel):
-    """Particle i is its index; one step per call; finishes after `finish_after` steps."""
+    """Particle i is its index; one step per call; finishes after prompt["finish_after"] steps
+    (particles listed in `finished_first` finish at their first step)."""
 
-    finish_after: int = 3
-    finished_first: tuple = ()  # particle indices that finish at their first step
+    finished_first: tuple = ()
 
     def init(self, prompt, num_particles):
         return {"idx": jnp.arange(num_particles), "steps": jnp.zeros(num_particles, jnp.int32)}
@@ -37,7 +37,7 @@ class FixedRewardLM(JaxLanguageModel):
     def extend(self, key, prompt, particles):
         steps = particles["steps"] + 1
         first = jnp.isin(particles["idx"], jnp.asarray(self.finished_first, jnp.int32))
-        done = (steps >= self.finish_after) | first
+        done = (steps >= prompt["finish_after"]) | first
         n = steps.shape[0]
         return {"idx": particles["idx"], "steps": steps}, StepOutput(done, jnp.ones(n, jnp.int32))
 
@@ -47,7 +47,11 @@ class FixedRewardLM(JaxLanguageModel):
 
 @dataclasses.dataclass(frozen=True)
 class FixedRewardPRM(JaxRewardModel):
-    """Reward of particle i is prompt[i] (whatever its prefix): pass the rewards as the prompt."""
+    """Reward of particle i is prompt["rewards"][i], whatever its prefix."""
 
     def score(self, prompt, particles):
-        return jnp.asarray(prompt)[particles["idx"]]
+        return jnp.asarray(prompt["rewards"])[particles["idx"]]
+
+
+def fixed_prompt(rewards, finish_after=3):
+    return {"rewards": jnp.asarray(rewards), "finish_after": jnp.asarray(finish_after)}

@@ -1,17 +1,28 @@
 """Particle filter: exact target and evidence on an enumerable model, the paper's rule by hand."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from llm_models import PROMPT, FixedRewardLM, FixedRewardPRM, tabular_models
+from llm_models import PROMPT, FixedRewardLM, FixedRewardPRM, fixed_prompt, tabular_models
 
 from probkit import llm
 from probkit.llm import engine
 from probkit.llm import filtering as pf
 from probkit.llm.tabular import exact_target
-from probkit.llm.weighting import Annealing, Entropic, tempered_resample
+from probkit.llm.weighting import (
+    Annealing,
+    Entropic,
+    paper_resampling_log_probs,
+    tempered_resample,
+)
 from probkit.testing import assert_chi_square, assert_within_se, keys
+
+
+PAPER_LM, PAPER_PRM = FixedRewardLM(finished_first=(0,)), FixedRewardPRM()
+PAPER_CFG = pf.filter_config(weighting="paper", max_steps=5)
 
 
 def _runs(lm, prm, n, num_runs, seed=0, **kw):
@@ -38,9 +49,13 @@ def test_twisted_sample_matches_exact_target(aggregation, temperature):
     assert_chi_square(answers, exact.answer_probs, alpha=1e-3, what="answers")
     paths = np.bincount(_path_ids(res, exact.paths), minlength=len(exact.paths))
     assert_chi_square(paths, exact.target, alpha=1e-3, what="paths")
-    # Finished particles are cloned by resampling but never extended.
+    # Finished particles are cloned by resampling but never extended: nothing is written after
+    # a particle's stop value (2), and every particle ends finished, none truncated.
     vals, lens = np.asarray(res.particles.values), np.asarray(res.lengths)
     assert np.all(vals[np.arange(4)[None, None, :] >= lens[..., None]] == -1)
+    stopped_early = lens < 4
+    assert stopped_early.any() and np.all(vals[stopped_early, lens[stopped_early] - 1] == 2)
+    assert np.all(np.asarray(res.finished)) and not np.any(np.asarray(res.truncated))
 
 
 TEMPER_ALWAYS = Entropic(ess_threshold=1.0, early_phase=1.0, method="base", value_max=3.0)
@@ -66,64 +81,61 @@ def test_twisted_evidence_and_weighted_answers_unbiased(entropic):
     assert_within_se(per_answer, exact.evidence * exact.answer_probs, z=3, what="Z pi(a)")
 
 
-def test_twisted_finished_particles_frozen_and_budget_counted():
-    lm, prm = tabular_models()
-    res = _runs(lm, prm, 16, 50, seed=2, weighting="twisted", ess_threshold=0.0)
-    vals, lens = np.asarray(res.particles.values), np.asarray(res.lengths)
-    # Without resampling every particle's lineage is its own, so the budget is exactly the
-    # total number of steps, and nothing was written after a particle stopped.
-    np.testing.assert_array_equal(np.asarray(res.budget.steps), lens.sum(1))
-    after_stop = np.arange(4)[None, None, :] >= lens[..., None]
-    assert np.all(vals[after_stop] == -1)
-    stopped_early = lens < 4
-    assert stopped_early.any() and np.all(vals[stopped_early, lens[stopped_early] - 1] == 2)
-    assert np.all(np.asarray(res.finished)) and not np.any(np.asarray(res.truncated))
 
 
-def _paper_step(rewards, temperature=1.0, finished_first=(), n_keys=1):
-    lm, prm = FixedRewardLM(finished_first=finished_first), FixedRewardPRM()
-    rewards = jnp.asarray(rewards)
-    cfg = pf.filter_config(weighting="paper", temperature=temperature, max_steps=5)
-    state = pf.init(lm, prm, rewards, len(rewards), cfg)
+@functools.lru_cache
+def _paper_step_fn():
+    def one(k, state, rewards):
+        return pf.step(k, state, PAPER_LM, PAPER_PRM, rewards, PAPER_CFG)
 
-    def one(k):
-        return pf.step(k, state, lm, prm, rewards, cfg)
+    return jax.jit(jax.vmap(one, in_axes=(0, None, None)))
 
-    return state, jax.jit(jax.vmap(one))(keys(n_keys, 4)), (lm, prm, cfg, rewards)
+
+def _paper_step(rewards, n_keys=4000):
+    """One paper step from the initial state for many keys (one compiled function)."""
+    prompt = fixed_prompt(rewards)
+    state = pf.init(PAPER_LM, PAPER_PRM, prompt, 4, PAPER_CFG)
+    return state, _paper_step_fn()(keys(n_keys, 4), state, prompt), prompt
 
 
 def test_paper_resampling_probabilities_by_hand(x64):  # x64: the authors clip in float64
     rewards = (0.9, 0.6, 0.2, 0.5)
     odds = np.array([9.0, 1.5, 0.25, 1.0])  # r / (1 - r)
-    for tau, expected in [(2.0, np.sqrt(odds) / np.sqrt(odds).sum()), (1.0, odds / odds.sum())]:
-        _, (_, info), _ = _paper_step(rewards, tau, n_keys=4000)
-        np.testing.assert_allclose(np.exp(info.resampling_log_probs[0]), expected, rtol=1e-5)
-    # The ancestors (tau = 1) are multinomial draws with these probabilities (chi-square, 1e-3).
+    _, (_, info), _ = _paper_step(rewards)
+    np.testing.assert_allclose(np.exp(info.resampling_log_probs[0]), odds / odds.sum(),
+                               rtol=1e-9)
+    # The ancestors are multinomial draws with exactly these probabilities (chi-square, 1e-3).
     counts = np.bincount(np.asarray(info.ancestors).ravel(), minlength=4)
     assert_chi_square(counts, odds / odds.sum(), alpha=1e-3, what="ancestors")
+    # Temperature tau: probabilities proportional to odds^(1/tau).
+    np.testing.assert_allclose(
+        np.exp(paper_resampling_log_probs(jnp.asarray(rewards), 2.0)),
+        np.sqrt(odds) / np.sqrt(odds).sum(), rtol=1e-9,
+    )
     # Rewards of exactly 0 and 1 are clipped to [1e-7, 1 - 1e-7] before the logit.
-    _, (_, info), _ = _paper_step((1.0, 0.0, 0.5, 0.5), 1.0, n_keys=4000)
+    _, (_, info), _ = _paper_step((1.0, 0.0, 0.5, 0.5))
     odds01 = np.array([(1 - 1e-7) / 1e-7, 1e-7 / (1 - 1e-7), 1.0, 1.0])
     np.testing.assert_allclose(np.exp(info.resampling_log_probs[0]), odds01 / odds01.sum(),
-                               rtol=1e-4, atol=1e-12)
+                               rtol=1e-9, atol=1e-20)
 
 
-def test_paper_finished_particles_stay_in_pool_unextended():
-    rewards = (0.9, 0.6, 0.2, 0.5)
+def test_paper_finished_particles_stay_in_pool_unextended(x64):
     odds = np.array([9.0, 1.5, 0.25, 1.0])
-    state, (state1, info1), (lm, prm, cfg, prompt) = _paper_step(rewards, finished_first=(0,))
-    state1 = jax.tree.map(lambda x: x[0], state1)
-    # Step 2: particle 0 finished at step 1; its clones keep weight logit(0.9) and are not
-    # extended (their step counter stays 1); the others are extended.
-    state2, info2 = pf.step(jax.random.key(9), state1, lm, prm, prompt, cfg)
+    # Particle 0 finishes at its first step. Take a run in which particle 0 was resampled.
+    _, (state1, _), rewards = _paper_step((0.9, 0.6, 0.2, 0.5))
+    run = int(np.argmax((np.asarray(state1.particles["idx"]) == 0).any(1)
+                        & (np.asarray(state1.particles["idx"]) != 0).any(1)))
+    state1 = jax.tree.map(lambda x: x[run], state1)
+    state2, info2 = jax.tree.map(lambda x: x[0], _paper_step_fn()(keys(1, 9), state1, rewards))
+    # Step 2: clones of particle 0 keep their weight logit(0.9) and are not extended (their
+    # step counter stays 1); the others are extended.
     anc_idx = np.asarray(state1.particles["idx"])
     np.testing.assert_allclose(
-        np.exp(info2.resampling_log_probs), odds[anc_idx] / odds[anc_idx].sum(), rtol=1e-5
+        np.exp(info2.resampling_log_probs), odds[anc_idx] / odds[anc_idx].sum(), rtol=1e-9
     )
     extended = anc_idx != 0
     assert int(state2.budget.steps - state1.budget.steps) == int(extended.sum())
-    pre = np.asarray(state1.particles["steps"])
-    after = pre + extended  # before the second resampling
+    after = np.asarray(state1.particles["steps"]) + extended  # before the second resampling
     np.testing.assert_array_equal(
         np.asarray(state2.particles["steps"]), after[np.asarray(info2.ancestors)]
     )
@@ -207,7 +219,7 @@ def test_text_backend_twisted_matches_exact_target():
     exact = exact_target(lm, prm)
     tlm, tprm = TextTabular(lm), _text_prm(prm)
     zs, answers = [], []
-    for k in keys(200, 6):
+    for k in keys(120, 6):
         res = llm.particle_filter(k, tlm, tprm, "tabular", 32, weighting="twisted",
                                   select="sample", max_steps=4,
                                   answer_fn=lambda t: str(sum(map(int, t.split())) % 3))
@@ -261,12 +273,10 @@ def test_text_reward_outside_unit_interval_is_refused(bad):
 
 
 def test_jax_reward_outside_unit_interval_is_refused():
-    lm = FixedRewardLM()
-    with pytest.raises(ValueError, match=r"outside \[0, 1\] or NaN"):
-        llm.particle_filter(jax.random.key(0), lm, FixedRewardPRM(), jnp.array([0.5, jnp.nan]), 2)
-    with pytest.raises(ValueError, match=r"outside \[0, 1\] or NaN"):
-        llm.particle_filter(jax.random.key(0), lm, FixedRewardPRM(), jnp.array([0.5, 1.2]), 2,
-                            weighting="twisted")
+    for bad in (jnp.nan, 1.2):
+        with pytest.raises(ValueError, match=r"outside \[0, 1\] or NaN"):
+            llm.particle_filter(jax.random.key(0), PAPER_LM, PAPER_PRM,
+                                fixed_prompt([0.5, bad, 0.5, 0.5]), 4, max_steps=5)
 
 
 def test_empty_prompt_is_refused():
@@ -274,7 +284,7 @@ def test_empty_prompt_is_refused():
         with pytest.raises(ValueError, match="non-empty"):
             llm.particle_filter(jax.random.key(0), EchoLM(), constant_prm(0.5), prompt, 2)
     with pytest.raises(TypeError, match="pytree of arrays"):
-        llm.particle_filter(jax.random.key(0), FixedRewardLM(), FixedRewardPRM(), "x", 1)
+        llm.particle_filter(jax.random.key(0), PAPER_LM, PAPER_PRM, "x", 1)
 
 
 def test_lm_that_never_finishes_is_stopped_at_max_steps():
@@ -283,11 +293,10 @@ def test_lm_that_never_finishes_is_stopped_at_max_steps():
                                   "What?", 3, max_steps=5)
     assert int(res.num_steps) == 5 and np.all(np.asarray(res.truncated))
     assert res.answer is None and res.response.count("step") == 5
-    lm = FixedRewardLM(finish_after=100)
-    with pytest.warns(RuntimeWarning, match="3 of 3 solutions"):
-        res = llm.particle_filter(jax.random.key(0), lm, FixedRewardPRM(), jnp.full(3, 0.5), 3,
-                                  max_steps=4)
-    assert int(res.num_steps) == 4 and np.all(np.asarray(res.truncated))
+    with pytest.warns(RuntimeWarning, match="3 of 4 solutions"):  # particle 0 finishes
+        res = llm.particle_filter(jax.random.key(0), PAPER_LM, PAPER_PRM,
+                                  fixed_prompt([0.5] * 4, finish_after=100), 4, max_steps=5)
+    assert int(res.num_steps) == 5 and int(np.sum(np.asarray(res.truncated))) >= 1
 
 
 @pytest.mark.parametrize(
@@ -301,7 +310,7 @@ def test_lm_that_never_finishes_is_stopped_at_max_steps():
         (dict(resampling="bogus"), ValueError),
         (dict(max_steps=0), ValueError),
         (dict(entropic="yes"), TypeError),
-        (dict(reward_model=FixedRewardPRM()), TypeError),  # JAX-native PRM, text LM
+        (dict(reward_model=PAPER_PRM), TypeError),  # JAX-native PRM, text LM
     ],
 )
 def test_bad_settings_are_refused(kwargs, error):
