@@ -12,8 +12,6 @@ vectorise over problems.
 
 from probkit.llm import answers, engine, protocols, selection, tabular, testbed, weighting
 from probkit.llm.answers import extract_answer
-from probkit.llm.openai_compat import LMRequestError, OpenAICompatibleLM
-
 from probkit.llm.filtering import (
     FilterConfig,
     FilterState,
@@ -23,6 +21,7 @@ from probkit.llm.filtering import (
     particle_filter,
 )
 from probkit.llm.gibbs import ParticleGibbsResult, parallel_tempering, particle_gibbs
+from probkit.llm.openai_compat import LMRequestError, OpenAICompatibleLM
 from probkit.llm.protocols import (
     Budget,
     JaxLanguageModel,

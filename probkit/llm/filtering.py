@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 WEIGHTINGS = ("paper", "twisted")
+_CONSTANT_ONE = Annealing()  # tau = 1 at every step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +66,7 @@ class FilterConfig:
     weighting: str = "paper"
     resampling: resampling_mod.Resampler = resampling_mod.multinomial
     ess_threshold: float = 0.5
-    temperature: Annealing = Annealing()
+    temperature: Annealing = _CONSTANT_ONE
     entropic: Entropic | None = None
     max_steps: int = 40
     select: str = "argmax"
@@ -124,6 +125,7 @@ class FilterState(NamedTuple):
     resampled: Array  # (max_steps,) bool
     temperatures: Array  # (max_steps,) resampling temperature used at each step
     live: Array  # (N,) bool, slots in use (all True unless the run is padded, see `_init`)
+    temperature_scale: Array  # () multiplies the schedule (a tempering chain's temperature)
 
 
 class StepInfo(NamedTuple):
@@ -181,7 +183,9 @@ def init(lm, reward_model, prompt, num_particles: int, config: FilterConfig) -> 
     return _init(engine.make_backend(lm, reward_model), prompt, num_particles, config)
 
 
-def _init(backend, prompt, n: int, config: FilterConfig, num_live=None) -> FilterState:
+def _init(
+    backend, prompt, n: int, config: FilterConfig, num_live=None, temperature_scale=1.0
+) -> FilterState:
     """Initial state; with `num_live`, only the first `num_live` of `n` slots are used.
 
     Padding lets one compiled function serve every budget <= n (the benchmark uses it). It is
@@ -215,6 +219,7 @@ def _init(backend, prompt, n: int, config: FilterConfig, num_live=None) -> Filte
         resampled=jnp.zeros((config.max_steps,), bool),
         temperatures=jnp.zeros((config.max_steps,), f),
         live=live,
+        temperature_scale=jnp.asarray(temperature_scale, f),
     )
 
 
@@ -252,8 +257,9 @@ def _step(key, state: FilterState, backend, prompt, cfg: FilterConfig, reference
     # The weight arithmetic is one compiled function (inlined when the caller is compiled), so
     # eager use -- text models on the host, or `step` called by hand -- does not dispatch it op
     # by op.
-    new_state, info = _update_jit(k_res, state._replace(particles=None), extend, out, r_new,
-                                  bad, cfg, ref)
+    new_state, info = _update_jit(
+        k_res, state._replace(particles=None), extend, out, r_new, bad, cfg, ref
+    )
     return new_state._replace(particles=backend.take(particles, info.ancestors)), info
 
 
@@ -282,7 +288,7 @@ def _update(k_res, state: FilterState, extend, out, r_new, bad, cfg: FilterConfi
         jnp.sum(out.num_tokens).astype(jnp.int32),
         jnp.sum(score_mask).astype(jnp.int32),
     )
-    tau = cfg.temperature(s).astype(rewards.dtype)
+    tau = (cfg.temperature(s) * state.temperature_scale).astype(rewards.dtype)
     progress = (s + 1) / cfg.max_steps
     identity = jnp.arange(n, dtype=jnp.int32)
     live = state.live
@@ -291,7 +297,8 @@ def _update(k_res, state: FilterState, extend, out, r_new, bad, cfg: FilterConfi
     if cfg.weighting == "paper":
         base = jnp.where(live, logit_reward(rewards) / tau, -jnp.inf)
         t_ent = (
-            jnp.ones((), base.dtype) if cfg.entropic is None
+            jnp.ones((), base.dtype)
+            if cfg.entropic is None
             else cfg.entropic.temperature(base, progress)
         )
         log_probs = weights.log_normalize(base / t_ent)
@@ -314,9 +321,7 @@ def _update(k_res, state: FilterState, extend, out, r_new, bad, cfg: FilterConfi
         prev_dead = jnp.isneginf(state.log_weights) | jnp.isneginf(state.log_potentials)
         lw = jnp.where(prev_dead, -jnp.inf, state.log_weights + log_phi - state.log_potentials)
         summary = weights.summarize(lw)
-        log_evidence = state.log_evidence + summary.logsumexp - weights.logsumexp(
-            state.log_weights
-        )
+        log_evidence = state.log_evidence + summary.logsumexp - weights.logsumexp(state.log_weights)
         degenerate = summary.degenerate
         ess = summary.ess
         log_probs = summary.log_normalized
@@ -364,10 +369,9 @@ def _update(k_res, state: FilterState, extend, out, r_new, bad, cfg: FilterConfi
         failed=state.failed | degenerate,
         ess=state.ess.at[s].set(ess.astype(state.ess.dtype), mode="drop"),
         resampled=state.resampled.at[s].set(do_resample, mode="drop"),
-        temperatures=state.temperatures.at[s].set(
-            temperature.astype(state.ess.dtype), mode="drop"
-        ),
+        temperatures=state.temperatures.at[s].set(temperature.astype(state.ess.dtype), mode="drop"),
         live=live,
+        temperature_scale=state.temperature_scale,
     )
     return new_state, StepInfo(ancestors, log_probs, ess, do_resample, temperature)
 
@@ -375,8 +379,9 @@ def _update(k_res, state: FilterState, extend, out, r_new, bad, cfg: FilterConfi
 _update_jit = jax.jit(_update, static_argnames=("cfg",))
 
 
-def run_loop(key, backend, prompt, state: FilterState, cfg: FilterConfig, reference=None,
-             on_step=None):
+def run_loop(
+    key, backend, prompt, state: FilterState, cfg: FilterConfig, reference=None, on_step=None
+):
     """Step until every particle is finished (or max_steps); `on_step(state, info)` may record."""
 
     def cond(carry):
@@ -399,14 +404,16 @@ def run_loop(key, backend, prompt, state: FilterState, cfg: FilterConfig, refere
 def selection_log_weights(state: FilterState, cfg: FilterConfig) -> Array:
     """Normalised weights of the final pool used by "vote" and "sample"."""
     if cfg.weighting == "paper":
-        tau = cfg.temperature(jnp.maximum(state.step - 1, 0)).astype(state.rewards.dtype)
+        tau = cfg.temperature(jnp.maximum(state.step - 1, 0)) * state.temperature_scale
+        tau = tau.astype(state.rewards.dtype)
         base = jnp.where(state.live, logit_reward(state.rewards) / tau, -jnp.inf)
         return weights.log_normalize(base)
     return state.log_weights
 
 
-def finalize(key, backend, prompt, state: FilterState, cfg: FilterConfig,
-             log_weights=None, vote_weights=None) -> ParticleFilterResult:
+def finalize(
+    key, backend, prompt, state: FilterState, cfg: FilterConfig, log_weights=None, vote_weights=None
+) -> ParticleFilterResult:
     """Choose the answer and package the result."""
     ids, labels = backend.answers(prompt, state.particles)
     lw = selection_log_weights(state, cfg) if log_weights is None else log_weights
@@ -440,8 +447,9 @@ def finalize(key, backend, prompt, state: FilterState, cfg: FilterConfig,
     )
 
 
-def _run(key, backend, prompt, num_particles: int, cfg: FilterConfig,
-         num_live=None) -> ParticleFilterResult:
+def _run(
+    key, backend, prompt, num_particles: int, cfg: FilterConfig, num_live=None
+) -> ParticleFilterResult:
     k_loop, k_sel = jax.random.split(key)
     state = _init(backend, prompt, num_particles, cfg, num_live)
     state, _ = run_loop(k_loop, backend, prompt, state, cfg)

@@ -21,7 +21,7 @@ chosen from the coldest chain.
 Budget: N × num_iterations solutions per chain (the reference slot is not regenerated).
 """
 
-import dataclasses
+import itertools
 from typing import Any, NamedTuple
 
 import jax
@@ -32,7 +32,7 @@ from probkit.core.types import Array, PRNGKey, PyTree
 from probkit.llm import engine
 from probkit.llm import filtering as pf
 from probkit.llm.protocols import Budget
-from probkit.llm.weighting import Annealing, logit_reward
+from probkit.llm.weighting import logit_reward
 
 __all__ = [
     "ParticleGibbsResult",
@@ -104,10 +104,13 @@ def _trace_reference(backend, history, state: pf.FilterState, k) -> pf.Reference
     return pf.Reference(ref_parts, ref_rewards, state.lengths[k], state.truncated[k])
 
 
-def _sweep(key, backend, prompt, n, cfg, reference):
-    """One (conditional) filter sweep; returns the final state, the next reference, its index."""
+def _sweep(key, backend, prompt, n, cfg, reference, temperature=1.0):
+    """One (conditional) filter sweep; returns the final state, the next reference, its index.
+
+    `temperature` scales the configured schedule (a tempering chain's temperature; traced).
+    """
     k_loop, k_ref = jax.random.split(key)
-    state = pf._init(backend, prompt, n, cfg)
+    state = pf._init(backend, prompt, n, cfg, temperature_scale=temperature)
     state, history = pf.run_loop(
         k_loop, backend, prompt, state, cfg, reference, on_step=_recorder(backend, n, cfg.max_steps)
     )
@@ -118,16 +121,25 @@ def _sweep(key, backend, prompt, n, cfg, reference):
 
 def init(key: PRNGKey, lm, reward_model, prompt, num_particles: int, config: pf.FilterConfig):
     """First sweep (a plain particle filter): returns (FilterState, Reference)."""
-    state, ref, _ = _sweep(key, engine.make_backend(lm, reward_model), prompt, num_particles,
-                           config, None)
+    state, ref, _ = _sweep(
+        key, engine.make_backend(lm, reward_model), prompt, num_particles, config, None
+    )
     return state, ref
 
 
-def step(key: PRNGKey, reference: pf.Reference, lm, reward_model, prompt, num_particles: int,
-         config: pf.FilterConfig):
+def step(
+    key: PRNGKey,
+    reference: pf.Reference,
+    lm,
+    reward_model,
+    prompt,
+    num_particles: int,
+    config: pf.FilterConfig,
+):
     """One conditional sweep given `reference`: returns (FilterState, new Reference)."""
-    state, ref, _ = _sweep(key, engine.make_backend(lm, reward_model), prompt, num_particles,
-                           config, reference)
+    state, ref, _ = _sweep(
+        key, engine.make_backend(lm, reward_model), prompt, num_particles, config, reference
+    )
     return state, ref
 
 
@@ -142,99 +154,151 @@ def _answer_of(backend, prompt, state, k):
 
 def _final_log_potential(ref: pf.Reference, weighting: str) -> Array:
     """l(x) of a reference: log r (twisted) or logit r (paper) of its final reward."""
-    r = ref.rewards[jnp.clip(ref.length - 1, 0)]
+    r = jnp.take_along_axis(ref.rewards, jnp.clip(ref.length - 1, 0)[..., None], -1)[..., 0]
     if weighting == "paper":
         return logit_reward(r)
     return jnp.where(r > 0, jnp.log(jnp.where(r > 0, r, 1.0)), -jnp.inf)
 
 
-def _swap(key, backend, refs, cfgs, parity):
+class _Chains(NamedTuple):
+    """Per-chain data: stacked along a leading chain axis (JAX-native) or Python lists (text)."""
+
+    states: Any
+    refs: Any
+    last: Any  # index of each chain's new reference in its final pool
+
+
+def _chain(chains, c, backend):
+    """Chain c's (state, reference, index)."""
+    if backend.jax_native:
+        return jax.tree.map(lambda x: x[c], (chains.states, chains.refs, chains.last))
+    return chains.states[c], chains.refs[c], chains.last[c]
+
+
+def _swap(key, backend, refs, weighting, temperatures, parity):
     """Replica-exchange proposals between chains (c, c + 1) for c ≡ parity (mod 2).
 
     Such pairs are disjoint, so applying them one after the other is one simultaneous move.
-    `parity` may be traced. Returns the references and, per pair, (proposed, accepted).
+    `parity` may be traced. Returns the references and a (M - 1, 2) array of (proposed,
+    accepted) per pair.
     """
-    refs = list(refs)
+    m = len(temperatures)
+    betas = [1.0 / t for t in temperatures]
+    if backend.jax_native:
+        ell = _final_log_potential(refs, weighting)
+    else:
+        refs = list(refs)
     decisions = []
-    betas = [1.0 / c.temperature.start for c in cfgs]
-    for c in range(len(cfgs) - 1):
-        lo, hi = (_final_log_potential(r, cfgs[0].weighting) for r in (refs[c], refs[c + 1]))
-        log_alpha = (betas[c] - betas[c + 1]) * (hi - lo)
+    for c in range(m - 1):
+        if not backend.jax_native:
+            ell = [_final_log_potential(r, weighting) for r in refs]
+        log_alpha = (betas[c] - betas[c + 1]) * (ell[c + 1] - ell[c])
         u = jax.random.uniform(jax.random.fold_in(key, c))
         proposed = jnp.asarray(parity % 2 == c % 2)
         accept = proposed & (jnp.log(u) < log_alpha)
         if backend.jax_native:
-            a, b = refs[c], refs[c + 1]
-            refs[c] = jax.tree.map(lambda x, y: jnp.where(accept, y, x), a, b)
-            refs[c + 1] = jax.tree.map(lambda x, y: jnp.where(accept, x, y), a, b)
+            perm = jnp.arange(m).at[c].set(jnp.where(accept, c + 1, c))
+            perm = perm.at[c + 1].set(jnp.where(accept, c, c + 1))
+            refs = jax.tree.map(lambda x, perm=perm: x[perm], refs)
+            ell = ell[perm]
         elif bool(accept):
             refs[c], refs[c + 1] = refs[c + 1], refs[c]
-        decisions.append((proposed, accept))
-    return refs, decisions
+        decisions.append(jnp.stack([proposed, accept]).astype(jnp.float32))
+    tally = jnp.stack(decisions) if decisions else jnp.zeros((0, 2), jnp.float32)
+    return refs, tally
 
 
-def _tempering_step(key, backend, prompt, n, cfgs, references, parity):
+def _tempering_step(key, backend, prompt, n, cfg, temperatures, references, parity):
+    """A sweep per chain (vmapped over chains for JAX-native models), then swaps."""
     k_chains, k_swap = jax.random.split(key)
-    chain_keys = jax.random.split(k_chains, len(cfgs))
-    states, refs, last = [], [], []
-    for c, cfg in enumerate(cfgs):
-        st, ref, k = _sweep(chain_keys[c], backend, prompt, n, cfg, references[c])
-        states.append(st)
-        refs.append(ref)
-        last.append(k)
-    refs, decisions = _swap(k_swap, backend, refs, cfgs, parity)
-    return states, refs, last, decisions
+    m = len(temperatures)
+    chain_keys = jax.random.split(k_chains, m)
+    if backend.jax_native:
+        temps = jnp.asarray(temperatures, jnp.result_type(float))
+        if references is None:
+            out = jax.vmap(lambda k, t: _sweep(k, backend, prompt, n, cfg, None, t))(
+                chain_keys, temps
+            )
+        else:
+            out = jax.vmap(lambda k, r, t: _sweep(k, backend, prompt, n, cfg, r, t))(
+                chain_keys, references, temps
+            )
+        chains = _Chains(*out)
+    else:
+        refs = references or [None] * m
+        out = [
+            _sweep(chain_keys[c], backend, prompt, n, cfg, refs[c], temperatures[c])
+            for c in range(m)
+        ]
+        chains = _Chains(*(list(x) for x in zip(*out)))
+    refs, tally = _swap(k_swap, backend, chains.refs, cfg.weighting, temperatures, parity)
+    return chains._replace(refs=refs), tally
 
 
-def tempering_step(key: PRNGKey, references, lm, reward_model, prompt, num_particles: int,
-                   configs, parity: int = 0):
+def tempering_step(
+    key: PRNGKey,
+    references,
+    lm,
+    reward_model,
+    prompt,
+    num_particles: int,
+    config: pf.FilterConfig,
+    temperatures,
+    parity: int = 0,
+):
     """One parallel-tempering iteration: a sweep per chain, then reference swaps.
 
     Args:
-        references: one `Reference` per chain (or None for a chain's first, unconditional sweep).
-        configs: one `FilterConfig` per chain, hottest first (chain k uses its temperature).
+        references: the chains' references (a `Reference` stacked along a leading chain axis for
+            JAX-native models, a list for text models), or None for the first, unconditional
+            sweeps.
+        config: the sweeps' `FilterConfig`; chain k multiplies its temperature by
+            `temperatures[k]` (hottest first).
         parity: swap pairs (c, c + 1) with c ≡ parity (mod 2); alternate it between iterations.
 
     Returns:
-        (per-chain final `FilterState`s, per-chain new `Reference`s, per-pair acceptance).
+        (per-chain final `FilterState`s, new references, (M - 1, 2) (proposed, accepted) flags).
     """
     backend = engine.make_backend(lm, reward_model)
-    states, refs, _, decisions = _tempering_step(key, backend, prompt, num_particles,
-                                                 tuple(configs), references, parity)
-    return states, refs, [a for _, a in decisions]
+    chains, tally = _tempering_step(
+        key, backend, prompt, num_particles, config, tuple(temperatures), references, parity
+    )
+    return chains.states, chains.refs, tally
 
 
-def _chains(key, backend, prompt, n, iterations, cfgs):
+def _budget_total(backend, states):
+    if backend.jax_native:
+        return jax.tree.map(lambda x: jnp.sum(x, axis=0), states.budget)
+    total = states[0].budget
+    for st in states[1:]:
+        total = total + st.budget
+    return total
+
+
+def _chains(key, backend, prompt, n, iterations, cfg, temperatures):
     """M tempered chains of particle Gibbs with reference swaps; chain M-1 is the coldest.
 
     The first iteration runs unconditional sweeps; the others are one scanned (compiled once)
     or looped body.
     """
-    m = len(cfgs)
+    m = len(temperatures)
     k_first, k_rest = jax.random.split(key)
 
-    def totals(states):
-        b = states[0].budget
-        for st in states[1:]:
-            b = b + st.budget
-        return b
+    def coldest(chains):
+        state, _, last = _chain(chains, m - 1, backend)
+        return state, _answer_of(backend, prompt, state, last)
 
-    def counts(decisions):
-        if not decisions:
-            return jnp.zeros((0, 2))
-        return jnp.stack([jnp.stack([p, a]).astype(jnp.float32) for p, a in decisions])
-
-    states, refs, last, decisions = _tempering_step(k_first, backend, prompt, n, cfgs,
-                                                    [None] * m, 0)
-    carry = (refs, states[-1], totals(states), counts(decisions))
-    first_answer = _answer_of(backend, prompt, states[-1], last[-1])
+    chains, tally = _tempering_step(k_first, backend, prompt, n, cfg, temperatures, None, 0)
+    state, first_answer = coldest(chains)
+    carry = (chains.refs, state, _budget_total(backend, chains.states), tally)
 
     def body(carry, xs):
         refs, _, budget, tally = carry
         k, it = xs
-        states, refs, last, decisions = _tempering_step(k, backend, prompt, n, cfgs, refs, it)
-        out = (refs, states[-1], budget + totals(states), tally + counts(decisions))
-        return out, _answer_of(backend, prompt, states[-1], last[-1])
+        chains, new_tally = _tempering_step(k, backend, prompt, n, cfg, temperatures, refs, it)
+        state, answer = coldest(chains)
+        budget = budget + _budget_total(backend, chains.states)
+        return (chains.refs, state, budget, tally + new_tally), answer
 
     xs = (jax.random.split(k_rest, iterations - 1), jnp.arange(1, iterations))
     if backend.jax_native:
@@ -247,28 +311,42 @@ def _chains(key, backend, prompt, n, iterations, cfgs):
             ref_answers.append(a)
     refs, state, budget, tally = carry
     rate = None if m == 1 else tally[:, 1] / jnp.maximum(tally[:, 0], 1.0)
-    return state, refs[-1], ref_answers, rate, budget
+    ref = jax.tree.map(lambda x: x[-1], refs) if backend.jax_native else refs[-1]
+    return state, ref, ref_answers, rate, budget
 
 
-def _run_chains(key, backend, prompt, n, iterations, cfgs):
+def _run_chains(key, backend, prompt, n, iterations, cfg, temperatures):
     k_run, k_sel = jax.random.split(key)
-    state, ref, ref_answers, rate, budget = _chains(k_run, backend, prompt, n, iterations, cfgs)
-    res = pf.finalize(k_sel, backend, prompt, state, cfgs[-1])
+    state, ref, ref_answers, rate, budget = _chains(
+        k_run, backend, prompt, n, iterations, cfg, temperatures
+    )
+    res = pf.finalize(k_sel, backend, prompt, state, cfg)
     return ParticleGibbsResult(
-        answer=res.answer, index=res.index, response=res.response, answers=res.answers,
-        particles=res.particles, rewards=res.rewards, log_weights=res.log_weights,
-        reference=ref, reference_answers=ref_answers, swap_acceptance=rate, budget=budget,
-        invalid_rewards=state.invalid_rewards, truncated=state.truncated,
+        answer=res.answer,
+        index=res.index,
+        response=res.response,
+        answers=res.answers,
+        particles=res.particles,
+        rewards=res.rewards,
+        log_weights=res.log_weights,
+        reference=ref,
+        reference_answers=ref_answers,
+        swap_acceptance=rate,
+        budget=budget,
+        invalid_rewards=state.invalid_rewards,
+        truncated=state.truncated,
     )
 
 
 def _run(key, backend, prompt, n, iterations, cfg):
-    return _run_chains(key, backend, prompt, n, iterations, (cfg,))
+    return _run_chains(key, backend, prompt, n, iterations, cfg, (1.0,))
 
 
-@jax.jit(static_argnames=("lm", "reward_model", "n", "iterations", "cfgs"))
-def _run_chains_jax(key, lm, reward_model, prompt, n, iterations, cfgs):
-    return _run_chains(key, engine.JaxBackend(lm, reward_model), prompt, n, iterations, cfgs)
+@jax.jit(static_argnames=("lm", "reward_model", "n", "iterations", "cfg", "temperatures"))
+def _run_chains_jax(key, lm, reward_model, prompt, n, iterations, cfg, temperatures):
+    return _run_chains(
+        key, engine.JaxBackend(lm, reward_model), prompt, n, iterations, cfg, temperatures
+    )
 
 
 def _validated(key, lm, reward_model, prompt, num_particles, num_iterations, answer_fn, **kw):
@@ -283,11 +361,13 @@ def _validated(key, lm, reward_model, prompt, num_particles, num_iterations, ans
     return backend, n, iterations, cfg
 
 
-def _dispatch(key, backend, prompt, n, iterations, cfgs, what):
+def _dispatch(key, backend, prompt, n, iterations, cfg, temperatures, what):
     if backend.jax_native:
-        res = _run_chains_jax(key, backend.lm, backend.reward_model, prompt, n, iterations, cfgs)
+        res = _run_chains_jax(
+            key, backend.lm, backend.reward_model, prompt, n, iterations, cfg, temperatures
+        )
     else:
-        res = _run_chains(key, backend, prompt, n, iterations, cfgs)
+        res = _run_chains(key, backend, prompt, n, iterations, cfg, temperatures)
     pf.report(res, what=what)
     return res
 
@@ -329,11 +409,20 @@ def particle_gibbs(
         `ParticleGibbsResult`.
     """
     backend, n, iterations, cfg = _validated(
-        key, lm, reward_model, prompt, num_particles, num_iterations, answer_fn,
-        weighting=weighting, select=select, temperature=temperature, resampling=resampling,
+        key,
+        lm,
+        reward_model,
+        prompt,
+        num_particles,
+        num_iterations,
+        answer_fn,
+        weighting=weighting,
+        select=select,
+        temperature=temperature,
+        resampling=resampling,
         max_steps=max_steps,
     )
-    return _dispatch(key, backend, prompt, n, iterations, (cfg,), "particle_gibbs")
+    return _dispatch(key, backend, prompt, n, iterations, cfg, (1.0,), "particle_gibbs")
 
 
 def parallel_tempering(
@@ -355,7 +444,8 @@ def parallel_tempering(
 
     Args:
         temperatures: T_1 > T_2 > ... > T_M > 0; chain k resamples with tau = T_k. The answer
-            is chosen from the last (coldest) chain.
+            is chosen from the last (coldest) chain. For JAX-native models the chains run
+            batched (`vmap`), so their number does not change what is compiled.
         Other arguments as in `particle_gibbs`. The budget is M × N × num_iterations.
 
     Returns:
@@ -364,14 +454,22 @@ def parallel_tempering(
     temps = tuple(validate.positive_float("temperatures", float(t)) for t in temperatures)
     if not temps:
         raise ValueError("temperatures must contain at least one temperature")
-    if any(a <= b for a, b in zip(temps, temps[1:])):
+    if any(a <= b for a, b in itertools.pairwise(temps)):
         raise ValueError(f"temperatures must be strictly decreasing, got {temps}")
     backend, n, iterations, cfg = _validated(
-        key, lm, reward_model, prompt, num_particles, num_iterations, answer_fn,
-        weighting=weighting, select=select, resampling=resampling, max_steps=max_steps,
+        key,
+        lm,
+        reward_model,
+        prompt,
+        num_particles,
+        num_iterations,
+        answer_fn,
+        weighting=weighting,
+        select=select,
+        resampling=resampling,
+        max_steps=max_steps,
     )
-    cfgs = tuple(dataclasses.replace(cfg, temperature=Annealing(t, t, 1)) for t in temps)
-    return _dispatch(key, backend, prompt, n, iterations, cfgs, "parallel_tempering")
+    return _dispatch(key, backend, prompt, n, iterations, cfg, temps, "parallel_tempering")
 
 
 particle_gibbs.init = init

@@ -82,7 +82,7 @@ def _prm_scores(prompt: str, prefixes: Sequence[Sequence[str]]) -> list[list[flo
     return out
 
 
-def AdditionPRM(aggregation: str = "min") -> ProcessRewardModel:  # noqa: N802 (a factory)
+def AdditionPRM(aggregation: str = "min") -> ProcessRewardModel:
     """A verifier PRM for `AdditionModel`: 0.9 for a correct prefix step, 0.1 after a slip."""
     return ProcessRewardModel(_prm_scores, aggregation)
 
@@ -101,13 +101,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         server: MockServer = self.server.owner  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length", 0))
         body = json.loads(self.rfile.read(length).decode() or "{}")
         with server.lock:
             server.requests.append((self.path, body))
             count = len(server.requests)
+            server.in_flight += 1
+            server.max_in_flight = max(server.max_in_flight, server.in_flight)
+        try:
+            self._answer(server, body, count)
+        finally:
+            with server.lock:
+                server.in_flight -= 1
+
+    def _answer(self, server, body, count):
         if server.delay:
             time.sleep(server.delay)
         if count <= server.fail_first:
@@ -139,16 +148,25 @@ class MockServer:
 
     Attributes:
         requests: every (path, JSON body) received, in order.
+        max_in_flight: the most requests handled at the same time.
         url: ``http://127.0.0.1:<port>/v1`` once started.
     """
 
-    def __init__(self, model: AdditionModel | None = None, *, fail_first: int = 0,
-                 fail_status: int = 500, delay: float = 0.0):
+    def __init__(
+        self,
+        model: AdditionModel | None = None,
+        *,
+        fail_first: int = 0,
+        fail_status: int = 500,
+        delay: float = 0.0,
+    ):
         self.model = model or AdditionModel()
         self.fail_first = fail_first
         self.fail_status = fail_status
         self.delay = delay
         self.requests: list[tuple[str, dict]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.lock = threading.Lock()
         self._httpd = None
         self._thread = None

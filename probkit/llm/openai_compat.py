@@ -187,7 +187,7 @@ class OpenAICompatibleLM:
                 last_error = f"HTTP {exc.code} from {url}: {detail}"
                 if exc.code not in _RETRY_STATUS:
                     raise LMRequestError(last_error) from None
-            except (TimeoutError, socket.timeout) as exc:
+            except TimeoutError as exc:
                 last_error = f"timed out after {self.timeout} s waiting for {url} ({exc})"
             except urllib.error.URLError as exc:
                 if isinstance(exc.reason, TimeoutError | socket.timeout):

@@ -78,8 +78,20 @@ def _check_width(budget: int, beam_width: int) -> int:
     return beam_width
 
 
-def _package(key, backend, prompt, select, particles, rewards, valid, truncated, lengths,
-             num_steps, budget, invalid) -> SearchResult:
+def _package(
+    key,
+    backend,
+    prompt,
+    select,
+    particles,
+    rewards,
+    valid,
+    truncated,
+    lengths,
+    num_steps,
+    budget,
+    invalid,
+) -> SearchResult:
     ids, labels = backend.answers(prompt, particles)
     ids = jnp.where(valid, ids, -1)
     neg = jnp.full_like(rewards, -jnp.inf)
@@ -93,8 +105,20 @@ def _package(key, backend, prompt, select, particles, rewards, valid, truncated,
         i = int(index)
         answers = [labels[a] if a >= 0 else None for a in map(int, ids)]
         answer, response = answers[i], backend.texts(particles)[i]
-    return SearchResult(answer, index, response, answers, particles, rewards, valid, truncated,
-                        lengths, num_steps, budget, invalid)
+    return SearchResult(
+        answer,
+        index,
+        response,
+        answers,
+        particles,
+        rewards,
+        valid,
+        truncated,
+        lengths,
+        num_steps,
+        budget,
+        invalid,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,9 +130,20 @@ def _bon(key, backend, prompt, n, max_steps, select):
     k_loop, k_sel = jax.random.split(key)
     state = pf._init(backend, prompt, n, cfg)
     state, _ = pf.run_loop(k_loop, backend, prompt, state, cfg)
-    return _package(k_sel, backend, prompt, select, state.particles, state.rewards,
-                    state.finished, state.truncated, state.lengths, state.step, state.budget,
-                    state.invalid_rewards)
+    return _package(
+        k_sel,
+        backend,
+        prompt,
+        select,
+        state.particles,
+        state.rewards,
+        state.finished,
+        state.truncated,
+        state.lengths,
+        state.step,
+        state.budget,
+        state.invalid_rewards,
+    )
 
 
 @jax.jit(static_argnames=("lm", "reward_model", "n", "max_steps", "select"))
@@ -117,8 +152,9 @@ def _bon_jax(key, lm, reward_model, prompt, n, max_steps, select):
 
 
 def _run_bon(key, lm, reward_model, prompt, budget, select, max_steps, answer_fn, what):
-    backend, budget, max_steps = _common(key, lm, reward_model, prompt, budget, answer_fn,
-                                         max_steps)
+    backend, budget, max_steps = _common(
+        key, lm, reward_model, prompt, budget, answer_fn, max_steps
+    )
     if backend.jax_native:
         res = _bon_jax(key, lm, reward_model, prompt, budget, max_steps, select)
     else:
@@ -127,8 +163,9 @@ def _run_bon(key, lm, reward_model, prompt, budget, select, max_steps, answer_fn
     return res
 
 
-def best_of_n(key: PRNGKey, lm, reward_model, prompt, budget: int, *, max_steps: int = 40,
-              answer_fn=None) -> SearchResult:
+def best_of_n(
+    key: PRNGKey, lm, reward_model, prompt, budget: int, *, max_steps: int = 40, answer_fn=None
+) -> SearchResult:
     """Best-of-N: N independent solutions; the one with the highest final reward wins.
 
     Args:
@@ -139,18 +176,21 @@ def best_of_n(key: PRNGKey, lm, reward_model, prompt, budget: int, *, max_steps:
         max_steps: solutions still unfinished after this many steps are stopped and flagged.
         answer_fn: text models only: response -> canonical answer.
     """
-    return _run_bon(key, lm, reward_model, prompt, budget, "argmax", max_steps, answer_fn,
-                    "best_of_n")
+    return _run_bon(
+        key, lm, reward_model, prompt, budget, "argmax", max_steps, answer_fn, "best_of_n"
+    )
 
 
-def weighted_best_of_n(key: PRNGKey, lm, reward_model, prompt, budget: int, *,
-                       max_steps: int = 40, answer_fn=None) -> SearchResult:
+def weighted_best_of_n(
+    key: PRNGKey, lm, reward_model, prompt, budget: int, *, max_steps: int = 40, answer_fn=None
+) -> SearchResult:
     """Weighted best-of-N: the canonical answer with the largest sum of final rewards wins.
 
     Same arguments as `best_of_n`.
     """
-    return _run_bon(key, lm, reward_model, prompt, budget, "vote", max_steps, answer_fn,
-                    "weighted_best_of_n")
+    return _run_bon(
+        key, lm, reward_model, prompt, budget, "vote", max_steps, answer_fn, "weighted_best_of_n"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,9 +221,18 @@ def _beam_init(backend, prompt, n, num_live=None):
     f = jnp.result_type(float)
     zi = jnp.zeros((), jnp.int32)
     return BeamState(
-        backend.init(prompt, n), jnp.ones((n,), f), jnp.zeros((n,), jnp.int32),
-        backend.init(prompt, n), jnp.zeros((n,), f), jnp.zeros((n,), jnp.int32),
-        jnp.zeros((n,), bool), zi, zi, Budget(zi, zi, zi), zi, jnp.zeros((), bool),
+        backend.init(prompt, n),
+        jnp.ones((n,), f),
+        jnp.zeros((n,), jnp.int32),
+        backend.init(prompt, n),
+        jnp.zeros((n,), f),
+        jnp.zeros((n,), jnp.int32),
+        jnp.zeros((n,), bool),
+        zi,
+        zi,
+        Budget(zi, zi, zi),
+        zi,
+        jnp.zeros((), bool),
         _live(n, num_live),
     )
 
@@ -191,8 +240,9 @@ def _beam_init(backend, prompt, n, num_live=None):
 def _beam_step(key, st: BeamState, backend, prompt, width: int, max_steps: int):
     particles, out = backend.extend(key, prompt, st.particles, st.live)
     r, bad = backend.score(prompt, particles, st.live)
-    new, pool_src, slots = _beam_update(st._replace(particles=None, pool=None), out, r, bad,
-                                        width, max_steps)
+    new, pool_src, slots = _beam_update(
+        st._replace(particles=None, pool=None), out, r, bad, width, max_steps
+    )
     pool = backend.take(backend.concat(st.pool, particles), pool_src)
     return new._replace(particles=backend.take(particles, slots), pool=pool)
 
@@ -223,9 +273,19 @@ def _beam_update(st: BeamState, out, r, bad, width: int, max_steps: int):
     budget = st.budget + Budget(num_live, jnp.sum(out.num_tokens).astype(jnp.int32), num_live)
     done = (pool_count >= num_live) | (unfinished == 0) | hit_max
     new = BeamState(
-        None, r[slots], lengths[slots], None, cat(st.pool_rewards, r),
-        cat(st.pool_lengths, lengths), cat(st.pool_truncated, trunc), pool_count, st.step + 1,
-        budget, st.invalid_rewards + bad, done, live,
+        None,
+        r[slots],
+        lengths[slots],
+        None,
+        cat(st.pool_rewards, r),
+        cat(st.pool_lengths, lengths),
+        cat(st.pool_truncated, trunc),
+        pool_count,
+        st.step + 1,
+        budget,
+        st.invalid_rewards + bad,
+        done,
+        live,
     )
     return new, src, slots
 
@@ -244,9 +304,20 @@ def _beam(key, backend, prompt, n, width, max_steps, select, num_live=None):
     st0 = _beam_init(backend, prompt, n, num_live)
     st, _ = engine.loop(backend.jax_native, cond, body, (st0, k_loop))
     valid = jnp.arange(n) < st.pool_count
-    return _package(k_sel, backend, prompt, select, st.pool, st.pool_rewards, valid,
-                    st.pool_truncated & valid, st.pool_lengths, st.step, st.budget,
-                    st.invalid_rewards)
+    return _package(
+        k_sel,
+        backend,
+        prompt,
+        select,
+        st.pool,
+        st.pool_rewards,
+        valid,
+        st.pool_truncated & valid,
+        st.pool_lengths,
+        st.step,
+        st.budget,
+        st.invalid_rewards,
+    )
 
 
 @jax.jit(static_argnames=("lm", "reward_model", "n", "width", "max_steps", "select"))
@@ -254,8 +325,18 @@ def _beam_jax(key, lm, reward_model, prompt, n, width, max_steps, select):
     return _beam(key, engine.JaxBackend(lm, reward_model), prompt, n, width, max_steps, select)
 
 
-def beam_search(key: PRNGKey, lm, reward_model, prompt, budget: int, *, beam_width: int = 4,
-                select: str = "argmax", max_steps: int = 40, answer_fn=None) -> SearchResult:
+def beam_search(
+    key: PRNGKey,
+    lm,
+    reward_model,
+    prompt,
+    budget: int,
+    *,
+    beam_width: int = 4,
+    select: str = "argmax",
+    max_steps: int = 40,
+    answer_fn=None,
+) -> SearchResult:
     """Beam search with a process reward model (search-and-learn's algorithm).
 
     Args:
@@ -272,8 +353,9 @@ def beam_search(key: PRNGKey, lm, reward_model, prompt, budget: int, *, beam_wid
     Raises:
         ValueError: budget smaller than, or not a multiple of, beam_width.
     """
-    backend, budget, max_steps = _common(key, lm, reward_model, prompt, budget, answer_fn,
-                                         max_steps)
+    backend, budget, max_steps = _common(
+        key, lm, reward_model, prompt, budget, answer_fn, max_steps
+    )
     width = _check_width(budget, beam_width)
     selection.check(select)
     if backend.jax_native:
@@ -328,11 +410,20 @@ def _dvts_update(st: DvtsState, out, r, bad, width: int, max_steps: int):
     lengths = st.lengths + active.astype(jnp.int32)
     truncated = st.truncated | (active & ~out.finished & hit_max)
     budget = st.budget + Budget(
-        jnp.sum(active).astype(jnp.int32), jnp.sum(out.num_tokens).astype(jnp.int32),
+        jnp.sum(active).astype(jnp.int32),
+        jnp.sum(out.num_tokens).astype(jnp.int32),
         jnp.sum(active).astype(jnp.int32),
     )
-    new = DvtsState(None, r[src], lengths[src], truncated[src], subtree_done, st.step + 1,
-                    budget, st.invalid_rewards + bad)
+    new = DvtsState(
+        None,
+        r[src],
+        lengths[src],
+        truncated[src],
+        subtree_done,
+        st.step + 1,
+        budget,
+        st.invalid_rewards + bad,
+    )
     return new, src
 
 
@@ -341,8 +432,16 @@ def _dvts(key, backend, prompt, n, width, max_steps, select, num_live=None):
     f = jnp.result_type(float)
     zi = jnp.zeros((), jnp.int32)
     live_trees = _live(n, num_live)[::width]  # padded runs: subtrees beyond num_live // width
-    st0 = DvtsState(backend.init(prompt, n), jnp.ones((n,), f), jnp.zeros((n,), jnp.int32),
-                    jnp.zeros((n,), bool), ~live_trees, zi, Budget(zi, zi, zi), zi)
+    st0 = DvtsState(
+        backend.init(prompt, n),
+        jnp.ones((n,), f),
+        jnp.zeros((n,), jnp.int32),
+        jnp.zeros((n,), bool),
+        ~live_trees,
+        zi,
+        Budget(zi, zi, zi),
+        zi,
+    )
 
     def cond(carry):
         return ~jnp.all(carry[0].subtree_done)
@@ -355,9 +454,20 @@ def _dvts(key, backend, prompt, n, width, max_steps, select, num_live=None):
     st, _ = engine.loop(backend.jax_native, cond, body, (st0, k_loop))
     leaders = jnp.arange(n // width) * width  # one finished path per subtree
     cands = backend.take(st.particles, leaders)
-    return _package(k_sel, backend, prompt, select, cands, st.rewards[leaders], live_trees,
-                    st.truncated[leaders], st.lengths[leaders], st.step, st.budget,
-                    st.invalid_rewards)
+    return _package(
+        k_sel,
+        backend,
+        prompt,
+        select,
+        cands,
+        st.rewards[leaders],
+        live_trees,
+        st.truncated[leaders],
+        st.lengths[leaders],
+        st.step,
+        st.budget,
+        st.invalid_rewards,
+    )
 
 
 @jax.jit(static_argnames=("lm", "reward_model", "n", "width", "max_steps", "select"))
@@ -365,8 +475,18 @@ def _dvts_jax(key, lm, reward_model, prompt, n, width, max_steps, select):
     return _dvts(key, engine.JaxBackend(lm, reward_model), prompt, n, width, max_steps, select)
 
 
-def dvts(key: PRNGKey, lm, reward_model, prompt, budget: int, *, beam_width: int = 4,
-         select: str = "argmax", max_steps: int = 40, answer_fn=None) -> SearchResult:
+def dvts(
+    key: PRNGKey,
+    lm,
+    reward_model,
+    prompt,
+    budget: int,
+    *,
+    beam_width: int = 4,
+    select: str = "argmax",
+    max_steps: int = 40,
+    answer_fn=None,
+) -> SearchResult:
     """Diverse verifier tree search: budget / beam_width independent greedy subtrees.
 
     Args:
@@ -383,8 +503,9 @@ def dvts(key: PRNGKey, lm, reward_model, prompt, budget: int, *, beam_width: int
     Raises:
         ValueError: budget smaller than, or not a multiple of, beam_width.
     """
-    backend, budget, max_steps = _common(key, lm, reward_model, prompt, budget, answer_fn,
-                                         max_steps)
+    backend, budget, max_steps = _common(
+        key, lm, reward_model, prompt, budget, answer_fn, max_steps
+    )
     width = _check_width(budget, beam_width)
     selection.check(select)
     if backend.jax_native:

@@ -73,7 +73,7 @@ def select(
         return jax.random.categorical(key, weights.log_normalize(lw)).astype(jnp.int32)
     if method == "vote":
         if vote_weights is None:
-                vote_weights = weights.normalize(lw)
+            vote_weights = weights.normalize(lw)
         totals = vote_totals(answer_ids, vote_weights)
         best = jnp.max(totals)
         winners = totals >= best

@@ -111,7 +111,7 @@ class TabularPRM(JaxRewardModel):
     def step_scores(self, values):
         v = jnp.asarray(values)
         table = jnp.asarray(self.table)
-        prev = jnp.concatenate([jnp.full(v.shape[:-1] + (1,), table.shape[1]), v[..., :-1]], -1)
+        prev = jnp.concatenate([jnp.full((*v.shape[:-1], 1), table.shape[1]), v[..., :-1]], -1)
         return table[jnp.clip(prev, 0), jnp.clip(v, 0)]
 
     def score(self, prompt, particles):

@@ -124,8 +124,9 @@ def problems(key: PRNGKey, num_problems: int, config: Config = Config()) -> Prob
     """
     validate.key("key", key)
     num_problems = validate.positive_int("num_problems", num_problems)
-    seed = np.asarray(jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-                      else key).ravel()
+    seed = np.asarray(
+        jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    ).ravel()
     rng = np.random.default_rng(seed.astype(np.uint64).tolist())
     f = jnp.result_type(float)
     q = rng.beta(config.error_a, config.error_b, num_problems)
@@ -134,9 +135,15 @@ def problems(key: PRNGKey, num_problems: int, config: Config = Config()) -> Prob
     w = w / w.sum(axis=1, keepdims=True)
     fill = lambda v: jnp.full((num_problems,), v, f)  # noqa: E731
     return Problems(
-        jnp.asarray(q, f), jnp.asarray(w, f), fill(config.prm_offset), fill(config.prm_gap),
-        fill(config.prm_step_sd), fill(config.prm_obs_sd), fill(config.deceptive_fraction),
-        fill(config.deceptive_shift), fill(config.early_stop),
+        jnp.asarray(q, f),
+        jnp.asarray(w, f),
+        fill(config.prm_offset),
+        fill(config.prm_gap),
+        fill(config.prm_step_sd),
+        fill(config.prm_obs_sd),
+        fill(config.deceptive_fraction),
+        fill(config.deceptive_shift),
+        fill(config.early_stop),
     )
 
 
@@ -164,8 +171,11 @@ class SyntheticLM(JaxLanguageModel):
         n, t = num_particles, self.num_steps
         f = jnp.result_type(float)
         return SyntheticParticles(
-            jnp.ones((n,), bool), jnp.full((n,), -1, jnp.int32), jnp.zeros((n,), f),
-            jnp.zeros((n, t), f), jnp.zeros((n,), jnp.int32),
+            jnp.ones((n,), bool),
+            jnp.full((n,), -1, jnp.int32),
+            jnp.zeros((n,), f),
+            jnp.zeros((n, t), f),
+            jnp.zeros((n,), jnp.int32),
         )
 
     def extend(self, key, prompt, particles):
@@ -229,8 +239,9 @@ class TextSyntheticLM:
     separator = "\n\n"
 
     def __init__(self, problem: Problems, config: Config = Config()):
-        self.params = {k: float(np.asarray(v)) for k, v in problem._asdict().items()
-                       if k != "wrong_probs"}
+        self.params = {
+            k: float(np.asarray(v)) for k, v in problem._asdict().items() if k != "wrong_probs"
+        }
         self.wrong = np.asarray(problem.wrong_probs, dtype=float)
         self.wrong = self.wrong / self.wrong.sum()
         self.num_steps = config.num_steps
@@ -483,8 +494,9 @@ def _family_fn(runner: Family, capacity: int, padded: bool, lm, prm, max_steps: 
     """One compiled, problem-vectorised run of a family (cached across benchmark calls)."""
 
     def one(k, prompt, num_live):
-        return runner.run(k, lm, prm, prompt, capacity, num_live if padded else None, max_steps,
-                          group)
+        return runner.run(
+            k, lm, prm, prompt, capacity, num_live if padded else None, max_steps, group
+        )
 
     return one, jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
 
@@ -569,8 +581,8 @@ def benchmark(
         labels = tuple(METHODS[m][0] for m in names)
         plan = {m: METHODS[m][1:] for m in names}
         families = {fam: FAMILIES[fam] for fam, _ in plan.values()}
-    max_steps = config.num_steps if max_steps is None else validate.positive_int(
-        "max_steps", max_steps
+    max_steps = (
+        config.num_steps if max_steps is None else validate.positive_int("max_steps", max_steps)
     )
     start = time.perf_counter()
     lm, prm = SyntheticLM.from_config(config), SyntheticPRM(aggregation)

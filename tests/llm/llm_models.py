@@ -3,6 +3,7 @@
 import dataclasses
 
 import jax.numpy as jnp
+
 from probkit.llm import JaxLanguageModel, JaxRewardModel, StepOutput
 from probkit.llm.tabular import TabularLM, TabularPRM
 

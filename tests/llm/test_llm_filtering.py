@@ -20,7 +20,6 @@ from probkit.llm.weighting import (
 )
 from probkit.testing import assert_chi_square, assert_within_se, keys
 
-
 PAPER_LM, PAPER_PRM = FixedRewardLM(finished_first=(0,)), FixedRewardPRM()
 PAPER_CFG = pf.filter_config(weighting="paper", max_steps=5)
 
@@ -67,8 +66,7 @@ def test_twisted_evidence_and_weighted_answers_unbiased(entropic):
     exact = exact_target(lm, prm)
     # The entropic case tempers every resampling, at T = 3 - t/4 >= 2.
     ess = 1.0 if entropic else 0.5
-    res = _runs(lm, prm, 8, 4000, seed=1, weighting="twisted", entropic=entropic,
-                ess_threshold=ess)
+    res = _runs(lm, prm, 8, 4000, seed=1, weighting="twisted", entropic=entropic, ess_threshold=ess)
     if entropic:
         assert float(np.max(np.asarray(res.temperatures))) > 1.5  # tempering did happen
     z_hat = np.exp(np.asarray(res.log_evidence))
@@ -79,8 +77,6 @@ def test_twisted_evidence_and_weighted_answers_unbiased(entropic):
     ans = np.asarray(res.answers)
     per_answer = np.stack([(w * (ans == a)).sum(1) for a in range(3)], 1) * z_hat[:, None]
     assert_within_se(per_answer, exact.evidence * exact.answer_probs, z=3, what="Z pi(a)")
-
-
 
 
 @functools.lru_cache
@@ -102,29 +98,34 @@ def test_paper_resampling_probabilities_by_hand(x64):  # x64: the authors clip i
     rewards = (0.9, 0.6, 0.2, 0.5)
     odds = np.array([9.0, 1.5, 0.25, 1.0])  # r / (1 - r)
     _, (_, info), _ = _paper_step(rewards)
-    np.testing.assert_allclose(np.exp(info.resampling_log_probs[0]), odds / odds.sum(),
-                               rtol=1e-9)
+    np.testing.assert_allclose(np.exp(info.resampling_log_probs[0]), odds / odds.sum(), rtol=1e-9)
     # The ancestors are multinomial draws with exactly these probabilities (chi-square, 1e-3).
     counts = np.bincount(np.asarray(info.ancestors).ravel(), minlength=4)
     assert_chi_square(counts, odds / odds.sum(), alpha=1e-3, what="ancestors")
     # Temperature tau: probabilities proportional to odds^(1/tau).
     np.testing.assert_allclose(
         np.exp(paper_resampling_log_probs(jnp.asarray(rewards), 2.0)),
-        np.sqrt(odds) / np.sqrt(odds).sum(), rtol=1e-9,
+        np.sqrt(odds) / np.sqrt(odds).sum(),
+        rtol=1e-9,
     )
     # Rewards of exactly 0 and 1 are clipped to [1e-7, 1 - 1e-7] before the logit.
     _, (_, info), _ = _paper_step((1.0, 0.0, 0.5, 0.5))
     odds01 = np.array([(1 - 1e-7) / 1e-7, 1e-7 / (1 - 1e-7), 1.0, 1.0])
-    np.testing.assert_allclose(np.exp(info.resampling_log_probs[0]), odds01 / odds01.sum(),
-                               rtol=1e-9, atol=1e-20)
+    np.testing.assert_allclose(
+        np.exp(info.resampling_log_probs[0]), odds01 / odds01.sum(), rtol=1e-9, atol=1e-20
+    )
 
 
 def test_paper_finished_particles_stay_in_pool_unextended(x64):
     odds = np.array([9.0, 1.5, 0.25, 1.0])
     # Particle 0 finishes at its first step. Take a run in which particle 0 was resampled.
     _, (state1, _), rewards = _paper_step((0.9, 0.6, 0.2, 0.5))
-    run = int(np.argmax((np.asarray(state1.particles["idx"]) == 0).any(1)
-                        & (np.asarray(state1.particles["idx"]) != 0).any(1)))
+    run = int(
+        np.argmax(
+            (np.asarray(state1.particles["idx"]) == 0).any(1)
+            & (np.asarray(state1.particles["idx"]) != 0).any(1)
+        )
+    )
     state1 = jax.tree.map(lambda x: x[run], state1)
     state2, info2 = jax.tree.map(lambda x: x[0], _paper_step_fn()(keys(1, 9), state1, rewards))
     # Step 2: clones of particle 0 keep their weight logit(0.9) and are not extended (their
@@ -143,8 +144,9 @@ def test_paper_finished_particles_stay_in_pool_unextended(x64):
 
 def test_paper_run_resamples_every_step_and_anneals():
     lm, prm = tabular_models()
-    res = llm.particle_filter(jax.random.key(0), lm, prm, PROMPT, 16,
-                              temperature=(2.0, 0.5, 3), max_steps=4)
+    res = llm.particle_filter(
+        jax.random.key(0), lm, prm, PROMPT, 16, temperature=(2.0, 0.5, 3), max_steps=4
+    )
     steps = int(res.num_steps)
     assert np.all(np.asarray(res.resampled[:steps]))  # including after the last step
     np.testing.assert_allclose(res.temperatures[:steps], [2.0, 1.5, 1.0, 0.5][:steps], rtol=1e-6)
@@ -220,9 +222,17 @@ def test_text_backend_twisted_matches_exact_target():
     tlm, tprm = TextTabular(lm), _text_prm(prm)
     zs, answers = [], []
     for k in keys(120, 6):
-        res = llm.particle_filter(k, tlm, tprm, "tabular", 32, weighting="twisted",
-                                  select="sample", max_steps=4,
-                                  answer_fn=lambda t: str(sum(map(int, t.split())) % 3))
+        res = llm.particle_filter(
+            k,
+            tlm,
+            tprm,
+            "tabular",
+            32,
+            weighting="twisted",
+            select="sample",
+            max_steps=4,
+            answer_fn=lambda t: str(sum(map(int, t.split())) % 3),
+        )
         zs.append(float(np.exp(res.log_evidence)))
         answers.append(int(res.answer))
     # Same law as the compiled path: unbiased evidence (3 SE) and the target's answers.
@@ -255,8 +265,7 @@ def constant_prm(value):
 
 def test_text_run_response_budget_and_answer():
     lm = EchoLM(finish_at=3)
-    res = llm.particle_filter(jax.random.key(0), lm, constant_prm(0.5), "What?", 4,
-                              select="vote")
+    res = llm.particle_filter(jax.random.key(0), lm, constant_prm(0.5), "What?", 4, select="vote")
     assert res.response.startswith("step 1\n\nstep 2\n\nstep 3 \\boxed{")
     assert res.answer in {"0", "1", "2"} and res.answer == res.answers[int(res.index)]
     assert int(res.budget.steps) == 12 and int(res.budget.tokens) == 60
@@ -275,8 +284,14 @@ def test_text_reward_outside_unit_interval_is_refused(bad):
 def test_jax_reward_outside_unit_interval_is_refused():
     for bad in (jnp.nan, 1.2):
         with pytest.raises(ValueError, match=r"outside \[0, 1\] or NaN"):
-            llm.particle_filter(jax.random.key(0), PAPER_LM, PAPER_PRM,
-                                fixed_prompt([0.5, bad, 0.5, 0.5]), 4, max_steps=5)
+            llm.particle_filter(
+                jax.random.key(0),
+                PAPER_LM,
+                PAPER_PRM,
+                fixed_prompt([0.5, bad, 0.5, 0.5]),
+                4,
+                max_steps=5,
+            )
 
 
 def test_empty_prompt_is_refused():
@@ -289,13 +304,20 @@ def test_empty_prompt_is_refused():
 
 def test_lm_that_never_finishes_is_stopped_at_max_steps():
     with pytest.warns(RuntimeWarning, match="reached max_steps"):
-        res = llm.particle_filter(jax.random.key(0), EchoLM(never=True), constant_prm(0.5),
-                                  "What?", 3, max_steps=5)
+        res = llm.particle_filter(
+            jax.random.key(0), EchoLM(never=True), constant_prm(0.5), "What?", 3, max_steps=5
+        )
     assert int(res.num_steps) == 5 and np.all(np.asarray(res.truncated))
     assert res.answer is None and res.response.count("step") == 5
     with pytest.warns(RuntimeWarning, match="3 of 4 solutions"):  # particle 0 finishes
-        res = llm.particle_filter(jax.random.key(0), PAPER_LM, PAPER_PRM,
-                                  fixed_prompt([0.5] * 4, finish_after=100), 4, max_steps=5)
+        res = llm.particle_filter(
+            jax.random.key(0),
+            PAPER_LM,
+            PAPER_PRM,
+            fixed_prompt([0.5] * 4, finish_after=100),
+            4,
+            max_steps=5,
+        )
     assert int(res.num_steps) == 5 and int(np.sum(np.asarray(res.truncated))) >= 1
 
 

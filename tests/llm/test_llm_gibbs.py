@@ -1,4 +1,4 @@
-"""Particle Gibbs and parallel tempering: exact invariance on the tabular model, the paper's rule."""
+"""Particle Gibbs and parallel tempering: exact invariance on the tabular model, paper rule."""
 
 import jax
 import jax.numpy as jnp
@@ -31,9 +31,12 @@ def _reference_arrays(path):
 
 
 def _as_reference(vals, lens, rewards, length) -> pf.Reference:
-    return pf.Reference(TabularParticles(jnp.asarray(vals), jnp.asarray(lens)),
-                        jnp.asarray(rewards), jnp.asarray(length),
-                        jnp.zeros(np.shape(length), bool))
+    return pf.Reference(
+        TabularParticles(jnp.asarray(vals), jnp.asarray(lens)),
+        jnp.asarray(rewards),
+        jnp.asarray(length),
+        jnp.zeros(np.shape(length), bool),
+    )
 
 
 def reference(path) -> pf.Reference:
@@ -74,38 +77,44 @@ def test_twisted_particle_gibbs_leaves_target_invariant():
 def test_parallel_tempering_leaves_each_tempered_target_invariant():
     temps = (2.0, 1.0)
     exacts = [exact_target(LM, PRM, t) for t in temps]
-    cfgs = tuple(pf.filter_config(weighting="twisted", temperature=t, max_steps=T) for t in temps)
+    cfg = pf.filter_config(weighting="twisted", max_steps=T)
     refs = [draw_references(e, 3000, 2 + i) for i, e in enumerate(exacts)]
+    refs = jax.tree.map(lambda *x: jnp.stack(x, 1), *refs)  # (runs, chains, ...)
 
-    def step(k, r0, r1):
-        _, new, _, accepted = gibbs._tempering_step(k, engine.JaxBackend(LM, PRM), PROMPT, 4,
-                                                    cfgs, [r0, r1], 0)
-        return new, accepted[0][1]
+    def step(k, chain_refs):
+        chains, tally = gibbs._tempering_step(
+            k, engine.JaxBackend(LM, PRM), PROMPT, 4, cfg, temps, chain_refs, 0
+        )
+        return chains.refs, tally[0, 1]
 
-    new, accepted = jax.jit(jax.vmap(step))(keys(3000, 3), *refs)
+    new, accepted = jax.jit(jax.vmap(step))(keys(3000, 3), refs)
     # Sweeps and the replica-exchange swap each leave pi_1 x pi_2 invariant (chi-square, 1e-3).
-    for e, r in zip(exacts, new):
+    for c, e in enumerate(exacts):
+        r = jax.tree.map(lambda x, c=c: x[:, c], new)
         assert_chi_square(path_counts(e, r), e.target, alpha=1e-3, what="tempered chain")
     assert 0.05 < float(np.mean(np.asarray(accepted))) < 0.99
 
 
 def test_swap_acceptance_probability():
-    cfgs = tuple(pf.filter_config(weighting="twisted", temperature=t) for t in (4.0, 1.0))
+    temps = (4.0, 1.0)
     path_lo, path_hi = (0, 0, 0, 1), (1, 1, 1, 1)  # final rewards 0.4 and 0.8
     r_lo, r_hi = TABLE[0, 1], TABLE[1, 1]
     backend = engine.JaxBackend(LM, PRM)
 
-    def accept(k):
-        return gibbs._swap(k, backend, [reference(path_lo), reference(path_hi)], cfgs, 0)[1][0][1]
+    def stacked(*paths):
+        return jax.tree.map(lambda *x: jnp.stack(x), *(reference(p) for p in paths))
 
-    rate = float(np.mean(np.asarray(jax.vmap(accept)(keys(20000, 4)))))
+    def accept(k):
+        return gibbs._swap(k, backend, stacked(path_lo, path_hi), "twisted", temps, 0)[1][0, 1]
+
+    rate = float(np.mean(np.asarray(jax.vmap(accept)(keys(5000, 4)))))
     # The better path is in the cold chain: moving it to the hot chain is accepted with
     # probability exp((1/4 - 1)(log r_hi - log r_lo)); the reverse move always is.
     expected = min(1.0, np.exp((0.25 - 1.0) * (np.log(r_hi) - np.log(r_lo))))
-    assert abs(rate - expected) < 4 * np.sqrt(expected * (1 - expected) / 20000)
+    assert abs(rate - expected) < 4 * np.sqrt(expected * (1 - expected) / 5000)
 
     def accept_rev(k):
-        return gibbs._swap(k, backend, [reference(path_hi), reference(path_lo)], cfgs, 0)[1][0][1]
+        return gibbs._swap(k, backend, stacked(path_hi, path_lo), "twisted", temps, 0)[1][0, 1]
 
     assert bool(np.all(np.asarray(jax.vmap(accept_rev)(keys(100, 5)))))
 
@@ -139,8 +148,9 @@ def test_paper_reference_competes_with_prefix_weight_and_forks_truncated():
     assert np.all(vals[forks] == np.array([0, -1, -1, -1]))
     assert not np.any(np.asarray(state1.finished)[forks])
     # Step 2: particle 0 follows the reference and competes with its 2-step prefix reward.
-    np.testing.assert_array_equal(np.asarray(state2.particles.values[:, 0]),
-                                  np.tile([0, 1, -1, -1], (2000, 1)))
+    np.testing.assert_array_equal(
+        np.asarray(state2.particles.values[:, 0]), np.tile([0, 1, -1, -1], (2000, 1))
+    )
     np.testing.assert_allclose(np.asarray(state2.rewards[:, 0]), TABLE[0, 1], rtol=1e-6)
 
 
@@ -160,22 +170,33 @@ class TextTabular:
 
 def text_prm():
     def scores(prompt, prefixes):
-        return [[TABLE[a, b] for a, b in zip([3, *map(int, p[:-1])], map(int, p))]
-                for p in prefixes]
+        return [
+            [TABLE[a, b] for a, b in zip([3, *map(int, p[:-1])], map(int, p))] for p in prefixes
+        ]
 
     return llm.ProcessRewardModel(scores, "last")
 
 
 def test_public_runs_budget_and_errors():
-    res = llm.particle_gibbs(jax.random.key(0), LM, PRM, PROMPT, 6, 3, weighting="twisted",
-                             max_steps=T)
+    res = llm.particle_gibbs(
+        jax.random.key(0), LM, PRM, PROMPT, 6, 3, weighting="twisted", max_steps=T
+    )
     assert res.reference_answers.shape == (3,) and int(res.answer) in (0, 1, 2)
     # Five free particles per sweep after the first: the reference is not regenerated.
     assert int(res.budget.steps) <= 6 * T + 2 * 5 * T
     answer_fn = lambda text: str(sum(map(int, text.split())) % 3)  # noqa: E731
-    res = llm.parallel_tempering(jax.random.key(1), TextTabular(), text_prm(), "tabular", 4, 3,
-                                 (3.0, 1.0), weighting="twisted", max_steps=T,
-                                 answer_fn=answer_fn)
+    res = llm.parallel_tempering(
+        jax.random.key(1),
+        TextTabular(),
+        text_prm(),
+        "tabular",
+        4,
+        3,
+        (3.0, 1.0),
+        weighting="twisted",
+        max_steps=T,
+        answer_fn=answer_fn,
+    )
     assert res.swap_acceptance.shape == (1,) and len(res.reference_answers) == 3
     assert res.answer in {"0", "1", "2"} and res.response.split()[0] in {"0", "1", "2"}
     with pytest.raises(ValueError, match="num_particles"):

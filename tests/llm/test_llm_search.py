@@ -163,5 +163,11 @@ def test_budget_smaller_than_beam_width_is_refused():
     with pytest.raises(ValueError, match="budget"):
         llm.best_of_n(jax.random.key(0), LM, PRM, PROMPT, 0)
     with pytest.raises(ValueError, match="non-empty"):
-        llm.dvts(jax.random.key(0), Scripted(), llm.OutcomeRewardModel(lambda p, r: []), " ", 4,
-                 beam_width=2)
+        llm.dvts(
+            jax.random.key(0),
+            Scripted(),
+            llm.OutcomeRewardModel(lambda p, r: []),
+            " ",
+            4,
+            beam_width=2,
+        )

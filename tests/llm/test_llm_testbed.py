@@ -35,8 +35,9 @@ def test_single_solution_accuracy_matches_closed_form(moderate):
     cfg, tab = testbed.Config(), moderate["main"]
     # With one solution every method is one draw: P(no error in T steps) = E[(1-q)^T] for
     # q ~ Beta(a, b), i.e. B(a, b + T) / B(a, b). 1000 problems, 4 standard errors.
-    exact = np.exp(betaln(cfg.error_a, cfg.error_b + cfg.num_steps)
-                   - betaln(cfg.error_a, cfg.error_b))
+    exact = np.exp(
+        betaln(cfg.error_a, cfg.error_b + cfg.num_steps) - betaln(cfg.error_a, cfg.error_b)
+    )
     assert np.all(np.abs(tab.accuracy[:, 0] - exact) < 4 * tab.se[:, 0])
 
 
@@ -68,8 +69,9 @@ def test_particle_filter_overtakes_search_by_budget_32(moderate):
 
 def test_strong_deceptive_errors_make_guidance_hurt():
     cfg = testbed.Config(deceptive_fraction=0.3, deceptive_shift=3.0)
-    tab = testbed.benchmark(jax.random.key(2), ("bon", "wbon", "pf"), (4, 128),
-                            num_problems=1000, config=cfg)
+    tab = testbed.benchmark(
+        jax.random.key(2), ("bon", "wbon", "pf"), (4, 128), num_problems=1000, config=cfg
+    )
     acc, se = tab.accuracy, tab.se
     pf, bon, wbon = (tab.methods.index(m) for m in ("pf", "wbon", "bon"))
     # The PRM rewards reward-hacking errors: more particles find more of them, so the
