@@ -30,7 +30,7 @@ from probkit.core import resampling as resampling_mod
 from probkit.core import validate, weights
 from probkit.core.types import Array, PRNGKey, PyTree
 from probkit.llm import engine, selection
-from probkit.llm.protocols import Budget
+from probkit.llm.protocols import AnswerFn, AnyLanguageModel, AnyRewardModel, Budget, Prompt
 from probkit.llm.weighting import (
     Annealing,
     Entropic,
@@ -493,19 +493,19 @@ def report(result, *, what: str) -> None:
 
 def particle_filter(
     key: PRNGKey,
-    lm,
-    reward_model,
-    prompt,
+    lm: AnyLanguageModel,
+    reward_model: AnyRewardModel,
+    prompt: Prompt,
     num_particles: int,
     *,
     weighting: str = "paper",
     select: str = "argmax",
-    temperature=1.0,
+    temperature: float | tuple | Annealing = 1.0,
     resampling: str | resampling_mod.Resampler | None = None,
     ess_threshold: float = 0.5,
     entropic: bool | Entropic = False,
     max_steps: int = 40,
-    answer_fn=None,
+    answer_fn: AnswerFn | None = None,
 ) -> ParticleFilterResult:
     """Particle filtering over reasoning steps with a reward model as likelihood.
 

@@ -31,8 +31,8 @@ from probkit.core import validate
 from probkit.core.types import Array, PRNGKey, PyTree
 from probkit.llm import engine
 from probkit.llm import filtering as pf
-from probkit.llm.protocols import Budget
-from probkit.llm.weighting import logit_reward
+from probkit.llm.protocols import AnswerFn, AnyLanguageModel, AnyRewardModel, Budget, Prompt
+from probkit.llm.weighting import Annealing, logit_reward
 
 __all__ = [
     "ParticleGibbsResult",
@@ -130,9 +130,9 @@ def init(key: PRNGKey, lm, reward_model, prompt, num_particles: int, config: pf.
 def step(
     key: PRNGKey,
     reference: pf.Reference,
-    lm,
-    reward_model,
-    prompt,
+    lm: AnyLanguageModel,
+    reward_model: AnyRewardModel,
+    prompt: Prompt,
     num_particles: int,
     config: pf.FilterConfig,
 ):
@@ -237,15 +237,15 @@ def _tempering_step(key, backend, prompt, n, cfg, temperatures, references, pari
 
 def tempering_step(
     key: PRNGKey,
-    references,
-    lm,
-    reward_model,
-    prompt,
+    references: Any,
+    lm: AnyLanguageModel,
+    reward_model: AnyRewardModel,
+    prompt: Prompt,
     num_particles: int,
     config: pf.FilterConfig,
-    temperatures,
+    temperatures: tuple[float, ...],
     parity: int = 0,
-):
+) -> tuple[Any, Any, Array]:
     """One parallel-tempering iteration: a sweep per chain, then reference swaps.
 
     Args:
@@ -257,7 +257,8 @@ def tempering_step(
         parity: swap pairs (c, c + 1) with c ≡ parity (mod 2); alternate it between iterations.
 
     Returns:
-        (per-chain final `FilterState`s, new references, (M - 1, 2) (proposed, accepted) flags).
+        (states, references, flags): the per-chain final `FilterState`s, the new references,
+        and an (M - 1, 2) array of (proposed, accepted) flags per neighbour pair.
     """
     backend = engine.make_backend(lm, reward_model)
     chains, tally = _tempering_step(
@@ -374,24 +375,25 @@ def _dispatch(key, backend, prompt, n, iterations, cfg, temperatures, what):
 
 def particle_gibbs(
     key: PRNGKey,
-    lm,
-    reward_model,
-    prompt,
+    lm: AnyLanguageModel,
+    reward_model: AnyRewardModel,
+    prompt: Prompt,
     num_particles: int,
     num_iterations: int,
     *,
     weighting: str = "paper",
     select: str = "argmax",
-    temperature=1.0,
+    temperature: float | tuple | Annealing = 1.0,
     resampling: str | None = None,
     max_steps: int = 40,
-    answer_fn=None,
+    answer_fn: AnswerFn | None = None,
 ) -> ParticleGibbsResult:
     """Particle Gibbs: `num_iterations` filter sweeps of `num_particles`, one retained reference.
 
     Args:
         key: PRNG key.
-        lm, reward_model: text or JAX-native models (see `probkit.llm.protocols`).
+        lm: a text or JAX-native language model (see `probkit.llm.protocols`).
+        reward_model: a text or JAX-native reward model.
         prompt: the problem.
         num_particles: N >= 2 per sweep (N − 1 free particles plus the reference).
         num_iterations: sweeps; the budget is N × num_iterations.
@@ -427,26 +429,36 @@ def particle_gibbs(
 
 def parallel_tempering(
     key: PRNGKey,
-    lm,
-    reward_model,
-    prompt,
+    lm: AnyLanguageModel,
+    reward_model: AnyRewardModel,
+    prompt: Prompt,
     num_particles: int,
     num_iterations: int,
-    temperatures=(4.0, 2.0, 1.0),
+    temperatures: tuple[float, ...] = (4.0, 2.0, 1.0),
     *,
     weighting: str = "paper",
     select: str = "argmax",
     resampling: str | None = None,
     max_steps: int = 40,
-    answer_fn=None,
+    answer_fn: AnswerFn | None = None,
 ) -> ParticleGibbsResult:
     """Parallel tempering: particle-Gibbs chains at `temperatures` with reference swaps.
 
     Args:
+        key: PRNG key.
+        lm: a text or JAX-native language model.
+        reward_model: a text or JAX-native reward model.
+        prompt: the problem.
+        num_particles: N >= 2 per sweep and chain.
+        num_iterations: sweeps per chain; the budget is M × N × num_iterations.
+        weighting: ``"paper"`` or ``"twisted"`` (as in `particle_gibbs`).
+        select: how the answer is chosen from the coldest chain's last sweep.
+        resampling: scheme name (default multinomial for "paper", systematic for "twisted").
+        max_steps: step cap per sweep.
+        answer_fn: text models only.
         temperatures: T_1 > T_2 > ... > T_M > 0; chain k resamples with tau = T_k. The answer
             is chosen from the last (coldest) chain. For JAX-native models the chains run
             batched (`vmap`), so their number does not change what is compiled.
-        Other arguments as in `particle_gibbs`. The budget is M × N × num_iterations.
 
     Returns:
         `ParticleGibbsResult` of the coldest chain, with `swap_acceptance` per neighbour pair.

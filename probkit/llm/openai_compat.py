@@ -36,7 +36,7 @@ import urllib.request
 from collections.abc import Sequence
 
 from probkit.core.errors import ProbkitError
-from probkit.llm.protocols import Step
+from probkit.llm.protocols import Step, step_boundaries
 
 __all__ = ["LMRequestError", "OpenAICompatibleLM"]
 
@@ -57,7 +57,8 @@ class OpenAICompatibleLM:
         stop: stop strings that end a step (ignored when `tokens_per_step` is set).
         tokens_per_step: fixed-size steps of this many tokens instead of stop strings.
         max_tokens_per_step: cap on a step's length in stop-string mode.
-        temperature, top_p: sampling parameters (the paper uses temperature 0.8).
+        temperature: sampling temperature (the paper uses 0.8).
+        top_p: nucleus-sampling mass.
         separator: joins steps into the assistant message; by default the first stop string
             (so the text sent back is exactly what the model wrote), "" with `tokens_per_step`.
         answer_marker: a step containing it finishes the solution (None to disable).
@@ -99,13 +100,9 @@ class OpenAICompatibleLM:
             raise ValueError(f"api must be 'chat' or 'completions', got {api!r}")
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
-        stop = (stop,) if isinstance(stop, str) else tuple(stop)
-        if tokens_per_step is None and not stop:
-            raise ValueError("give stop strings or tokens_per_step to delimit steps")
-        if tokens_per_step is not None and (
-            not isinstance(tokens_per_step, int) or tokens_per_step < 1
-        ):
-            raise ValueError(f"tokens_per_step must be a positive integer, got {tokens_per_step}")
+        self.stop, self.tokens_per_step, self.separator = step_boundaries(
+            stop, tokens_per_step, separator
+        )
         if not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
         if not isinstance(max_retries, int) or max_retries < 0:
@@ -115,14 +112,9 @@ class OpenAICompatibleLM:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.api = api
-        self.stop = () if tokens_per_step is not None else stop
-        self.tokens_per_step = tokens_per_step
         self.max_tokens_per_step = int(max_tokens_per_step)
         self.temperature = float(temperature)
         self.top_p = float(top_p)
-        self.separator = (
-            separator if separator is not None else ("" if tokens_per_step else stop[0])
-        )
         self.answer_marker = answer_marker
         self.system_prompt = system_prompt
         self.prompt_template = prompt_template

@@ -33,17 +33,22 @@ from probkit.core.types import Array, PRNGKey, PyTree
 
 __all__ = [
     "AGGREGATIONS",
+    "AnswerFn",
+    "AnyLanguageModel",
+    "AnyRewardModel",
     "Budget",
     "JaxLanguageModel",
     "JaxRewardModel",
     "LanguageModel",
     "OutcomeRewardModel",
     "ProcessRewardModel",
+    "Prompt",
     "RewardModel",
     "Step",
     "StepOutput",
     "aggregate_scores",
     "is_jax_native",
+    "step_boundaries",
 ]
 
 AGGREGATIONS = ("last", "min", "prod", "model")
@@ -138,6 +143,42 @@ class JaxRewardModel:
 
     def score(self, prompt: PyTree, particles: PyTree) -> Array:
         raise NotImplementedError
+
+
+AnyLanguageModel = LanguageModel | JaxLanguageModel
+"""A text or a JAX-native language model."""
+
+AnyRewardModel = RewardModel | JaxRewardModel
+"""A text or a JAX-native reward model."""
+
+Prompt = str | PyTree
+"""A problem: a non-empty string (text models) or a pytree of arrays (JAX-native models)."""
+
+AnswerFn = Callable[[str], str | None]
+"""Response text -> canonical answer (None when it has none)."""
+
+
+def step_boundaries(
+    stop: Sequence[str] | str, tokens_per_step: int | None, separator: str | None
+) -> tuple[tuple[str, ...], int | None, str]:
+    """Validated step delimiters of an LM adapter: (stop strings, tokens per step, separator).
+
+    Steps end at a stop string, or every `tokens_per_step` tokens when that is given (then no
+    stop strings apply). The separator that joins steps defaults to the first stop string (the
+    text the model wrote between steps), or "" for fixed-size steps.
+    """
+    stop = (stop,) if isinstance(stop, str) else tuple(stop)
+    if tokens_per_step is None and not stop:
+        raise ValueError("give stop strings or tokens_per_step to delimit steps")
+    if tokens_per_step is not None:
+        if isinstance(tokens_per_step, bool) or not isinstance(tokens_per_step, int):
+            raise ValueError(f"tokens_per_step must be a positive integer, got {tokens_per_step}")
+        if tokens_per_step < 1:
+            raise ValueError(f"tokens_per_step must be a positive integer, got {tokens_per_step}")
+        stop = ()
+    if separator is None:
+        separator = "" if tokens_per_step else stop[0]
+    return stop, tokens_per_step, separator
 
 
 def is_jax_native(model: Any) -> bool:

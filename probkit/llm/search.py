@@ -31,7 +31,7 @@ from probkit.core import validate
 from probkit.core.types import Array, PRNGKey, PyTree
 from probkit.llm import engine, selection
 from probkit.llm import filtering as pf
-from probkit.llm.protocols import Budget
+from probkit.llm.protocols import AnswerFn, AnyLanguageModel, AnyRewardModel, Budget, Prompt
 
 __all__ = [
     "SearchResult",
@@ -76,6 +76,40 @@ def _check_width(budget: int, beam_width: int) -> int:
     if budget % beam_width:
         raise ValueError(f"budget ({budget}) must be a multiple of beam_width ({beam_width})")
     return beam_width
+
+
+@jax.jit(static_argnames=("search", "lm", "reward_model", "n", "width", "max_steps", "select"))
+def _tree_search_jax(search, key, lm, reward_model, prompt, n, width, max_steps, select):
+    return search(key, engine.JaxBackend(lm, reward_model), prompt, n, width, max_steps, select)
+
+
+def _run_tree_search(
+    search,
+    what,
+    key,
+    lm,
+    reward_model,
+    prompt,
+    budget,
+    beam_width,
+    select,
+    max_steps,
+    answer_fn,
+) -> SearchResult:
+    """Validate, run (compiled for JAX-native models) and check a beam-style search."""
+    backend, budget, max_steps = _common(
+        key, lm, reward_model, prompt, budget, answer_fn, max_steps
+    )
+    width = _check_width(budget, beam_width)
+    selection.check(select)
+    if backend.jax_native:
+        res = _tree_search_jax(
+            search, key, lm, reward_model, prompt, budget, width, max_steps, select
+        )
+    else:
+        res = search(key, backend, prompt, budget, width, max_steps, select)
+    pf.report(res, what=what)
+    return res
 
 
 def _package(
@@ -164,13 +198,21 @@ def _run_bon(key, lm, reward_model, prompt, budget, select, max_steps, answer_fn
 
 
 def best_of_n(
-    key: PRNGKey, lm, reward_model, prompt, budget: int, *, max_steps: int = 40, answer_fn=None
+    key: PRNGKey,
+    lm: AnyLanguageModel,
+    reward_model: AnyRewardModel,
+    prompt: Prompt,
+    budget: int,
+    *,
+    max_steps: int = 40,
+    answer_fn: AnswerFn | None = None,
 ) -> SearchResult:
     """Best-of-N: N independent solutions; the one with the highest final reward wins.
 
     Args:
         key: PRNG key.
-        lm, reward_model: text or JAX-native models (see `probkit.llm.protocols`).
+        lm: a text or JAX-native language model (see `probkit.llm.protocols`).
+        reward_model: a text or JAX-native reward model.
         prompt: the problem (non-empty string, or a pytree for JAX-native models).
         budget: N >= 1 solutions.
         max_steps: solutions still unfinished after this many steps are stopped and flagged.
@@ -182,7 +224,14 @@ def best_of_n(
 
 
 def weighted_best_of_n(
-    key: PRNGKey, lm, reward_model, prompt, budget: int, *, max_steps: int = 40, answer_fn=None
+    key: PRNGKey,
+    lm: AnyLanguageModel,
+    reward_model: AnyRewardModel,
+    prompt: Prompt,
+    budget: int,
+    *,
+    max_steps: int = 40,
+    answer_fn: AnswerFn | None = None,
 ) -> SearchResult:
     """Weighted best-of-N: the canonical answer with the largest sum of final rewards wins.
 
@@ -320,28 +369,24 @@ def _beam(key, backend, prompt, n, width, max_steps, select, num_live=None):
     )
 
 
-@jax.jit(static_argnames=("lm", "reward_model", "n", "width", "max_steps", "select"))
-def _beam_jax(key, lm, reward_model, prompt, n, width, max_steps, select):
-    return _beam(key, engine.JaxBackend(lm, reward_model), prompt, n, width, max_steps, select)
-
-
 def beam_search(
     key: PRNGKey,
-    lm,
-    reward_model,
-    prompt,
+    lm: AnyLanguageModel,
+    reward_model: AnyRewardModel,
+    prompt: Prompt,
     budget: int,
     *,
     beam_width: int = 4,
     select: str = "argmax",
     max_steps: int = 40,
-    answer_fn=None,
+    answer_fn: AnswerFn | None = None,
 ) -> SearchResult:
     """Beam search with a process reward model (search-and-learn's algorithm).
 
     Args:
         key: PRNG key.
-        lm, reward_model: text or JAX-native models.
+        lm: a text or JAX-native language model.
+        reward_model: a text or JAX-native reward model.
         prompt: the problem.
         budget: N partial solutions extended per step (a multiple of `beam_width`).
         beam_width: M; the N / M best partial solutions are kept and each copied M times.
@@ -353,17 +398,19 @@ def beam_search(
     Raises:
         ValueError: budget smaller than, or not a multiple of, beam_width.
     """
-    backend, budget, max_steps = _common(
-        key, lm, reward_model, prompt, budget, answer_fn, max_steps
+    return _run_tree_search(
+        _beam,
+        "beam_search",
+        key,
+        lm,
+        reward_model,
+        prompt,
+        budget,
+        beam_width,
+        select,
+        max_steps,
+        answer_fn,
     )
-    width = _check_width(budget, beam_width)
-    selection.check(select)
-    if backend.jax_native:
-        res = _beam_jax(key, lm, reward_model, prompt, budget, width, max_steps, select)
-    else:
-        res = _beam(key, backend, prompt, budget, width, max_steps, select)
-    pf.report(res, what="beam_search")
-    return res
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,47 +517,36 @@ def _dvts(key, backend, prompt, n, width, max_steps, select, num_live=None):
     )
 
 
-@jax.jit(static_argnames=("lm", "reward_model", "n", "width", "max_steps", "select"))
-def _dvts_jax(key, lm, reward_model, prompt, n, width, max_steps, select):
-    return _dvts(key, engine.JaxBackend(lm, reward_model), prompt, n, width, max_steps, select)
-
-
 def dvts(
     key: PRNGKey,
-    lm,
-    reward_model,
-    prompt,
+    lm: AnyLanguageModel,
+    reward_model: AnyRewardModel,
+    prompt: Prompt,
     budget: int,
     *,
     beam_width: int = 4,
     select: str = "argmax",
     max_steps: int = 40,
-    answer_fn=None,
+    answer_fn: AnswerFn | None = None,
 ) -> SearchResult:
     """Diverse verifier tree search: budget / beam_width independent greedy subtrees.
 
-    Args:
-        key: PRNG key.
-        lm, reward_model: text or JAX-native models.
-        prompt: the problem.
-        budget: N, a multiple of `beam_width`.
-        beam_width: M children per subtree per step; the best child is kept.
-        select: how to choose among the N / M finished subtree paths: ``"argmax"``,
-            ``"vote"`` (reward sums) or ``"sample"``.
-        max_steps: subtrees still unfinished at this step are stopped and flagged.
-        answer_fn: text models only: response -> canonical answer.
+    Arguments as in `beam_search`, except `beam_width`: M children per subtree per step, of
+    which the best is kept; `select` chooses among the N / M finished subtree paths.
 
     Raises:
         ValueError: budget smaller than, or not a multiple of, beam_width.
     """
-    backend, budget, max_steps = _common(
-        key, lm, reward_model, prompt, budget, answer_fn, max_steps
+    return _run_tree_search(
+        _dvts,
+        "dvts",
+        key,
+        lm,
+        reward_model,
+        prompt,
+        budget,
+        beam_width,
+        select,
+        max_steps,
+        answer_fn,
     )
-    width = _check_width(budget, beam_width)
-    selection.check(select)
-    if backend.jax_native:
-        res = _dvts_jax(key, lm, reward_model, prompt, budget, width, max_steps, select)
-    else:
-        res = _dvts(key, backend, prompt, budget, width, max_steps, select)
-    pf.report(res, what="dvts")
-    return res

@@ -15,8 +15,9 @@ first seed of each batch, inside `torch.random.fork_rng` so the global RNG is le
 """
 
 from collections.abc import Sequence
+from typing import Any
 
-from probkit.llm.protocols import Step
+from probkit.llm.protocols import Step, step_boundaries
 
 __all__ = ["TransformersLM"]
 
@@ -49,7 +50,8 @@ class TransformersLM:
         tokens_per_step: fixed-size steps of this many tokens instead.
         max_tokens_per_step: cap on a step's tokens in stop-string mode (the step is cut, not
             finished, when it is reached).
-        temperature, top_p: sampling parameters (temperature 0 is greedy).
+        temperature: sampling temperature (0 is greedy decoding).
+        top_p: nucleus-sampling mass.
         batch_size: rows per `generate` call.
         separator: joins steps (default: the first stop string; "" with `tokens_per_step`).
         answer_marker: a step containing it finishes the solution (None to disable).
@@ -64,8 +66,8 @@ class TransformersLM:
 
     def __init__(
         self,
-        model,
-        tokenizer,
+        model: Any,
+        tokenizer: Any,
         *,
         stop: Sequence[str] | str = ("\n\n",),
         tokens_per_step: int | None = None,
@@ -81,28 +83,19 @@ class TransformersLM:
         logprobs: bool = True,
         generate_kwargs: dict | None = None,
     ):
-        stop = (stop,) if isinstance(stop, str) else tuple(stop)
-        if tokens_per_step is None and not stop:
-            raise ValueError("give stop strings or tokens_per_step to delimit steps")
-        if tokens_per_step is not None and (
-            not isinstance(tokens_per_step, int) or tokens_per_step < 1
-        ):
-            raise ValueError(f"tokens_per_step must be a positive integer, got {tokens_per_step}")
+        self.stop, self.tokens_per_step, self.separator = step_boundaries(
+            stop, tokens_per_step, separator
+        )
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         self.model = model
         self.tokenizer = tokenizer
-        self.stop = () if tokens_per_step is not None else stop
-        self.tokens_per_step = tokens_per_step
         self.max_tokens_per_step = int(max_tokens_per_step)
         self.temperature = float(temperature)
         self.top_p = float(top_p)
         self.batch_size = batch_size
-        self.separator = (
-            separator if separator is not None else ("" if tokens_per_step else stop[0])
-        )
         self.answer_marker = answer_marker
         has_template = getattr(tokenizer, "chat_template", None) is not None
         self.use_chat_template = has_template if use_chat_template is None else use_chat_template
