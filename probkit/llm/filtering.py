@@ -258,7 +258,7 @@ def _step(key, state: FilterState, backend, prompt, cfg: FilterConfig, reference
     # eager use -- text models on the host, or `step` called by hand -- does not dispatch it op
     # by op.
     new_state, info = _update_jit(
-        k_res, state._replace(particles=None), extend, out, r_new, bad, cfg, ref
+        k_res, state._replace(particles=None), extend, out, r_new, bad, _update_key(cfg), ref
     )
     return new_state._replace(particles=backend.take(particles, info.ancestors)), info
 
@@ -379,6 +379,11 @@ def _update(k_res, state: FilterState, extend, out, r_new, bad, cfg: FilterConfi
 _update_jit = jax.jit(_update, static_argnames=("cfg",))
 
 
+def _update_key(cfg: FilterConfig) -> FilterConfig:
+    """`cfg` without the fields `_update` does not read (fewer distinct compilations)."""
+    return dataclasses.replace(cfg, select="argmax")
+
+
 def run_loop(
     key, backend, prompt, state: FilterState, cfg: FilterConfig, reference=None, on_step=None
 ):
@@ -448,10 +453,11 @@ def finalize(
 
 
 def _run(
-    key, backend, prompt, num_particles: int, cfg: FilterConfig, num_live=None
+    key, backend, prompt, num_particles: int, cfg: FilterConfig, num_live=None,
+    temperature_scale=1.0,
 ) -> ParticleFilterResult:
     k_loop, k_sel = jax.random.split(key)
-    state = _init(backend, prompt, num_particles, cfg, num_live)
+    state = _init(backend, prompt, num_particles, cfg, num_live, temperature_scale)
     state, _ = run_loop(k_loop, backend, prompt, state, cfg)
     return finalize(k_sel, backend, prompt, state, cfg)
 
