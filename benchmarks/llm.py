@@ -243,7 +243,7 @@ def main(quick: bool = False) -> str:
     out += [
         "### (b) probkit against its_hub on the same synthetic model",
         "",
-        f"{n_hub} problems; its_hub {versions('its_hub').split(', ')[-1]} runs its "
+        f"{n_hub} problems; {versions('its_hub').split(', ')[-1]} runs its "
         "`ParticleFiltering` (its default multinomial resampling, argmax selection) and "
         "`BestOfN` with the testbed's model behind its `AbstractLanguageModel` / PRM / ORM "
         "interfaces (steps as text); probkit runs `particle_filter(weighting='paper')` and "

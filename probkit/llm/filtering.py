@@ -453,7 +453,12 @@ def finalize(
 
 
 def _run(
-    key, backend, prompt, num_particles: int, cfg: FilterConfig, num_live=None,
+    key,
+    backend,
+    prompt,
+    num_particles: int,
+    cfg: FilterConfig,
+    num_live=None,
     temperature_scale=1.0,
 ) -> ParticleFilterResult:
     k_loop, k_sel = jax.random.split(key)
