@@ -1,0 +1,375 @@
+"""Path-following solver shared by CoLiDE (EV, NV) and DAGMA (l2), entirely on device.
+
+For stages k = 0..T-1 it minimises, from the previous stage's solution,
+
+    F_k(W, sigma) = mu_k [ S(W, sigma) + lambda1 ||W||_1 ] + h(W, s_k),
+
+with mu_k = mu_init * mu_factor^k, h the log-det acyclicity function (`probkit.dag.acyclicity`)
+and S the score (`probkit.dag.scores`). Each iteration is one Adam step on W (lr, betas; bias
+corrected) followed by the closed-form noise update (block coordinate descent, as in CoLiDE;
+for l2 there is no sigma). Every `checkpoint` iterations the objective is evaluated and the
+stage stops when its relative change is <= tol, or after `warm_iter` iterations (`max_iter` in
+the last stage).
+
+The iterate must stay in the M-matrix domain rho(W∘W) < s_k. The rules of the reference code:
+
+- if the stage's starting point is outside the domain, or an Adam step leaves it while
+  s_k <= 0.9: restart the stage from its starting point with s_k + 0.1 and half the learning
+  rate (both cumulative over restarts of the stage);
+- otherwise (s_k > 0.9): undo the step and retry it with half the learning rate (kept for the
+  rest of the stage); if the rate falls below 1e-16 the stage ends at the current point.
+
+After every accepted step the iterate is certified inside the domain (`acyclicity`), so the
+returned W always satisfies rho(W∘W) < s of the last stage.
+
+Layout of the compiled program: a `while_loop` over chunks of `checkpoint` iterations; inside,
+a `while_loop` of single iterations that stops early when the stage ends or must restart; at a
+chunk end, the convergence check and the stage transitions are elementwise selects. Nothing
+returns to Python between iterations, and under `vmap` (many datasets or many lambda1 in one
+call) each problem keeps its own stage, step size and restart count.
+
+`init`, `step` and `advance` are the pure pieces; `run` is the loop.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from probkit.core.types import Array
+from probkit.dag import acyclicity, scores
+
+__all__ = [
+    "PathConfig",
+    "Problem",
+    "Hyperparameters",
+    "PathState",
+    "StepInfo",
+    "PathInfo",
+    "RUNNING",
+    "STAGE_DONE",
+    "RESTART",
+    "FINISHED",
+    "FAILED",
+    "STOP_CONVERGED",
+    "STOP_MAX_ITER",
+    "STOP_LR_UNDERFLOW",
+    "objective",
+    "init",
+    "step",
+    "advance",
+    "run",
+]
+
+# status codes (BEGIN: stage 0 not started yet; `advance` starts it)
+RUNNING, STAGE_DONE, RESTART, FINISHED, FAILED, BEGIN = 0, 1, 2, 3, 4, 5
+# why a stage stopped
+STOP_NONE, STOP_CONVERGED, STOP_MAX_ITER, STOP_LR_UNDERFLOW = -1, 0, 1, 2
+
+# s <= 0.9 decides between restarting and backtracking; the tolerance makes 0.8 + 0.1 count as
+# 0.9 in every float precision (the float64 reference code gets 0.9000000000000001 there).
+_S_RESTART = 0.9 + 1e-6
+_LR_FLOOR = 1e-16
+_ADAM_EPS = 1e-8
+
+
+class PathConfig(NamedTuple):
+    """Static configuration (one compiled program per value)."""
+
+    variant: str = "ev"       # "l2" (DAGMA), "ev" or "nv" (CoLiDE)
+    num_stages: int = 5       # T
+    warm_iter: int = 30000    # iteration budget of stages 0..T-2
+    max_iter: int = 60000     # iteration budget of the last stage
+    checkpoint: int = 1000    # objective / convergence check period
+    max_restarts: int = 30    # per stage; beyond it the fit is flagged failed
+
+    @property
+    def trace_length(self) -> int:
+        return -(-max(self.warm_iter, self.max_iter) // self.checkpoint)
+
+
+class Problem(NamedTuple):
+    """One learning problem (a pytree; batch it with `vmap`)."""
+
+    cov: Array          # (d, d) X^T X / n of centred data
+    lambda1: Array      # () l1 weight
+    free: Array         # (d, d) bool, entries of W that may be nonzero
+    penalized: Array    # (d, d) float 0/1, entries carrying the l1 penalty (free, not required)
+    sigma_min: Array    # (d,) lower bound on the noise scale(s)
+    sigma_init: Array   # (d,) initial noise scale(s)
+
+
+class Hyperparameters(NamedTuple):
+    """Numbers of the schedule (traced: changing them does not recompile)."""
+
+    mu: Array      # (T,) mu_k
+    s: Array       # (T,) s_k
+    lr: Array      # () Adam learning rate at the start of each stage
+    beta1: Array   # ()
+    beta2: Array   # ()
+    tol: Array     # () relative objective change that ends a stage
+
+
+class PathState(NamedTuple):
+    W: Array             # (d, d) iterate
+    sigma: Array         # (d,) noise scale(s) at W (all equal for EV, ones for l2)
+    G: Array             # (d, d) cov (I - W), shared by the gradient and the sigma update
+    M: Array             # (d, d) (s I - W∘W)^{-1}, certified
+    adam_m: Array        # (d, d)
+    adam_v: Array        # (d, d)
+    it: Array            # () int32, iterations taken in this stage attempt
+    lr: Array            # () current learning rate
+    stage: Array         # () int32
+    s: Array             # () s of this stage (raised by restarts)
+    stage_lr: Array      # () learning rate this attempt started with
+    W_start: Array       # (d, d) point the stage (re)starts from
+    sigma_start: Array   # (d,)
+    obj_prev: Array      # () objective at the previous checkpoint
+    status: Array        # () int32 RUNNING / STAGE_DONE / RESTART / FINISHED / FAILED
+    stop: Array          # () int32 why the current stage stopped (STOP_*)
+    trace: Array         # (T, K) objective at each checkpoint of each stage (NaN = none)
+    stage_iters: Array   # (T,) int32 iterations of each stage's final attempt
+    stage_restarts: Array  # (T,) int32
+    stage_s: Array       # (T,) s each stage ended with
+    stage_stop: Array    # (T,) int32 STOP_* of each stage
+    total_iters: Array   # () int32, all iterations including restarted attempts
+    rebuilds: Array      # () int32, iterations where the inverse was rebuilt from scratch
+
+
+class StepInfo(NamedTuple):
+    accepted: Array      # () bool, the step stayed in the domain (after any backtracking)
+    halvings: Array      # () int32, learning-rate halvings of this step
+    rebuilt: Array       # () bool, the inverse had to be rebuilt
+
+
+class PathInfo(NamedTuple):
+    iterations: Array        # (T,) int32 per stage (final attempt)
+    restarts: Array          # (T,) int32 per stage
+    s: Array                 # (T,) final s per stage
+    stop_reason: Array       # (T,) int32: 0 converged (tol), 1 iteration budget, 2 lr < 1e-16
+    total_iterations: Array  # () int32, including restarted attempts
+    rebuilds: Array          # () int32, inverse rebuilt from scratch (diagnostic)
+    failed: Array            # () bool, more than max_restarts restarts in a stage
+
+
+def objective(variant: str, W: Array, sigma: Array, problem: Problem, mu: Array, s: Array) -> Array:
+    """F(W, sigma) = mu [S(W, sigma) + lambda1 |W|_1 (penalised entries)] + h(W, s)."""
+    _, r = scores.residual_moments(W, problem.cov)
+    d = W.shape[-1]
+    sign, logdet = jnp.linalg.slogdet(s * jnp.eye(d, dtype=W.dtype) - W * W)
+    h = jnp.where(sign > 0, -logdet + d * jnp.log(s), jnp.inf)
+    l1 = jnp.sum(jnp.abs(W) * problem.penalized)
+    return mu * (scores._score_from_moments(variant, r, sigma) + problem.lambda1 * l1) + h
+
+
+def _stage_budget(config: PathConfig, stage):
+    return jnp.where(stage == config.num_stages - 1, config.max_iter, config.warm_iter)
+
+
+def _begin_stage(state: PathState, problem: Problem, hyper: Hyperparameters, config: PathConfig,
+                 stage, W0, sigma0, s, lr, restarts) -> PathState:
+    """Fresh attempt of `stage` from (W0, sigma0); raises s / halves lr while W0 is outside."""
+    dtype = W0.dtype
+    A0 = W0 * W0
+
+    def again(c):
+        _, _, n, inv, first = c
+        return first | (~inv.ok & (n <= config.max_restarts))
+
+    def attempt(c):
+        s, lr, n, inv, first = c
+        s = jnp.where(first, s, s + 0.1)
+        lr = jnp.where(first, lr, 0.5 * lr)
+        n = jnp.where(first, n, n + 1)
+        return s, lr, n, acyclicity.neumann_inverse(A0, s), jnp.zeros((), bool)
+
+    placeholder = acyclicity.DomainInverse(A0, jnp.zeros((), bool), jnp.zeros((), bool))
+    s, lr, restarts, inv, _ = jax.lax.while_loop(
+        again, attempt, (s, lr, restarts, placeholder, jnp.ones((), bool)))
+    G, _ = scores.residual_moments(W0, problem.cov)
+    zeros = jnp.zeros_like(W0)
+    return state._replace(
+        W=W0, sigma=sigma0, G=G, M=inv.inverse, adam_m=zeros, adam_v=zeros,
+        it=jnp.zeros((), jnp.int32), lr=lr, stage=stage, s=s, stage_lr=lr, W_start=W0,
+        sigma_start=sigma0, obj_prev=jnp.asarray(1e16, dtype),
+        status=jnp.where(inv.ok, RUNNING, FAILED).astype(jnp.int32),
+        stop=jnp.asarray(STOP_NONE, jnp.int32),
+        trace=state.trace.at[stage].set(jnp.nan),
+        stage_restarts=state.stage_restarts.at[stage].set(restarts),
+        stage_s=state.stage_s.at[stage].set(s),
+    )
+
+
+def _pending(problem: Problem, hyper: Hyperparameters, config: PathConfig) -> PathState:
+    """State before stage 0 (status BEGIN): W = 0, sigma = `problem.sigma_init`."""
+    d = problem.cov.shape[-1]
+    dtype = problem.cov.dtype
+    T, K = config.num_stages, config.trace_length
+    W0 = jnp.zeros((d, d), dtype)
+    zero_i = jnp.zeros((), jnp.int32)
+    return PathState(
+        W=W0, sigma=problem.sigma_init, G=problem.cov, M=jnp.eye(d, dtype=dtype), adam_m=W0,
+        adam_v=W0, it=zero_i, lr=hyper.lr, stage=zero_i, s=hyper.s[0], stage_lr=hyper.lr,
+        W_start=W0, sigma_start=problem.sigma_init, obj_prev=jnp.asarray(1e16, dtype),
+        status=jnp.asarray(BEGIN, jnp.int32), stop=jnp.asarray(STOP_NONE, jnp.int32),
+        trace=jnp.full((T, K), jnp.nan, dtype), stage_iters=jnp.zeros((T,), jnp.int32),
+        stage_restarts=jnp.zeros((T,), jnp.int32), stage_s=hyper.s.astype(dtype),
+        stage_stop=jnp.full((T,), STOP_NONE, jnp.int32), total_iters=zero_i, rebuilds=zero_i,
+    )
+
+
+def init(problem: Problem, hyper: Hyperparameters, config: PathConfig) -> PathState:
+    """State at the start of stage 0 (W = 0, sigma = `problem.sigma_init`), ready for `step`."""
+    return advance(_pending(problem, hyper, config), problem, hyper, config)
+
+
+def step(state: PathState, problem: Problem, hyper: Hyperparameters,
+         config: PathConfig) -> tuple[PathState, StepInfo]:
+    """One Adam step on W, the domain rules, then the closed-form noise update.
+
+    Expects `state.status == RUNNING`; sets it to RESTART or STAGE_DONE when a rule says so
+    (W is then left at the last point inside the domain).
+    """
+    W, M = state.W, state.M
+    mu = hyper.mu[state.stage]
+    grad = mu * (-state.G / state.sigma[None, :]
+                 + problem.lambda1 * problem.penalized * jnp.sign(W)) + 2.0 * W * M.T
+    grad = jnp.where(problem.free, grad, 0.0)
+    it = state.it + 1
+    t = it.astype(W.dtype)
+    adam_m = hyper.beta1 * state.adam_m + (1 - hyper.beta1) * grad
+    adam_v = hyper.beta2 * state.adam_v + (1 - hyper.beta2) * grad * grad
+    direction = (adam_m / (1 - hyper.beta1**t)) / (jnp.sqrt(adam_v / (1 - hyper.beta2**t))
+                                                    + _ADAM_EPS)
+
+    backtrack = state.s > _S_RESTART
+
+    def again(c):
+        lr, _, inv, n = c
+        first = n < 0
+        return first | (~inv.ok & backtrack & (lr > _LR_FLOOR))
+
+    def attempt(c):
+        lr, _, _, n = c
+        lr = jnp.where(n < 0, lr, 0.5 * lr)
+        W_try = W - lr * direction
+        return lr, W_try, acyclicity.refresh_inverse(W_try * W_try, state.s, M), n + 1
+
+    placeholder = acyclicity.DomainInverse(M, jnp.zeros((), bool), jnp.zeros((), bool))
+    lr, W_new, inv, halvings = jax.lax.while_loop(
+        again, attempt, (state.lr, W, placeholder, jnp.full((), -1, jnp.int32)))
+    accepted = inv.ok
+    underflow = ~accepted & backtrack
+    status = jnp.where(accepted, RUNNING, jnp.where(underflow, STAGE_DONE, RESTART))
+    W_out = jnp.where(accepted, W_new, W)
+    G, r = scores.residual_moments(W_out, problem.cov)
+    sigma = scores.noise_update(config.variant, r, problem.sigma_min)
+    new = state._replace(
+        W=W_out, sigma=sigma, G=G, M=jnp.where(accepted, inv.inverse, M),
+        adam_m=adam_m, adam_v=adam_v, it=it, lr=lr, status=status.astype(jnp.int32),
+        stop=jnp.where(underflow, STOP_LR_UNDERFLOW, state.stop).astype(jnp.int32),
+        total_iters=state.total_iters + 1, rebuilds=state.rebuilds + inv.rebuilt,
+    )
+    return new, StepInfo(accepted, halvings, inv.rebuilt)
+
+
+def _select(pred, a: PathState, b: PathState) -> PathState:
+    return jax.tree.map(lambda x, y: jnp.where(pred, x, y), a, b)
+
+
+def advance(state: PathState, problem: Problem, hyper: Hyperparameters,
+            config: PathConfig) -> PathState:
+    """Chunk end: convergence check at a checkpoint, then stage transitions and restarts."""
+    T = config.num_stages
+    budget = _stage_budget(config, state.stage)
+    at_check = state.status == RUNNING
+    mu = hyper.mu[state.stage]
+    obj = objective(config.variant, state.W, state.sigma, problem, mu, state.s)
+    slot = jnp.maximum((state.it + config.checkpoint - 1) // config.checkpoint - 1, 0)
+    trace = jnp.where(at_check, state.trace.at[state.stage, slot].set(obj), state.trace)
+    converged = jnp.abs((state.obj_prev - obj) / state.obj_prev) <= hyper.tol
+    exhausted = state.it >= budget
+    done_now = at_check & (converged | exhausted)
+    stop = jnp.where(done_now, jnp.where(converged, STOP_CONVERGED, STOP_MAX_ITER), state.stop)
+    status = jnp.where(done_now, STAGE_DONE, state.status)
+    state = state._replace(
+        trace=trace, obj_prev=jnp.where(at_check, obj, state.obj_prev),
+        status=status.astype(jnp.int32), stop=stop.astype(jnp.int32),
+    )
+
+    stage_done = state.status == STAGE_DONE
+    restart = state.status == RESTART
+    # Record the stage that just ended (or the attempt that is being restarted).
+    state = state._replace(
+        stage_iters=state.stage_iters.at[state.stage].set(
+            jnp.where(stage_done | restart, state.it, state.stage_iters[state.stage])),
+        stage_stop=state.stage_stop.at[state.stage].set(
+            jnp.where(stage_done, state.stop, state.stage_stop[state.stage])),
+        stage_s=state.stage_s.at[state.stage].set(state.s),
+    )
+    last = state.stage == T - 1
+    finished = stage_done & last
+    go_next = stage_done & ~last
+    fresh = go_next | (state.status == BEGIN)
+    next_stage = jnp.minimum(state.stage + 1, T - 1)
+    stage = jnp.where(go_next, next_stage, state.stage)
+    W0 = jnp.where(fresh, state.W, state.W_start)
+    sigma0 = jnp.where(fresh, state.sigma, state.sigma_start)
+    s0 = jnp.where(fresh, hyper.s[stage].astype(state.s.dtype), state.s + 0.1)
+    lr0 = jnp.where(fresh, hyper.lr.astype(state.lr.dtype), 0.5 * state.stage_lr)
+    restarts0 = jnp.where(fresh, 0, state.stage_restarts[state.stage] + 1)
+    begun = _begin_stage(state, problem, hyper, config, stage, W0, sigma0, s0, lr0, restarts0)
+    too_many = restart & (restarts0 > config.max_restarts)
+    state = _select(fresh | (restart & ~too_many), begun, state)
+    status = jnp.where(finished, FINISHED, jnp.where(too_many, FAILED, state.status))
+    return state._replace(status=status.astype(jnp.int32))
+
+
+def _chunk(state: PathState, problem: Problem, hyper: Hyperparameters,
+           config: PathConfig) -> PathState:
+    budget = _stage_budget(config, state.stage)
+    end = jnp.minimum((state.it // config.checkpoint + 1) * config.checkpoint, budget)
+
+    def keep_going(s):
+        return (s.status == RUNNING) & (s.it < end)
+
+    state = jax.lax.while_loop(keep_going, lambda s: step(s, problem, hyper, config)[0], state)
+    return advance(state, problem, hyper, config)
+
+
+def run(problem: Problem, hyper: Hyperparameters, config: PathConfig,
+        progress=None) -> PathState:
+    """Run all stages; returns the final state (`status` FINISHED, or FAILED).
+
+    `progress`, if given, is called as `progress(total_iters)` from inside the loop (via
+    `jax.debug.callback`) after every chunk.
+    """
+    state = _pending(problem, hyper, config)
+
+    def body(s):
+        s = _chunk(s, problem, hyper, config)
+        if progress is not None:
+            jax.debug.callback(progress, s.total_iters, s.stage, s.it, ordered=False)
+        return s
+
+    return jax.lax.while_loop(lambda s: (s.status != FINISHED) & (s.status != FAILED), body,
+                              state)
+
+
+def info(state: PathState) -> PathInfo:
+    """Diagnostics of a finished run."""
+    return PathInfo(
+        iterations=state.stage_iters, restarts=state.stage_restarts, s=state.stage_s,
+        stop_reason=state.stage_stop, total_iterations=state.total_iters,
+        rebuilds=state.rebuilds, failed=state.status == FAILED,
+    )
+
+
+def schedule(num_stages: int, s, mu_init: float, mu_factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, s) arrays of length T; a short `s` list is extended with its last value (as DAGMA)."""
+    s_list = [float(s)] * num_stages if np.ndim(s) == 0 else [float(v) for v in s]
+    if len(s_list) < num_stages:
+        s_list = s_list + [s_list[-1]] * (num_stages - len(s_list))
+    mu = mu_init * mu_factor ** np.arange(num_stages, dtype=float)
+    return mu, np.asarray(s_list[:num_stages])
