@@ -28,6 +28,7 @@ from probkit.core.types import Array, ArrayLike
 
 __all__ = [
     "log_det_acyclicity",
+    "log_det_acyclicity_value",
     "log_det_acyclicity_grad",
     "in_domain",
     "DomainInverse",
@@ -39,7 +40,7 @@ __all__ = [
 # ||I - B M_prev|| is below this (the updated inverse then has residual <= NS_TOL^2 = 1e-2,
 # typically far less); otherwise more passes run, at most MAX_PASSES.
 NS_TOL = 0.1
-MAX_PASSES = 4
+MAX_PASSES = 8
 # Neumann doubling stops when ||P^(2^k)||_inf <= NEUMANN_TOL (then polished by one NS step), or
 # declares W outside the domain after MAX_DOUBLINGS doublings or when the powers blow up.
 NEUMANN_TOL = 1e-4
@@ -47,14 +48,22 @@ MAX_DOUBLINGS = 48
 _BLOWUP = 1e30
 
 
+def log_det_acyclicity_value(W: Array, s: Array) -> Array:
+    """h(W, s) computed as -log det(I - W∘W / s) (no cancellation against d log s).
+
+    Assumes W is in the domain (as the solver guarantees); `+inf` if the determinant is <= 0.
+    """
+    d = W.shape[-1]
+    sign, logdet = jnp.linalg.slogdet(jnp.eye(d, dtype=W.dtype) - W * W / s)
+    return jnp.where(sign > 0, -logdet, jnp.inf)
+
+
+@jax.jit
 def log_det_acyclicity(W: ArrayLike, s: float = 1.0) -> Array:
     """h(W, s) = -log det(s I - W∘W) + d log s; `+inf` outside the M-matrix domain."""
     W = jnp.asarray(W)
-    d = W.shape[-1]
-    B = s * jnp.eye(d, dtype=W.dtype) - W * W
-    sign, logdet = jnp.linalg.slogdet(B)
-    inside = (sign > 0) & in_domain(W, s)
-    return jnp.where(inside, -logdet + d * jnp.log(s), jnp.inf)
+    s = jnp.asarray(s, W.dtype)
+    return jnp.where(in_domain(W, s), log_det_acyclicity_value(W, s), jnp.inf)
 
 
 def log_det_acyclicity_grad(W: ArrayLike, s: float = 1.0) -> Array:
@@ -64,6 +73,7 @@ def log_det_acyclicity_grad(W: ArrayLike, s: float = 1.0) -> Array:
     return 2.0 * W * jnp.linalg.inv(B).T
 
 
+@jax.jit
 def in_domain(W: ArrayLike, s: float = 1.0) -> Array:
     """True iff s I - W∘W is a nonsingular M-matrix, i.e. rho(W∘W) < s."""
     W = jnp.asarray(W)
@@ -114,33 +124,36 @@ def _neumann_series(P: Array, active: Array) -> tuple[Array, Array]:
 def refresh_inverse(A: Array, s: Array, previous: Array) -> DomainInverse:
     """Inverse of s I - A from the inverse at a nearby point, with a domain certificate.
 
-    Newton–Schulz steps from `previous` (one in the common case, a second when the residual
-    is above `NS_TOL`); when they do not contract (residual >= 1/2), the guess is rebuilt from
-    the Neumann series first. Extra passes run inside a `while_loop` that makes zero trips in
-    the common case, so they cost nothing under `vmap` unless some batch member needs them.
-    `ok` is the certificate (exact in exact arithmetic): False means W∘W / s has spectral
-    radius >= 1, i.e. W is outside the domain.
+    Newton–Schulz steps from `previous`: one in the common case, more while the residual is
+    above `NS_TOL` and still shrinking (the residual squares at every step once its spectral
+    radius is below 1). When a step does not shrink it, the guess is rebuilt once from the
+    Neumann series. Extra passes run inside a `while_loop` that makes zero trips in the common
+    case, so they cost nothing under `vmap` unless some batch member needs them. `ok` is the
+    certificate (exact in exact arithmetic): False means rho(W∘W / s) >= 1, W is outside.
     """
     eye = jnp.eye(A.shape[-1], dtype=A.dtype)
     B = s * eye - A
     P = A / s
+    inf = jnp.asarray(jnp.inf, A.dtype)
 
     def again(c):
         _, _, res, ok, n, _ = c
         return (n == 0) | ((~ok | (res > NS_TOL)) & (n < MAX_PASSES))
 
     def attempt(c):
-        guess, _, _, _, n, series_used = c
+        guess, _, prev_res, _, n, series_used = c
         M, res, certified = _newton_schulz(B, guess)
         good = certified & (res <= NS_TOL)
-        need_series = ~good & ~(res < 0.5) & ~series_used
+        shrinking = res < 0.5 * prev_res
+        need_series = ~good & ~shrinking & ~series_used
         S, _ = _neumann_series(P, need_series)
         guess = jnp.where(need_series, S / s, M)
+        res = jnp.where(need_series, inf, res)
         return guess, M, res, certified, n + 1, series_used | need_series
 
-    init = (previous, previous, jnp.zeros((), A.dtype), jnp.zeros((), bool),
-            jnp.zeros((), jnp.int32), jnp.zeros((), bool))
-    _, M, _, ok, n, series_used = jax.lax.while_loop(again, attempt, init)
+    init = (previous, previous, inf, jnp.zeros((), bool), jnp.zeros((), jnp.int32),
+            jnp.zeros((), bool))
+    _, M, _, ok, _, series_used = jax.lax.while_loop(again, attempt, init)
     return DomainInverse(M, ok, series_used)
 
 

@@ -17,6 +17,7 @@ d-separation is decided by the Bayes-ball reachability algorithm (Koller & Fried
 one run per distinct set of removed first edges; cost O(d (d + e)) per node i in the worst case.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -49,6 +50,11 @@ def metrics(B_true: ArrayLike, B_est: ArrayLike) -> dict[str, Array]:
     denominator use denominator 1, as in the reference code.
     """
     T, E = _binary_pair(B_true, B_est)
+    return _metrics(T, E)
+
+
+@jax.jit
+def _metrics(T, E):
     d = T.shape[-1]
     Tt = jnp.swapaxes(T, -1, -2)
     Et = jnp.swapaxes(E, -1, -2)

@@ -43,6 +43,7 @@ def reachability(B: ArrayLike) -> Array:
     return R > 0
 
 
+@jax.jit
 def is_dag(B: ArrayLike) -> Array:
     """True iff the directed graph with adjacency `B` (nonzero = edge) has no directed cycle.
 
@@ -52,6 +53,7 @@ def is_dag(B: ArrayLike) -> Array:
     return ~jnp.any(jnp.diagonal(R, axis1=-2, axis2=-1), axis=-1)
 
 
+@jax.jit
 def threshold_to_dag(
     W: ArrayLike,
     threshold: float = 0.3,
@@ -61,9 +63,10 @@ def threshold_to_dag(
     """Binary adjacency of `W` that is guaranteed acyclic.
 
     Keeps the edges with `|W[i, j]| > threshold`; if they contain a cycle, raises the threshold
-    to the smallest value that leaves a DAG (i.e. removes the weakest edges until the graph is
-    acyclic). Acyclicity is monotone in the threshold, so a binary search over the sorted
-    weights finds it with O(log d) acyclicity checks. Required edges are always kept and
+    just enough to leave a DAG, i.e. removes the weakest edges one at a time until the graph is
+    acyclic (equal weights are removed in row-major order, as a stable sort would). Acyclicity
+    is monotone in the number removed, so a binary search finds it with O(log d) acyclicity
+    checks. Required edges are always kept and
     excluded edges never are; the required set must itself be acyclic (checked where the
     masks are built, see `edge_mask`).
 
@@ -83,15 +86,19 @@ def threshold_to_dag(
     a = jnp.abs(W)
     a = jnp.where(jnp.eye(d, dtype=bool) | excluded | ~jnp.isfinite(a), 0.0, a)
     a = jnp.where(a > threshold, a, 0.0)
-    levels = jnp.sort(a.reshape(*a.shape[:-2], d * d), axis=-1)  # levels[0] == 0 (diagonal)
+    flat = a.reshape(*a.shape[:-2], d * d)
+    # Rank the entries by |w| (ties broken by row-major position, like a stable sort), so that
+    # "remove the k weakest" is well defined even with equal weights.
+    order = jnp.argsort(flat, axis=-1, stable=True)
+    rank = jnp.argsort(order, axis=-1).reshape(a.shape)
+    present = a > 0
 
     def keep_at(k):
-        level = jnp.take_along_axis(levels, jnp.asarray(k)[..., None], axis=-1)[..., None]
-        return (a > level) | required
+        return (present & (rank >= jnp.asarray(k)[..., None, None])) | required
 
-    # Smallest k with keep_at(k) acyclic; k = d*d - 1 keeps only the required edges (a DAG).
+    # Smallest k with keep_at(k) acyclic; k = d*d keeps only the required edges (a DAG).
     lo = jnp.zeros(a.shape[:-2], jnp.int32)
-    hi = jnp.full(a.shape[:-2], d * d - 1, jnp.int32)
+    hi = jnp.full(a.shape[:-2], d * d, jnp.int32)
 
     def bisect(_, bounds):
         lo, hi = bounds
@@ -99,7 +106,7 @@ def threshold_to_dag(
         ok = is_dag(keep_at(mid))
         return jnp.where(ok, lo, mid + 1), jnp.where(ok, mid, hi)
 
-    steps = int(np.ceil(np.log2(d * d))) + 1
+    steps = int(np.ceil(np.log2(d * d + 1))) + 1
     lo, hi = jax.lax.fori_loop(0, steps, bisect, (lo, hi))
     return keep_at(hi) & ~excluded
 
