@@ -213,91 +213,105 @@ def _fit(X, variant: str, lambda1, options: dict) -> DagResult:
     hyper = path.Hyperparameters(
         mu=jnp.asarray(mu, dtype), s=jnp.asarray(s, dtype), lr=jnp.asarray(o["lr"], dtype),
         beta1=jnp.asarray(o["betas"][0], dtype), beta2=jnp.asarray(o["betas"][1], dtype),
-        tol=jnp.asarray(o["tol"], dtype),
+        tol=jnp.asarray(o["tol"], dtype), warm_iter=jnp.asarray(o["warm_iter"], jnp.int32),
+        max_iter=jnp.asarray(o["max_iter"], jnp.int32),
+        checkpoint=jnp.asarray(o["checkpoint"], jnp.int32),
     )
-    config = path.PathConfig(variant, o["num_stages"], o["warm_iter"], o["max_iter"],
-                             o["checkpoint"])
-    sigma_min = -1.0 if o["sigma_min"] is None else o["sigma_min"]
-    masks = (jnp.asarray(excluded), jnp.asarray(required))
-    threshold = jnp.asarray(o["w_threshold"], dtype)
-    progress = bool(options["progress_bar"])
-    sig = jnp.asarray(sigma_min, dtype)
-    with _Progress(config, batch, enabled=progress):
+    longest = max(o["warm_iter"], o["max_iter"]) if o["num_stages"] > 1 else o["max_iter"]
+    config = path.PathConfig(o["num_stages"], -(-longest // o["checkpoint"]))
+    fixed = _Fixed(
+        variant=scores.variant_code(variant),
+        excluded=jnp.asarray(excluded), required=jnp.asarray(required),
+        sigma_min=jnp.asarray(-1.0 if o["sigma_min"] is None else o["sigma_min"], dtype),
+        threshold=jnp.asarray(o["w_threshold"], dtype),
+    )
+    total = (o["num_stages"] - 1) * o["warm_iter"] + o["max_iter"]
+    with _Progress(total, variant, batch, enabled=bool(options["progress_bar"])):
         if batch is None:
-            out = _solve(X, lam.astype(dtype), masks, sig, threshold, hyper, config, progress)
-            return jax.block_until_ready(out)
-        Xb = X if X.ndim == 3 else jnp.broadcast_to(X, (batch, *X.shape))
-        lamb = jnp.broadcast_to(lam.astype(dtype), (batch,))
-        out = _solve_batch(Xb, lamb, masks, sig, threshold, hyper, config, progress)
-        return jax.block_until_ready(out)
+            out = _solve(X, lam.astype(dtype), fixed, hyper, config)
+        else:
+            Xb = X if X.ndim == 3 else jnp.broadcast_to(X, (batch, *X.shape))
+            lamb = jnp.broadcast_to(lam.astype(dtype), (batch,))
+            out = _solve_batch(Xb, lamb, fixed, hyper, config)
+        out = jax.block_until_ready(out)
+    W, adjacency, sigma, resid_std, trace, converged, info = out
+    if variant == "ev":
+        noise = sigma[..., 0]
+    elif variant == "nv":
+        noise = sigma
+    else:
+        noise = resid_std
+    return DagResult(W, adjacency, noise, trace, converged, info)
 
 
-def _prepare(X, lambda1, masks, sigma_min, variant) -> path.Problem:
-    excluded, required = masks
+class _Fixed(NamedTuple):
+    """Arguments shared by every problem of a batch."""
+
+    variant: Array     # () int32
+    excluded: Array    # (d, d) bool
+    required: Array    # (d, d) bool
+    sigma_min: Array   # () user floor, or -1 for the relative default
+    threshold: Array   # () w_threshold
+
+
+def _prepare(X, lambda1, fixed: _Fixed) -> path.Problem:
     n, d = X.shape
     Xc = X - jnp.mean(X, axis=0, keepdims=True)
     cov = Xc.T @ Xc / n
     std = jnp.sqrt(jnp.diagonal(cov))
-    free = ~excluded & ~jnp.eye(d, dtype=bool)
-    if variant == "ev":
-        floor = jnp.where(sigma_min > 0, sigma_min, _SIGMA_MIN_REL * jnp.min(std))
-        floor = jnp.broadcast_to(floor, (d,))
-        init = jnp.broadcast_to(jnp.maximum(jnp.min(std), floor), (d,))
-    elif variant == "nv":
-        floor = jnp.where(sigma_min > 0, sigma_min, _SIGMA_MIN_REL * std)
-        init = jnp.maximum(std, floor)
-    else:
-        floor = jnp.ones((d,), X.dtype)
-        init = floor
-    penalized = (free & ~required).astype(X.dtype)
-    return path.Problem(cov, lambda1, free, penalized, floor.astype(X.dtype), init.astype(X.dtype))
+    free = ~fixed.excluded & ~jnp.eye(d, dtype=bool)
+    user = fixed.sigma_min > 0
+    # EV: one scale, floor relative to the smallest column sd, started at that sd (as CoLiDE);
+    # NV: one scale per node, floor relative to its column sd, started at that sd.
+    ev_floor = jnp.full((d,), jnp.where(user, fixed.sigma_min, _SIGMA_MIN_REL * jnp.min(std)))
+    nv_floor = jnp.where(user, fixed.sigma_min, _SIGMA_MIN_REL * std)
+    ev_init = jnp.maximum(jnp.min(std), ev_floor)
+    nv_init = jnp.maximum(std, nv_floor)
+    ones = jnp.ones((d,), X.dtype)
+    floor = jnp.where(fixed.variant == 1, ev_floor, jnp.where(fixed.variant == 2, nv_floor, ones))
+    init = jnp.where(fixed.variant == 1, ev_init, jnp.where(fixed.variant == 2, nv_init, ones))
+    penalized = (free & ~fixed.required).astype(X.dtype)
+    return path.Problem(fixed.variant, cov, lambda1, free, penalized, floor.astype(X.dtype),
+                        init.astype(X.dtype))
 
 
-def _fit_one(X, lambda1, masks, sigma_min, threshold, hyper, config, progress) -> DagResult:
-    problem = _prepare(X, lambda1, masks, sigma_min, config.variant)
-    state = path.run(problem, hyper, config, _Progress.report if progress else None)
-    excluded, required = masks
+def _fit_one(X, lambda1, fixed: _Fixed, hyper, config):
+    problem = _prepare(X, lambda1, fixed)
+    state = path.run(problem, hyper, config, _Progress.report)
     W = jnp.where(problem.free, state.W, 0.0)
-    adjacency = graph.threshold_to_dag(W, threshold, required, excluded)
-    if config.variant == "ev":
-        noise = state.sigma[0]
-    elif config.variant == "nv":
-        noise = state.sigma
-    else:
-        _, r = scores.residual_moments(W, problem.cov)
-        noise = jnp.sqrt(r)
+    adjacency = graph.threshold_to_dag(W, fixed.threshold, fixed.required, fixed.excluded)
+    _, r = scores.residual_moments(W, problem.cov)
     info = path.info(state)
     converged = (state.status == path.FINISHED) & (
         info.stop_reason[config.num_stages - 1] == path.STOP_CONVERGED)
-    return DagResult(W, adjacency, noise, state.trace, converged, info)
+    return W, adjacency, state.sigma, jnp.sqrt(r), state.trace, converged, info
 
 
-@partial(jax.jit, static_argnames=("config", "progress"))
-def _solve(X, lambda1, masks, sigma_min, threshold, hyper, config, progress):
-    return _fit_one(X, lambda1, masks, sigma_min, threshold, hyper, config, progress)
+@partial(jax.jit, static_argnames=("config",))
+def _solve(X, lambda1, fixed, hyper, config):
+    return _fit_one(X, lambda1, fixed, hyper, config)
 
 
-@partial(jax.jit, static_argnames=("config", "progress"))
-def _solve_batch(X, lambda1, masks, sigma_min, threshold, hyper, config, progress):
-    one = partial(_fit_one, masks=masks, sigma_min=sigma_min, threshold=threshold, hyper=hyper,
-                  config=config, progress=progress)
-    return jax.vmap(one)(X, lambda1)
+@partial(jax.jit, static_argnames=("config",))
+def _solve_batch(X, lambda1, fixed, hyper, config):
+    return jax.vmap(lambda x, lam: _fit_one(x, lam, fixed, hyper, config))(X, lambda1)
 
 
 class _Progress:
     """Host side of the progress bar; the compiled loop reports after every chunk.
 
-    The compiled program calls the fixed function `_Progress.report`, which updates the bar
-    opened by the innermost active `with _Progress(...)` block, so enabling the bar compiles
-    one program per configuration, not one per call.
+    The compiled program always calls the fixed function `_Progress.report` after each chunk
+    of `checkpoint` iterations; it updates the bar opened by the innermost active
+    `with _Progress(...)` block and returns at once when there is none, so the bar needs no
+    program of its own.
     """
 
     active = None
 
-    def __init__(self, config: path.PathConfig, batch: int | None, enabled: bool):
+    def __init__(self, total: int, variant: str, batch: int | None, enabled: bool):
         self.enabled = enabled
-        self.total = (config.num_stages - 1) * config.warm_iter + config.max_iter
-        self.label = f"{config.variant} path" + ("" if batch is None else f" (batch of {batch})")
+        self.total = total
+        self.label = f"{variant} path" + ("" if batch is None else f" (batch of {batch})")
         self.bar = None
 
     def __enter__(self):
@@ -314,7 +328,7 @@ class _Progress:
             _Progress.active = self.previous
 
     @staticmethod
-    def report(total_iters, stage, it):
+    def report(total_iters, stage):
         me = _Progress.active
         if me is None or me.bar is None:
             return

@@ -31,6 +31,7 @@ call) each problem keeps its own stage, step size and restart count.
 `init`, `step` and `advance` are the pure pieces; `run` is the loop.
 """
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -76,23 +77,21 @@ _ADAM_EPS = 1e-8
 
 
 class PathConfig(NamedTuple):
-    """Static configuration (one compiled program per value)."""
+    """Static configuration: array shapes only (one compiled program per value).
 
-    variant: str = "ev"       # "l2" (DAGMA), "ev" or "nv" (CoLiDE)
+    Everything else (variant, budgets, schedule) is data, so one program serves CoLiDE-EV,
+    CoLiDE-NV and DAGMA at any budgets with the same `trace_length`.
+    """
+
     num_stages: int = 5       # T
-    warm_iter: int = 30000    # iteration budget of stages 0..T-2
-    max_iter: int = 60000     # iteration budget of the last stage
-    checkpoint: int = 1000    # objective / convergence check period
+    trace_length: int = 60    # K >= ceil(max(warm_iter, max_iter) / checkpoint)
     max_restarts: int = 30    # per stage; beyond it the fit is flagged failed
-
-    @property
-    def trace_length(self) -> int:
-        return -(-max(self.warm_iter, self.max_iter) // self.checkpoint)
 
 
 class Problem(NamedTuple):
     """One learning problem (a pytree; batch it with `vmap`)."""
 
+    variant: Array      # () int32 score code: 0 l2 (DAGMA), 1 ev, 2 nv (`scores.variant_code`)
     cov: Array          # (d, d) X^T X / n of centred data
     lambda1: Array      # () l1 weight
     free: Array         # (d, d) bool, entries of W that may be nonzero
@@ -110,6 +109,9 @@ class Hyperparameters(NamedTuple):
     beta1: Array   # ()
     beta2: Array   # ()
     tol: Array     # () relative objective change that ends a stage
+    warm_iter: Array   # () int32 iteration budget of stages 0..T-2
+    max_iter: Array    # () int32 iteration budget of the last stage
+    checkpoint: Array  # () int32 iterations between convergence checks
 
 
 class PathState(NamedTuple):
@@ -158,12 +160,12 @@ class PathInfo(NamedTuple):
     failed: Array            # () bool, more than max_restarts restarts in a stage
 
 
-def objective(variant: str, W: Array, sigma: Array, problem: Problem, mu: Array, s: Array) -> Array:
+def objective(W: Array, sigma: Array, problem: Problem, mu: Array, s: Array) -> Array:
     """F(W, sigma) = mu [S(W, sigma) + lambda1 |W|_1 (penalised entries)] + h(W, s)."""
     _, r = scores.residual_moments(W, problem.cov)
     h = acyclicity.log_det_acyclicity_value(W, s)
     l1 = jnp.sum(jnp.abs(W) * problem.penalized)
-    return mu * (scores._score_from_moments(variant, r, sigma) + problem.lambda1 * l1) + h
+    return mu * (scores._score_from_moments(problem.variant, r, sigma) + problem.lambda1 * l1) + h
 
 
 def objective_grad(W: Array, sigma: Array, G: Array, M: Array, problem: Problem,
@@ -177,7 +179,7 @@ def objective_grad(W: Array, sigma: Array, G: Array, M: Array, problem: Problem,
     return jnp.where(problem.free, grad + 2.0 * W * M.T, 0.0)
 
 
-def _objective_change(variant: str, state: PathState, problem: Problem, mu: Array) -> Array:
+def _objective_change(state: PathState, problem: Problem, mu: Array) -> Array:
     """F(W) - F(W_check) computed from differences, accurate to O(|W - W_check|) rounding.
 
     Evaluating F twice and subtracting loses the 1e-6 relative tolerance to rounding in
@@ -189,20 +191,18 @@ def _objective_change(variant: str, state: PathState, problem: Problem, mu: Arra
     """
     dW = state.W - state.W_check
     dr = -jnp.sum(dW * (state.G + state.G_check), axis=-2)
-    if variant == "l2":
-        dscore = 0.5 * jnp.sum(dr)
-    else:
-        D_check = jnp.eye(dW.shape[-1], dtype=dW.dtype) - state.W_check
-        r_check = jnp.sum(D_check * state.G_check, axis=-2)
-        sig, sig_c = state.sigma, state.sigma_check
-        dscore = 0.5 * jnp.sum(dr / sig + r_check * (1.0 / sig - 1.0 / sig_c) + (sig - sig_c))
+    # Also right for l2, where sigma = sigma_check = 1.
+    D_check = jnp.eye(dW.shape[-1], dtype=dW.dtype) - state.W_check
+    r_check = jnp.sum(D_check * state.G_check, axis=-2)
+    sig, sig_c = state.sigma, state.sigma_check
+    dscore = 0.5 * jnp.sum(dr / sig + r_check * (1.0 / sig - 1.0 / sig_c) + (sig - sig_c))
     dl1 = jnp.sum(problem.penalized * (jnp.abs(state.W) - jnp.abs(state.W_check)))
     dh = 0.5 * jnp.sum((2.0 * state.W * state.M.T + state.gradh_check) * dW)
     return mu * (dscore + problem.lambda1 * dl1) + dh
 
 
-def _stage_budget(config: PathConfig, stage):
-    return jnp.where(stage == config.num_stages - 1, config.max_iter, config.warm_iter)
+def _stage_budget(hyper: Hyperparameters, config: PathConfig, stage):
+    return jnp.where(stage == config.num_stages - 1, hyper.max_iter, hyper.warm_iter)
 
 
 def _begin_stage(state: PathState, problem: Problem, hyper: Hyperparameters, config: PathConfig,
@@ -301,7 +301,7 @@ def step(state: PathState, problem: Problem, hyper: Hyperparameters,
     status = jnp.where(accepted, RUNNING, jnp.where(underflow, STAGE_DONE, RESTART))
     W_out = jnp.where(accepted, W_new, W)
     G, r = scores.residual_moments(W_out, problem.cov)
-    sigma = scores.noise_update(config.variant, r, problem.sigma_min)
+    sigma = scores.noise_update(problem.variant, r, problem.sigma_min)
     new = state._replace(
         W=W_out, sigma=sigma, G=G, M=jnp.where(accepted, inv.inverse, M),
         adam_m=adam_m, adam_v=adam_v, it=it, lr=lr, status=status.astype(jnp.int32),
@@ -319,15 +319,16 @@ def advance(state: PathState, problem: Problem, hyper: Hyperparameters,
             config: PathConfig) -> PathState:
     """Chunk end: convergence check at a checkpoint, then stage transitions and restarts."""
     T = config.num_stages
-    budget = _stage_budget(config, state.stage)
+    budget = _stage_budget(hyper, config, state.stage)
     at_check = state.status == RUNNING
     mu = hyper.mu[state.stage]
-    obj = objective(config.variant, state.W, state.sigma, problem, mu, state.s)
-    slot = jnp.maximum((state.it + config.checkpoint - 1) // config.checkpoint - 1, 0)
+    obj = objective(state.W, state.sigma, problem, mu, state.s)
+    slot = jnp.clip((state.it + hyper.checkpoint - 1) // hyper.checkpoint - 1, 0,
+                    config.trace_length - 1)
     trace = jnp.where(at_check, state.trace.at[state.stage, slot].set(obj), state.trace)
-    change = _objective_change(config.variant, state, problem, mu)
+    change = _objective_change(state, problem, mu)
     # As in the reference, the first checkpoint of an attempt compares against "infinity".
-    converged = (state.it > config.checkpoint) & (jnp.abs(change / state.obj_prev) <= hyper.tol)
+    converged = (state.it > hyper.checkpoint) & (jnp.abs(change / state.obj_prev) <= hyper.tol)
     exhausted = state.it >= budget
     done_now = at_check & (converged | exhausted)
     stop = jnp.where(done_now, jnp.where(converged, STOP_CONVERGED, STOP_MAX_ITER), state.stop)
@@ -371,8 +372,8 @@ def advance(state: PathState, problem: Problem, hyper: Hyperparameters,
 
 def _chunk(state: PathState, problem: Problem, hyper: Hyperparameters,
            config: PathConfig) -> PathState:
-    budget = _stage_budget(config, state.stage)
-    end = jnp.minimum((state.it // config.checkpoint + 1) * config.checkpoint, budget)
+    budget = _stage_budget(hyper, config, state.stage)
+    end = jnp.minimum((state.it // hyper.checkpoint + 1) * hyper.checkpoint, budget)
 
     def keep_going(s):
         return (s.status == RUNNING) & (s.it < end)
@@ -382,18 +383,18 @@ def _chunk(state: PathState, problem: Problem, hyper: Hyperparameters,
 
 
 def run(problem: Problem, hyper: Hyperparameters, config: PathConfig,
-        progress=None) -> PathState:
+        progress: Callable | None = None) -> PathState:
     """Run all stages; returns the final state (`status` FINISHED, or FAILED).
 
-    `progress`, if given, is called as `progress(total_iters)` from inside the loop (via
-    `jax.debug.callback`) after every chunk.
+    `progress`, if given, is called on the host as `progress(total_iters, stage)` after every
+    chunk (via `jax.debug.callback`, so from inside the compiled loop).
     """
     state = _pending(problem, hyper, config)
 
     def body(s):
         s = _chunk(s, problem, hyper, config)
         if progress is not None:
-            jax.debug.callback(progress, s.total_iters, s.stage, s.it, ordered=False)
+            jax.debug.callback(progress, s.total_iters, s.stage, ordered=False)
         return s
 
     return jax.lax.while_loop(lambda s: (s.status != FINISHED) & (s.status != FAILED), body,

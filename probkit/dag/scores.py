@@ -31,6 +31,8 @@ from probkit.core.types import Array, ArrayLike
 
 __all__ = [
     "SCORES",
+    "VARIANT_CODES",
+    "variant_code",
     "residual_moments",
     "noise_update",
     "score",
@@ -52,19 +54,36 @@ def residual_moments(W: Array, cov: Array) -> tuple[Array, Array]:
     return G, jnp.sum(D * G, axis=-2)
 
 
-def noise_update(variant: str, r: Array, sigma_min: Array) -> Array:
-    """Closed-form minimiser over sigma >= sigma_min of the score, as a `(d,)` vector."""
-    if variant == "ev":
-        return jnp.maximum(jnp.sqrt(jnp.mean(r, axis=-1, keepdims=True)), sigma_min) * jnp.ones_like(r)
-    if variant == "nv":
-        return jnp.maximum(jnp.sqrt(r), sigma_min)
-    return jnp.ones_like(r)
+VARIANT_CODES = {"l2": 0, "ev": 1, "nv": 2}
 
 
-def _score_from_moments(variant: str, r: Array, sigma: Array) -> Array:
-    if variant == "l2":
-        return 0.5 * jnp.sum(r, axis=-1)
-    return 0.5 * jnp.sum(r / sigma + sigma, axis=-1)
+def variant_code(variant) -> Array:
+    """The integer code of a variant name (0 l2, 1 ev, 2 nv); codes pass through.
+
+    The solver takes the code as data, so one compiled program serves all three scores (and
+    a batch may even mix them).
+    """
+    if isinstance(variant, str):
+        validate.one_of("variant", variant, SCORES)
+        return jnp.asarray(VARIANT_CODES[variant], jnp.int32)
+    return jnp.asarray(variant, jnp.int32)
+
+
+def noise_update(variant, r: Array, sigma_min: Array) -> Array:
+    """Closed-form minimiser over sigma >= sigma_min of the score, as a `(d,)` vector.
+
+    `variant` is a name or a code (see `variant_code`); for l2 the result is ones.
+    """
+    code = variant_code(variant)
+    ev = jnp.maximum(jnp.sqrt(jnp.mean(r, axis=-1, keepdims=True)), sigma_min) * jnp.ones_like(r)
+    nv = jnp.maximum(jnp.sqrt(r), sigma_min)
+    return jnp.where(code == 1, ev, jnp.where(code == 2, nv, jnp.ones_like(r)))
+
+
+def _score_from_moments(variant, r: Array, sigma: Array) -> Array:
+    code = variant_code(variant)
+    return jnp.where(code == 0, 0.5 * jnp.sum(r, axis=-1),
+                     0.5 * jnp.sum(r / sigma + sigma, axis=-1))
 
 
 def score(variant: str, W: ArrayLike, cov: ArrayLike, sigma: ArrayLike | None = None) -> Array:

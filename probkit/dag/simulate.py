@@ -121,11 +121,16 @@ def simulate_weights(
     if np.any((ranges[:, 0] <= 0) & (ranges[:, 1] >= 0)):
         raise ValueError(f"weight ranges must exclude 0 (an edge needs a nonzero weight), got "
                          f"{weight_ranges}")
+    return _simulate_weights(key, B, tuple(map(tuple, ranges.tolist())))
+
+
+@jax.jit(static_argnames=("ranges",))
+def _simulate_weights(key, B, ranges):
     dtype = jnp.result_type(float)
+    table = jnp.asarray(ranges, dtype)
     k_pick, k_unif = jax.random.split(key)
-    pick = jax.random.randint(k_pick, B.shape, 0, ranges.shape[0])
-    lows = jnp.asarray(ranges[:, 0], dtype)[pick]
-    highs = jnp.asarray(ranges[:, 1], dtype)[pick]
+    pick = jax.random.randint(k_pick, B.shape, 0, table.shape[0])
+    lows, highs = table[pick, 0], table[pick, 1]
     u = jax.random.uniform(k_unif, B.shape, dtype)
     return jnp.where(B != 0, lows + u * (highs - lows), 0.0).astype(dtype)
 
@@ -183,5 +188,12 @@ def _simulate_linear_sem(key, W, n, noise, scale):
     else:
         z = jax.random.gumbel(key, shape, dtype) * jnp.sqrt(6.0) / jnp.pi  # sd 1
     E = z * scale.astype(dtype)
-    # X (I - W) = E  <=>  (I - W)^T X^T = E^T; I - W is invertible for a DAG.
-    return jnp.linalg.solve((jnp.eye(d, dtype=dtype) - W.astype(dtype)).T, E.T).T
+    # X (I - W) = E, and W is nilpotent (a DAG), so (I - W)^{-1} = sum_{k<d} W^k
+    # = (I + W)(I + W^2)(I + W^4)...: ceil(log2 d) squarings, exact up to rounding.
+    W = W.astype(dtype)
+    inv = jnp.eye(d, dtype=dtype) + W
+    power = W
+    for _ in range(int(np.ceil(np.log2(max(d, 2)))) - 1):
+        power = power @ power
+        inv = inv + inv @ power
+    return E @ inv

@@ -48,14 +48,15 @@ def test_solver_gradient_matches_autodiff_of_objective(problem, variant):
     free = jnp.ones((d, d), bool).at[jnp.diag_indices(d)].set(False)
     sigma = {"l2": jnp.ones(d), "ev": jnp.full(d, 0.9), "nv": jnp.linspace(0.6, 1.4, d)}[variant]
     penalized = free.astype(float).at[0, 1].set(0.0)      # one required (unpenalised) edge
-    prob = path.Problem(cov, jnp.asarray(0.07), free, penalized, sigma, sigma)
+    prob = path.Problem(scores.variant_code(variant), cov, jnp.asarray(0.07), free, penalized,
+                        sigma, sigma)
     mu, s = jnp.asarray(0.3), jnp.asarray(0.9)
     G, _ = scores.residual_moments(W, cov)
     M = jnp.linalg.inv(s * jnp.eye(d) - W * W)
 
     def f(w):
         sig = jnp.ones(d) if variant == "l2" else sigma
-        return path.objective(variant, w, sig, prob, mu, s)
+        return path.objective(w, sig, prob, mu, s)
 
     auto = jax.grad(f)(W) * free
     assert jnp.allclose(path.objective_grad(W, sigma if variant != "l2" else jnp.ones(d), G, M,
