@@ -121,11 +121,11 @@ def _neumann_series(P: Array, active: Array) -> tuple[Array, Array]:
     return S, _row_norm(Q) <= NEUMANN_TOL
 
 
-def refresh_inverse(A: Array, s: Array, previous: Array) -> DomainInverse:
+def refresh_inverse(A: Array, s: Array, previous: Array, tol: float | Array = NS_TOL) -> DomainInverse:
     """Inverse of s I - A from the inverse at a nearby point, with a domain certificate.
 
-    Newton–Schulz steps from `previous`: one in the common case, more while the residual is
-    above `NS_TOL` and still shrinking (the residual squares at every step once its spectral
+    Newton–Schulz steps from `previous`: one in the common case, more while the residual
+    ||I - B M_prev|| is above `tol` and still shrinking (the residual squares at every step once its spectral
     radius is below 1). When a step does not shrink it, the guess is rebuilt once from the
     Neumann series. Extra passes run inside a `while_loop` that makes zero trips in the common
     case, so they cost nothing under `vmap` unless some batch member needs them. `ok` is the
@@ -138,12 +138,12 @@ def refresh_inverse(A: Array, s: Array, previous: Array) -> DomainInverse:
 
     def again(c):
         _, _, res, ok, n, _ = c
-        return (n == 0) | ((~ok | (res > NS_TOL)) & (n < MAX_PASSES))
+        return (n == 0) | ((~ok | (res > tol)) & (n < MAX_PASSES))
 
     def attempt(c):
         guess, _, prev_res, _, n, series_used = c
         M, res, certified = _newton_schulz(B, guess)
-        good = certified & (res <= NS_TOL)
+        good = certified & (res <= tol)
         shrinking = res < 0.5 * prev_res
         need_series = ~good & ~shrinking & ~series_used
         S, _ = _neumann_series(P, need_series)
@@ -157,6 +157,6 @@ def refresh_inverse(A: Array, s: Array, previous: Array) -> DomainInverse:
     return DomainInverse(M, ok, series_used)
 
 
-def neumann_inverse(A: Array, s: Array) -> DomainInverse:
+def neumann_inverse(A: Array, s: Array, tol: float | Array = NS_TOL) -> DomainInverse:
     """(s I - A)^{-1} for A >= 0 from scratch; `ok` is False outside the domain."""
-    return refresh_inverse(A, s, jnp.zeros_like(A))
+    return refresh_inverse(A, s, jnp.zeros_like(A), tol)

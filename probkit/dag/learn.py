@@ -73,6 +73,7 @@ def colide(
     checkpoint: int = 1000,
     tol: float = 1e-6,
     sigma_min: float | None = None,
+    inverse_tol: float = 0.1,
     exclude=None,
     require=None,
     progress_bar: bool = False,
@@ -98,6 +99,11 @@ def colide(
         tol: a stage ends when the objective's relative change over a checkpoint is <= tol.
         sigma_min: lower bound on the noise scale(s). Default: 1e-3 times the smallest column
             standard deviation (EV) or times each column's standard deviation (NV).
+        inverse_tol: residual tolerance ||I - (sI - W∘W) M|| of the inverse M that the solver
+            maintains by Newton–Schulz steps instead of inverting at every iteration (see
+            `probkit.dag.acyclicity`). The gradient then carries a relative error of at most
+            about inverse_tol^2; smaller values cost more matrix products. Domain membership
+            is certified exactly whatever the value.
         exclude: edges forced absent: `(d, d)` bool array or iterable of `(i, j)` pairs (i -> j).
         require: edges forced present: never penalised, always in `adjacency`. They must form
             a DAG; a required set that closes a cycle is an error.
@@ -125,6 +131,7 @@ def dagma(
     betas: tuple[float, float] = (0.99, 0.999),
     checkpoint: int = 1000,
     tol: float = 1e-6,
+    inverse_tol: float = 0.1,
     exclude=None,
     require=None,
     progress_bar: bool = False,
@@ -149,6 +156,7 @@ def _check_options(o: dict) -> dict:
     out["mu_factor"] = validate.positive_float("mu_factor", o["mu_factor"])
     out["lr"] = validate.positive_float("lr", o["lr"])
     out["tol"] = validate.positive_float("tol", o["tol"], allow_zero=True)
+    out["inverse_tol"] = validate.positive_float("inverse_tol", o["inverse_tol"])
     betas = tuple(o["betas"])
     if len(betas) != 2 or not all(0.0 <= float(b) < 1.0 for b in betas):
         raise ValueError(f"betas must be two numbers in [0, 1), got {o['betas']!r}")
@@ -216,6 +224,7 @@ def _fit(X, variant: str, lambda1, options: dict) -> DagResult:
         tol=jnp.asarray(o["tol"], dtype), warm_iter=jnp.asarray(o["warm_iter"], jnp.int32),
         max_iter=jnp.asarray(o["max_iter"], jnp.int32),
         checkpoint=jnp.asarray(o["checkpoint"], jnp.int32),
+        inverse_tol=jnp.asarray(o["inverse_tol"], dtype),
     )
     longest = max(o["warm_iter"], o["max_iter"]) if o["num_stages"] > 1 else o["max_iter"]
     config = path.PathConfig(o["num_stages"], -(-longest // o["checkpoint"]))
@@ -324,6 +333,9 @@ class _Progress:
 
     def __exit__(self, *exc):
         if self.bar is not None:
+            if exc[0] is None and self.bar.n < self.total:   # stages stopped early: done
+                self.bar.total = self.bar.n
+                self.bar.refresh()
             self.bar.close()
             _Progress.active = self.previous
 

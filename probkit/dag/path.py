@@ -112,6 +112,7 @@ class Hyperparameters(NamedTuple):
     warm_iter: Array   # () int32 iteration budget of stages 0..T-2
     max_iter: Array    # () int32 iteration budget of the last stage
     checkpoint: Array  # () int32 iterations between convergence checks
+    inverse_tol: Array  # () residual tolerance of the maintained inverse (see `acyclicity`)
 
 
 class PathState(NamedTuple):
@@ -220,7 +221,7 @@ def _begin_stage(state: PathState, problem: Problem, hyper: Hyperparameters, con
         s = jnp.where(first, s, s + 0.1)
         lr = jnp.where(first, lr, 0.5 * lr)
         n = jnp.where(first, n, n + 1)
-        return s, lr, n, acyclicity.neumann_inverse(A0, s), jnp.zeros((), bool)
+        return s, lr, n, acyclicity.neumann_inverse(A0, s, hyper.inverse_tol), jnp.zeros((), bool)
 
     placeholder = acyclicity.DomainInverse(A0, jnp.zeros((), bool), jnp.zeros((), bool))
     s, lr, restarts, inv, _ = jax.lax.while_loop(
@@ -291,7 +292,8 @@ def step(state: PathState, problem: Problem, hyper: Hyperparameters,
         lr, _, _, n = c
         lr = jnp.where(n < 0, lr, 0.5 * lr)
         W_try = W - lr * direction
-        return lr, W_try, acyclicity.refresh_inverse(W_try * W_try, state.s, M), n + 1
+        inv = acyclicity.refresh_inverse(W_try * W_try, state.s, M, hyper.inverse_tol)
+        return lr, W_try, inv, n + 1
 
     placeholder = acyclicity.DomainInverse(M, jnp.zeros((), bool), jnp.zeros((), bool))
     lr, W_new, inv, halvings = jax.lax.while_loop(
