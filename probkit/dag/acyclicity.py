@@ -13,9 +13,10 @@ M <- M + M (I - B M) with B = s I - W∘W, is accurate to the square of the prev
 costs two matrix products (no LU, no triangular solves, which are slow for small matrices on
 CPU). Domain membership is *certified* with the semipositivity criterion for M-matrices: B is
 a nonsingular M-matrix iff some x > 0 has B x > 0; x = M 1 is such a vector whenever M is an
-accurate inverse. When the certificate or the residual check fails, the inverse is rebuilt
-from scratch with the Neumann series (I - P)^{-1} = prod_k (I + P^{2^k}), P = W∘W / s, which
-converges iff rho(P) < 1, i.e. exactly on the domain; divergence means W left the domain.
+accurate inverse (B x = (I - R) 1 with R = I - B M, positive once ||R||_inf < 1). When the
+certificate or the residual check fails, the inverse is rebuilt from scratch with the Neumann
+series (I - P)^{-1} = prod_k (I + P^{2^k}), P = W∘W / s, which converges iff rho(P) < 1, i.e.
+exactly on the domain; divergence means W left the domain.
 Mathematically the test is the reference's "inverse has a negative entry" test.
 """
 
@@ -27,11 +28,11 @@ import jax.numpy as jnp
 from probkit.core.types import Array, ArrayLike
 
 __all__ = [
-    "log_det_acyclicity",
-    "log_det_acyclicity_value",
-    "log_det_acyclicity_grad",
-    "in_domain",
     "DomainInverse",
+    "in_domain",
+    "log_det_acyclicity",
+    "log_det_acyclicity_grad",
+    "log_det_acyclicity_value",
     "neumann_inverse",
     "refresh_inverse",
 ]
@@ -81,9 +82,9 @@ def in_domain(W: ArrayLike, s: float = 1.0) -> Array:
 
 
 class DomainInverse(NamedTuple):
-    inverse: Array   # (d, d) (s I - A)^{-1} when ok
-    ok: Array        # () bool, certified inside the domain
-    rebuilt: Array   # () bool, the Neumann series was needed (warm start too far off)
+    inverse: Array  # (d, d) (s I - A)^{-1} when ok
+    ok: Array  # () bool, certified inside the domain
+    rebuilt: Array  # () bool, the Neumann series was needed (warm start too far off)
 
 
 def _row_norm(R):
@@ -91,14 +92,17 @@ def _row_norm(R):
 
 
 def _newton_schulz(B, M):
-    """One Newton–Schulz step and the certificate; returns (M_new, residual_norm, certified)."""
+    """One Newton–Schulz step and the certificate; returns (M_new, residual_norm, certified).
+
+    With R = I - B M, the certificate vector x = M 1 satisfies B x = (I - R) 1 > 0 whenever
+    ||R||_inf < 1, so "x > 0 and ||R||_inf < 1" proves that B is a nonsingular M-matrix
+    without another product.
+    """
     eye = jnp.eye(B.shape[-1], dtype=B.dtype)
     R = eye - B @ M
-    M_new = M + M @ R
-    x = jnp.sum(M_new, axis=-1)
-    y = B @ x
-    certified = jnp.all(x > 0) & jnp.all(y > 0) & jnp.all(jnp.isfinite(M_new))
-    return M_new, _row_norm(R), certified
+    res = _row_norm(R)
+    certified = jnp.all(jnp.sum(M, axis=-1) > 0) & (res < 1)
+    return M + M @ R, res, certified
 
 
 def _neumann_series(P: Array, active: Array) -> tuple[Array, Array]:
@@ -109,51 +113,62 @@ def _neumann_series(P: Array, active: Array) -> tuple[Array, Array]:
     eye = jnp.eye(P.shape[-1], dtype=P.dtype)
 
     def cond(c):
-        S, Q, k = c
-        q = _row_norm(Q)
-        return active & (k < MAX_DOUBLINGS) & (q > NEUMANN_TOL) & (q < _BLOWUP)
+        _, _, k, q = c  # q = ||Q||, carried so that an inactive call computes nothing
+        going = (k == 0) | ((q > NEUMANN_TOL) & (q < _BLOWUP))
+        return active & (k < MAX_DOUBLINGS) & going
 
     def body(c):
-        S, Q, k = c
-        return S + Q @ S, Q @ Q, k + 1
+        S, Q, k, _ = c
+        S = S + Q @ S  # sum of P^j for j < 2^(k+1)
+        Q = Q @ Q  # P^(2^(k+1))
+        return S, Q, k + 1, _row_norm(Q)
 
-    S, Q, _ = jax.lax.while_loop(cond, body, (eye, P, jnp.zeros((), jnp.int32)))
-    return S, _row_norm(Q) <= NEUMANN_TOL
+    S, _, _, q = jax.lax.while_loop(
+        cond, body, (eye, P, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, P.dtype))
+    )
+    return S, q <= NEUMANN_TOL
 
 
-def refresh_inverse(A: Array, s: Array, previous: Array, tol: float | Array = NS_TOL) -> DomainInverse:
+def refresh_inverse(
+    A: Array, s: Array, previous: Array, tol: float | Array = NS_TOL
+) -> DomainInverse:
     """Inverse of s I - A from the inverse at a nearby point, with a domain certificate.
 
     Newton–Schulz steps from `previous`: one in the common case, more while the residual
-    ||I - B M_prev|| is above `tol` and still shrinking (the residual squares at every step once its spectral
-    radius is below 1). When a step does not shrink it, the guess is rebuilt once from the
-    Neumann series. Extra passes run inside a `while_loop` that makes zero trips in the common
-    case, so they cost nothing under `vmap` unless some batch member needs them. `ok` is the
-    certificate (exact in exact arithmetic): False means rho(W∘W / s) >= 1, W is outside.
+    ||I - B M_guess|| is above `tol` and still shrinking. (The residual squares at every step
+    once its *spectral radius* is below 1; near a DAG it is often nilpotent-like, with a large
+    norm but a tiny spectral radius, so a second step fixes it.) When a step does not shrink a
+    residual >= 1/2, the guess is rebuilt once from the Neumann series. A residual that stops
+    shrinking below 1/2 is the precision floor (ill-conditioned B in float32) and is accepted.
+    Extra passes run inside a `while_loop` that makes zero trips in the common case, so they
+    cost nothing under `vmap` unless some batch member needs them. `ok` is the certificate
+    (exact in exact arithmetic): False means rho(W∘W / s) >= 1, i.e. W is outside the domain.
     """
     eye = jnp.eye(A.shape[-1], dtype=A.dtype)
     B = s * eye - A
     P = A / s
-    inf = jnp.asarray(jnp.inf, A.dtype)
+    # The common case, straight-line: one step from the previous inverse.
+    M, res, certified = _newton_schulz(B, previous)
+
+    def done(res, certified, shrunk):
+        return certified & ((res <= tol) | (~shrunk & (res < 0.5)))
 
     def again(c):
-        _, _, res, ok, n, _ = c
-        return (n == 0) | ((~ok | (res > tol)) & (n < MAX_PASSES))
+        _, res, certified, n, _, shrunk = c
+        return ~done(res, certified, shrunk) & (n < MAX_PASSES)
 
     def attempt(c):
-        guess, _, prev_res, _, n, series_used = c
-        M, res, certified = _newton_schulz(B, guess)
-        good = certified & (res <= tol)
-        shrinking = res < 0.5 * prev_res
-        need_series = ~good & ~shrinking & ~series_used
+        M, res, _, n, series_used, shrunk = c
+        need_series = ~shrunk & ~(res < 0.5) & ~series_used
         S, _ = _neumann_series(P, need_series)
-        guess = jnp.where(need_series, S / s, M)
-        res = jnp.where(need_series, inf, res)
-        return guess, M, res, certified, n + 1, series_used | need_series
+        M_new, res_new, certified = _newton_schulz(B, jnp.where(need_series, S / s, M))
+        shrunk = need_series | (res_new < 0.5 * res)
+        return M_new, res_new, certified, n + 1, series_used | need_series, shrunk
 
-    init = (previous, previous, inf, jnp.zeros((), bool), jnp.zeros((), jnp.int32),
-            jnp.zeros((), bool))
-    _, M, _, ok, _, series_used = jax.lax.while_loop(again, attempt, init)
+    true, false = jnp.ones((), bool), jnp.zeros((), bool)
+    M, _, ok, _, series_used, _ = jax.lax.while_loop(
+        again, attempt, (M, res, certified, jnp.ones((), jnp.int32), false, true)
+    )
     return DomainInverse(M, ok, series_used)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from probkit.core import validate
 from probkit.core.types import Array, ArrayLike
 
-__all__ = ["metrics", "sid", "d_connected"]
+__all__ = ["d_connected", "metrics", "sid"]
 
 
 def _binary_pair(B_true, B_est):
@@ -33,7 +33,9 @@ def _binary_pair(B_true, B_est):
     if B_true.shape[-1] != B_true.shape[-2]:
         raise ValueError(f"B_true must be square (d, d), got shape {B_true.shape}")
     if B_est.shape[-2:] != B_true.shape[-2:]:
-        raise ValueError(f"B_est must have shape {B_true.shape[-2:]} like B_true, got {B_est.shape}")
+        raise ValueError(
+            f"B_est must have shape {B_true.shape[-2:]} like B_true, got {B_est.shape}"
+        )
     return B_true != 0, B_est != 0
 
 
@@ -106,7 +108,7 @@ def d_connected(A: np.ndarray, source: int, given) -> np.ndarray:
         anc |= new
         frontier = new
     reach = np.zeros(d, bool)
-    seen_up = np.zeros(d, bool)    # visited arriving from a child
+    seen_up = np.zeros(d, bool)  # visited arriving from a child
     seen_down = np.zeros(d, bool)  # visited arriving from a parent
     stack = [(source, True)]
     while stack:
@@ -148,8 +150,8 @@ def sid(B_true: ArrayLike, B_est: ArrayLike) -> int:
         raise ValueError("B_est must be a DAG (it has a directed cycle)")
     G, H = np.asarray(T), np.asarray(E)
     d = G.shape[0]
-    R = _closure(G)                      # R[a, b]: directed path a -> ... -> b in G
-    R_refl = R | np.eye(d, dtype=bool)   # ancestor-or-self
+    R = _closure(G)  # R[a, b]: directed path a -> ... -> b in G
+    R_refl = R | np.eye(d, dtype=bool)  # ancestor-or-self
     mistakes = 0
     for i in range(d):
         Z = np.flatnonzero(H[:, i])

@@ -5,22 +5,21 @@ sets, and networkx export.
 repeated squaring of the adjacency matrix, O(d^3 log d), which is negligible next to a fit.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import jax
 import jax.numpy as jnp
 import networkx as nx
 import numpy as np
 
-from probkit.core import validate
 from probkit.core.types import Array, ArrayLike
 
 __all__ = [
-    "reachability",
-    "is_dag",
-    "threshold_to_dag",
-    "edge_mask",
     "check_prior_knowledge",
+    "edge_mask",
+    "is_dag",
+    "reachability",
+    "threshold_to_dag",
     "to_networkx",
 ]
 
@@ -130,8 +129,10 @@ def edge_mask(name: str, edges, num_nodes: int) -> np.ndarray:
         mask = arr.astype(bool)
     else:
         if not isinstance(edges, Iterable):
-            raise TypeError(f"{name} must be a ({d}, {d}) boolean array or an iterable of (i, j) "
-                            f"pairs, got {type(edges).__name__}")
+            raise TypeError(
+                f"{name} must be a ({d}, {d}) boolean array or an iterable of (i, j) "
+                f"pairs, got {type(edges).__name__}"
+            )
         mask = np.zeros((d, d), bool)
         for pair in edges:
             try:
@@ -150,7 +151,9 @@ def edge_mask(name: str, edges, num_nodes: int) -> np.ndarray:
     return mask
 
 
-def to_networkx(adjacency: ArrayLike, weights: ArrayLike | None = None, node_names=None) -> nx.DiGraph:
+def to_networkx(
+    adjacency: ArrayLike, weights: ArrayLike | None = None, node_names: Sequence | None = None
+) -> nx.DiGraph:
     """A `networkx.DiGraph` with an edge i -> j for every nonzero `adjacency[i, j]`.
 
     Args:
@@ -160,8 +163,10 @@ def to_networkx(adjacency: ArrayLike, weights: ArrayLike | None = None, node_nam
     """
     A = np.asarray(adjacency)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise ValueError(f"adjacency must be a single (d, d) matrix, got shape {A.shape}; "
-                         "index a batched result first")
+        raise ValueError(
+            f"adjacency must be a single (d, d) matrix, got shape {A.shape}; "
+            "index a batched result first"
+        )
     d = A.shape[0]
     names = list(range(d)) if node_names is None else list(node_names)
     if len(names) != d:
@@ -195,6 +200,7 @@ def check_prior_knowledge(exclude, require, num_nodes: int) -> tuple[np.ndarray,
     cycle = _find_cycle(required)
     if cycle is not None:
         path = " -> ".join(map(str, cycle))
-        raise ValueError(f"require closes a directed cycle ({path}); required edges must form a DAG")
+        raise ValueError(
+            f"require closes a directed cycle ({path}); required edges must form a DAG"
+        )
     return excluded, required
-

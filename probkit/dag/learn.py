@@ -11,8 +11,9 @@ Batching: pass `X` with a leading batch axis `(b, n, d)` (many datasets) and/or 
 of `lambda1` (a regularisation path); all b problems run in one compiled, vmapped call.
 """
 
+from collections.abc import Iterable, Sequence
 from functools import partial
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +24,10 @@ from probkit.core import validate
 from probkit.core.types import Array, ArrayLike
 from probkit.dag import graph, path, scores
 
-__all__ = ["DagResult", "colide", "dagma"]
+__all__ = ["DagResult", "EdgeSet", "colide", "dagma"]
+
+EdgeSet: TypeAlias = ArrayLike | Iterable[tuple[int, int]] | nx.DiGraph | None
+"""Edges i -> j as a `(d, d)` boolean array, an iterable of `(i, j)` pairs, or a DiGraph."""
 
 # Noise-scale floor relative to the data's column standard deviations (see `colide`).
 _SIGMA_MIN_REL = 1e-3
@@ -32,14 +36,16 @@ _SIGMA_MIN_REL = 1e-3
 class DagResult(NamedTuple):
     """Result of `colide` / `dagma`; with a batch, every field has a leading batch axis."""
 
-    weights: Array           # (d, d) unthresholded W; W[i, j] is the weight of edge i -> j
-    adjacency: Array         # (d, d) bool, thresholded and guaranteed acyclic
-    noise_scale: Array       # () EV; (d,) NV; (d,) plug-in residual std for DAGMA
-    objective_trace: Array   # (T, K) objective every `checkpoint` iterations (NaN-padded)
-    converged: Array         # () bool, the last stage met the tolerance, no failure
-    info: path.PathInfo      # per-stage iterations, restarts, s, stop reasons
+    weights: Array  # (d, d) unthresholded W; W[i, j] is the weight of edge i -> j
+    adjacency: Array  # (d, d) bool, thresholded and guaranteed acyclic
+    noise_scale: Array  # () EV; (d,) NV; (d,) plug-in residual std for DAGMA
+    objective_trace: Array  # (T, K) objective every `checkpoint` iterations (NaN-padded)
+    converged: Array  # () bool, the last stage met the tolerance, no failure
+    info: path.PathInfo  # per-stage iterations, restarts, s, stop reasons
 
-    def to_networkx(self, index: int | None = None, node_names=None) -> nx.DiGraph:
+    def to_networkx(
+        self, index: int | None = None, node_names: Sequence | None = None
+    ) -> nx.DiGraph:
         """The learned DAG as a `networkx.DiGraph` with edge attribute `"weight"`.
 
         Args:
@@ -63,7 +69,7 @@ def colide(
     *,
     w_threshold: float = 0.3,
     num_stages: int = 5,
-    s=(1.0, 0.9, 0.8, 0.7, 0.6),
+    s: float | Sequence[float] = (1.0, 0.9, 0.8, 0.7, 0.6),
     mu_init: float = 1.0,
     mu_factor: float = 0.1,
     warm_iter: int = 30000,
@@ -74,8 +80,8 @@ def colide(
     tol: float = 1e-6,
     sigma_min: float | None = None,
     inverse_tol: float = 0.1,
-    exclude=None,
-    require=None,
+    exclude: EdgeSet = None,
+    require: EdgeSet = None,
     progress_bar: bool = False,
 ) -> DagResult:
     """CoLiDE: learn a linear DAG and its noise scale(s) jointly.
@@ -92,9 +98,12 @@ def colide(
         w_threshold: |W| threshold for `adjacency` (raised further if needed for acyclicity).
         num_stages: T, the number of path-following stages.
         s: log-det parameter per stage (a shorter list repeats its last value), or a scalar.
-        mu_init, mu_factor: mu_k = mu_init * mu_factor^k.
-        warm_iter: iteration budget of each stage but the last; `max_iter`: of the last.
-        lr, betas: Adam learning rate and (beta1, beta2).
+        mu_init: mu_0; stage k uses mu_k = mu_init * mu_factor^k.
+        mu_factor: ratio of successive mu_k.
+        warm_iter: iteration budget of each stage but the last.
+        max_iter: iteration budget of the last stage.
+        lr: Adam learning rate (halved by the domain rules when needed).
+        betas: Adam (beta1, beta2).
         checkpoint: iterations between convergence checks (and objective-trace entries).
         tol: a stage ends when the objective's relative change over a checkpoint is <= tol.
         sigma_min: lower bound on the noise scale(s). Default: 1e-3 times the smallest column
@@ -122,7 +131,7 @@ def dagma(
     *,
     w_threshold: float = 0.3,
     num_stages: int = 5,
-    s=(1.0, 0.9, 0.8, 0.7, 0.6),
+    s: float | Sequence[float] = (1.0, 0.9, 0.8, 0.7, 0.6),
     mu_init: float = 1.0,
     mu_factor: float = 0.1,
     warm_iter: int = 30000,
@@ -132,8 +141,8 @@ def dagma(
     checkpoint: int = 1000,
     tol: float = 1e-6,
     inverse_tol: float = 0.1,
-    exclude=None,
-    require=None,
+    exclude: EdgeSet = None,
+    require: EdgeSet = None,
     progress_bar: bool = False,
 ) -> DagResult:
     """DAGMA with the least-squares score 1/2 ||X - X W||_F^2 / n (same solver as `colide`).
@@ -219,9 +228,13 @@ def _fit(X, variant: str, lambda1, options: dict) -> DagResult:
     dtype = X.dtype
     mu, s = path.schedule(o["num_stages"], o["s"], o["mu_init"], o["mu_factor"])
     hyper = path.Hyperparameters(
-        mu=jnp.asarray(mu, dtype), s=jnp.asarray(s, dtype), lr=jnp.asarray(o["lr"], dtype),
-        beta1=jnp.asarray(o["betas"][0], dtype), beta2=jnp.asarray(o["betas"][1], dtype),
-        tol=jnp.asarray(o["tol"], dtype), warm_iter=jnp.asarray(o["warm_iter"], jnp.int32),
+        mu=jnp.asarray(mu, dtype),
+        s=jnp.asarray(s, dtype),
+        lr=jnp.asarray(o["lr"], dtype),
+        beta1=jnp.asarray(o["betas"][0], dtype),
+        beta2=jnp.asarray(o["betas"][1], dtype),
+        tol=jnp.asarray(o["tol"], dtype),
+        warm_iter=jnp.asarray(o["warm_iter"], jnp.int32),
         max_iter=jnp.asarray(o["max_iter"], jnp.int32),
         checkpoint=jnp.asarray(o["checkpoint"], jnp.int32),
         inverse_tol=jnp.asarray(o["inverse_tol"], dtype),
@@ -230,7 +243,8 @@ def _fit(X, variant: str, lambda1, options: dict) -> DagResult:
     config = path.PathConfig(o["num_stages"], -(-longest // o["checkpoint"]))
     fixed = _Fixed(
         variant=scores.variant_code(variant),
-        excluded=jnp.asarray(excluded), required=jnp.asarray(required),
+        excluded=jnp.asarray(excluded),
+        required=jnp.asarray(required),
         sigma_min=jnp.asarray(-1.0 if o["sigma_min"] is None else o["sigma_min"], dtype),
         threshold=jnp.asarray(o["w_threshold"], dtype),
     )
@@ -256,11 +270,11 @@ def _fit(X, variant: str, lambda1, options: dict) -> DagResult:
 class _Fixed(NamedTuple):
     """Arguments shared by every problem of a batch."""
 
-    variant: Array     # () int32
-    excluded: Array    # (d, d) bool
-    required: Array    # (d, d) bool
-    sigma_min: Array   # () user floor, or -1 for the relative default
-    threshold: Array   # () w_threshold
+    variant: Array  # () int32
+    excluded: Array  # (d, d) bool
+    required: Array  # (d, d) bool
+    sigma_min: Array  # () user floor, or -1 for the relative default
+    threshold: Array  # () w_threshold
 
 
 def _prepare(X, lambda1, fixed: _Fixed) -> path.Problem:
@@ -280,8 +294,9 @@ def _prepare(X, lambda1, fixed: _Fixed) -> path.Problem:
     floor = jnp.where(fixed.variant == 1, ev_floor, jnp.where(fixed.variant == 2, nv_floor, ones))
     init = jnp.where(fixed.variant == 1, ev_init, jnp.where(fixed.variant == 2, nv_init, ones))
     penalized = (free & ~fixed.required).astype(X.dtype)
-    return path.Problem(fixed.variant, cov, lambda1, free, penalized, floor.astype(X.dtype),
-                        init.astype(X.dtype))
+    return path.Problem(
+        fixed.variant, cov, lambda1, free, penalized, floor.astype(X.dtype), init.astype(X.dtype)
+    )
 
 
 def _fit_one(X, lambda1, fixed: _Fixed, hyper, config):
@@ -292,7 +307,8 @@ def _fit_one(X, lambda1, fixed: _Fixed, hyper, config):
     _, r = scores.residual_moments(W, problem.cov)
     info = path.info(state)
     converged = (state.status == path.FINISHED) & (
-        info.stop_reason[config.num_stages - 1] == path.STOP_CONVERGED)
+        info.stop_reason[config.num_stages - 1] == path.STOP_CONVERGED
+    )
     return W, adjacency, state.sigma, jnp.sqrt(r), state.trace, converged, info
 
 
@@ -333,7 +349,7 @@ class _Progress:
 
     def __exit__(self, *exc):
         if self.bar is not None:
-            if exc[0] is None and self.bar.n < self.total:   # stages stopped early: done
+            if exc[0] is None and self.bar.n < self.total:  # stages stopped early: done
                 self.bar.total = self.bar.n
                 self.bar.refresh()
             self.bar.close()

@@ -42,26 +42,26 @@ from probkit.core.types import Array
 from probkit.dag import acyclicity, scores
 
 __all__ = [
-    "PathConfig",
-    "Problem",
-    "Hyperparameters",
-    "PathState",
-    "StepInfo",
-    "PathInfo",
+    "FAILED",
+    "FINISHED",
+    "RESTART",
     "RUNNING",
     "STAGE_DONE",
-    "RESTART",
-    "FINISHED",
-    "FAILED",
     "STOP_CONVERGED",
-    "STOP_MAX_ITER",
     "STOP_LR_UNDERFLOW",
+    "STOP_MAX_ITER",
+    "Hyperparameters",
+    "PathConfig",
+    "PathInfo",
+    "PathState",
+    "Problem",
+    "StepInfo",
+    "advance",
+    "init",
     "objective",
     "objective_grad",
-    "init",
-    "step",
-    "advance",
     "run",
+    "step",
 ]
 
 # status codes (BEGIN: stage 0 not started yet; `advance` starts it)
@@ -83,82 +83,82 @@ class PathConfig(NamedTuple):
     CoLiDE-NV and DAGMA at any budgets with the same `trace_length`.
     """
 
-    num_stages: int = 5       # T
-    trace_length: int = 60    # K >= ceil(max(warm_iter, max_iter) / checkpoint)
-    max_restarts: int = 30    # per stage; beyond it the fit is flagged failed
+    num_stages: int = 5  # T
+    trace_length: int = 60  # K >= ceil(max(warm_iter, max_iter) / checkpoint)
+    max_restarts: int = 30  # per stage; beyond it the fit is flagged failed
 
 
 class Problem(NamedTuple):
     """One learning problem (a pytree; batch it with `vmap`)."""
 
-    variant: Array      # () int32 score code: 0 l2 (DAGMA), 1 ev, 2 nv (`scores.variant_code`)
-    cov: Array          # (d, d) X^T X / n of centred data
-    lambda1: Array      # () l1 weight
-    free: Array         # (d, d) bool, entries of W that may be nonzero
-    penalized: Array    # (d, d) float 0/1, entries carrying the l1 penalty (free, not required)
-    sigma_min: Array    # (d,) lower bound on the noise scale(s)
-    sigma_init: Array   # (d,) initial noise scale(s)
+    variant: Array  # () int32 score code: 0 l2 (DAGMA), 1 ev, 2 nv (`scores.variant_code`)
+    cov: Array  # (d, d) X^T X / n of centred data
+    lambda1: Array  # () l1 weight
+    free: Array  # (d, d) bool, entries of W that may be nonzero
+    penalized: Array  # (d, d) float 0/1, entries carrying the l1 penalty (free, not required)
+    sigma_min: Array  # (d,) lower bound on the noise scale(s)
+    sigma_init: Array  # (d,) initial noise scale(s)
 
 
 class Hyperparameters(NamedTuple):
     """Numbers of the schedule (traced: changing them does not recompile)."""
 
-    mu: Array      # (T,) mu_k
-    s: Array       # (T,) s_k
-    lr: Array      # () Adam learning rate at the start of each stage
-    beta1: Array   # ()
-    beta2: Array   # ()
-    tol: Array     # () relative objective change that ends a stage
-    warm_iter: Array   # () int32 iteration budget of stages 0..T-2
-    max_iter: Array    # () int32 iteration budget of the last stage
+    mu: Array  # (T,) mu_k
+    s: Array  # (T,) s_k
+    lr: Array  # () Adam learning rate at the start of each stage
+    beta1: Array  # ()
+    beta2: Array  # ()
+    tol: Array  # () relative objective change that ends a stage
+    warm_iter: Array  # () int32 iteration budget of stages 0..T-2
+    max_iter: Array  # () int32 iteration budget of the last stage
     checkpoint: Array  # () int32 iterations between convergence checks
     inverse_tol: Array  # () residual tolerance of the maintained inverse (see `acyclicity`)
 
 
 class PathState(NamedTuple):
-    W: Array             # (d, d) iterate
-    sigma: Array         # (d,) noise scale(s) at W (all equal for EV, ones for l2)
-    G: Array             # (d, d) cov (I - W), shared by the gradient and the sigma update
-    M: Array             # (d, d) (s I - W∘W)^{-1}, certified
-    adam_m: Array        # (d, d)
-    adam_v: Array        # (d, d)
-    it: Array            # () int32, iterations taken in this stage attempt
-    lr: Array            # () current learning rate
-    stage: Array         # () int32
-    s: Array             # () s of this stage (raised by restarts)
-    stage_lr: Array      # () learning rate this attempt started with
-    W_start: Array       # (d, d) point the stage (re)starts from
-    sigma_start: Array   # (d,)
-    obj_prev: Array      # () objective at the previous checkpoint (1e16 before the first)
-    W_check: Array       # (d, d) W at the previous checkpoint (stage start before the first)
-    G_check: Array       # (d, d) cov (I - W_check)
-    sigma_check: Array   # (d,)
-    gradh_check: Array   # (d, d) grad h at W_check
-    status: Array        # () int32 RUNNING / STAGE_DONE / RESTART / FINISHED / FAILED
-    stop: Array          # () int32 why the current stage stopped (STOP_*)
-    trace: Array         # (T, K) objective at each checkpoint of each stage (NaN = none)
-    stage_iters: Array   # (T,) int32 iterations of each stage's final attempt
+    W: Array  # (d, d) iterate
+    sigma: Array  # (d,) noise scale(s) at W (all equal for EV, ones for l2)
+    G: Array  # (d, d) cov (I - W), shared by the gradient and the sigma update
+    M: Array  # (d, d) (s I - W∘W)^{-1}, certified
+    adam_m: Array  # (d, d)
+    adam_v: Array  # (d, d)
+    it: Array  # () int32, iterations taken in this stage attempt
+    lr: Array  # () current learning rate
+    stage: Array  # () int32
+    s: Array  # () s of this stage (raised by restarts)
+    stage_lr: Array  # () learning rate this attempt started with
+    W_start: Array  # (d, d) point the stage (re)starts from
+    sigma_start: Array  # (d,)
+    obj_prev: Array  # () objective at the previous checkpoint (1e16 before the first)
+    W_check: Array  # (d, d) W at the previous checkpoint (stage start before the first)
+    G_check: Array  # (d, d) cov (I - W_check)
+    sigma_check: Array  # (d,)
+    gradh_check: Array  # (d, d) grad h at W_check
+    status: Array  # () int32 RUNNING / STAGE_DONE / RESTART / FINISHED / FAILED
+    stop: Array  # () int32 why the current stage stopped (STOP_*)
+    trace: Array  # (T, K) objective at each checkpoint of each stage (NaN = none)
+    stage_iters: Array  # (T,) int32 iterations of each stage's final attempt
     stage_restarts: Array  # (T,) int32
-    stage_s: Array       # (T,) s each stage ended with
-    stage_stop: Array    # (T,) int32 STOP_* of each stage
-    total_iters: Array   # () int32, all iterations including restarted attempts
-    rebuilds: Array      # () int32, iterations where the inverse was rebuilt from scratch
+    stage_s: Array  # (T,) s each stage ended with
+    stage_stop: Array  # (T,) int32 STOP_* of each stage
+    total_iters: Array  # () int32, all iterations including restarted attempts
+    rebuilds: Array  # () int32, iterations where the inverse was rebuilt from scratch
 
 
 class StepInfo(NamedTuple):
-    accepted: Array      # () bool, the step stayed in the domain (after any backtracking)
-    halvings: Array      # () int32, learning-rate halvings of this step
-    rebuilt: Array       # () bool, the inverse had to be rebuilt
+    accepted: Array  # () bool, the step stayed in the domain (after any backtracking)
+    halvings: Array  # () int32, learning-rate halvings of this step
+    rebuilt: Array  # () bool, the inverse had to be rebuilt
 
 
 class PathInfo(NamedTuple):
-    iterations: Array        # (T,) int32 per stage (final attempt)
-    restarts: Array          # (T,) int32 per stage
-    s: Array                 # (T,) final s per stage
-    stop_reason: Array       # (T,) int32: 0 converged (tol), 1 iteration budget, 2 lr < 1e-16
+    iterations: Array  # (T,) int32 per stage (final attempt)
+    restarts: Array  # (T,) int32 per stage
+    s: Array  # (T,) final s per stage
+    stop_reason: Array  # (T,) int32: 0 converged (tol), 1 iteration budget, 2 lr < 1e-16
     total_iterations: Array  # () int32, including restarted attempts
-    rebuilds: Array          # () int32, inverse rebuilt from scratch (diagnostic)
-    failed: Array            # () bool, more than max_restarts restarts in a stage
+    rebuilds: Array  # () int32, inverse rebuilt from scratch (diagnostic)
+    failed: Array  # () bool, more than max_restarts restarts in a stage
 
 
 def objective(W: Array, sigma: Array, problem: Problem, mu: Array, s: Array) -> Array:
@@ -169,8 +169,9 @@ def objective(W: Array, sigma: Array, problem: Problem, mu: Array, s: Array) -> 
     return mu * (scores._score_from_moments(problem.variant, r, sigma) + problem.lambda1 * l1) + h
 
 
-def objective_grad(W: Array, sigma: Array, G: Array, M: Array, problem: Problem,
-                   mu: Array) -> Array:
+def objective_grad(
+    W: Array, sigma: Array, G: Array, M: Array, problem: Problem, mu: Array
+) -> Array:
     """Gradient in W of `objective`, with G = cov (I - W) and M = (s I - W∘W)^{-1} given.
 
     mu [-G diag(1/sigma) + lambda1 sign(W)] + 2 W ∘ M^T, zero on entries that are not free
@@ -206,8 +207,18 @@ def _stage_budget(hyper: Hyperparameters, config: PathConfig, stage):
     return jnp.where(stage == config.num_stages - 1, hyper.max_iter, hyper.warm_iter)
 
 
-def _begin_stage(state: PathState, problem: Problem, hyper: Hyperparameters, config: PathConfig,
-                 stage, W0, sigma0, s, lr, restarts) -> PathState:
+def _begin_stage(
+    state: PathState,
+    problem: Problem,
+    hyper: Hyperparameters,
+    config: PathConfig,
+    stage,
+    W0,
+    sigma0,
+    s,
+    lr,
+    restarts,
+) -> PathState:
     """Fresh attempt of `stage` from (W0, sigma0); raises s / halves lr while W0 is outside."""
     dtype = W0.dtype
     A0 = W0 * W0
@@ -217,7 +228,7 @@ def _begin_stage(state: PathState, problem: Problem, hyper: Hyperparameters, con
         return first | (~inv.ok & (n <= config.max_restarts))
 
     def attempt(c):
-        s, lr, n, inv, first = c
+        s, lr, n, _, first = c
         s = jnp.where(first, s, s + 0.1)
         lr = jnp.where(first, lr, 0.5 * lr)
         n = jnp.where(first, n, n + 1)
@@ -225,14 +236,29 @@ def _begin_stage(state: PathState, problem: Problem, hyper: Hyperparameters, con
 
     placeholder = acyclicity.DomainInverse(A0, jnp.zeros((), bool), jnp.zeros((), bool))
     s, lr, restarts, inv, _ = jax.lax.while_loop(
-        again, attempt, (s, lr, restarts, placeholder, jnp.ones((), bool)))
+        again, attempt, (s, lr, restarts, placeholder, jnp.ones((), bool))
+    )
     G, _ = scores.residual_moments(W0, problem.cov)
     zeros = jnp.zeros_like(W0)
     return state._replace(
-        W=W0, sigma=sigma0, G=G, M=inv.inverse, adam_m=zeros, adam_v=zeros,
-        it=jnp.zeros((), jnp.int32), lr=lr, stage=stage, s=s, stage_lr=lr, W_start=W0,
-        sigma_start=sigma0, obj_prev=jnp.asarray(1e16, dtype), W_check=W0, G_check=G,
-        sigma_check=sigma0, gradh_check=2.0 * W0 * inv.inverse.T,
+        W=W0,
+        sigma=sigma0,
+        G=G,
+        M=inv.inverse,
+        adam_m=zeros,
+        adam_v=zeros,
+        it=jnp.zeros((), jnp.int32),
+        lr=lr,
+        stage=stage,
+        s=s,
+        stage_lr=lr,
+        W_start=W0,
+        sigma_start=sigma0,
+        obj_prev=jnp.asarray(1e16, dtype),
+        W_check=W0,
+        G_check=G,
+        sigma_check=sigma0,
+        gradh_check=2.0 * W0 * inv.inverse.T,
         status=jnp.where(inv.ok, RUNNING, FAILED).astype(jnp.int32),
         stop=jnp.asarray(STOP_NONE, jnp.int32),
         trace=state.trace.at[stage].set(jnp.nan),
@@ -249,14 +275,33 @@ def _pending(problem: Problem, hyper: Hyperparameters, config: PathConfig) -> Pa
     W0 = jnp.zeros((d, d), dtype)
     zero_i = jnp.zeros((), jnp.int32)
     return PathState(
-        W=W0, sigma=problem.sigma_init, G=problem.cov, M=jnp.eye(d, dtype=dtype), adam_m=W0,
-        adam_v=W0, it=zero_i, lr=hyper.lr, stage=zero_i, s=hyper.s[0], stage_lr=hyper.lr,
-        W_start=W0, sigma_start=problem.sigma_init, obj_prev=jnp.asarray(1e16, dtype),
-        W_check=W0, G_check=problem.cov, sigma_check=problem.sigma_init, gradh_check=W0,
-        status=jnp.asarray(BEGIN, jnp.int32), stop=jnp.asarray(STOP_NONE, jnp.int32),
-        trace=jnp.full((T, K), jnp.nan, dtype), stage_iters=jnp.zeros((T,), jnp.int32),
-        stage_restarts=jnp.zeros((T,), jnp.int32), stage_s=hyper.s.astype(dtype),
-        stage_stop=jnp.full((T,), STOP_NONE, jnp.int32), total_iters=zero_i, rebuilds=zero_i,
+        W=W0,
+        sigma=problem.sigma_init,
+        G=problem.cov,
+        M=jnp.eye(d, dtype=dtype),
+        adam_m=W0,
+        adam_v=W0,
+        it=zero_i,
+        lr=hyper.lr,
+        stage=zero_i,
+        s=hyper.s[0],
+        stage_lr=hyper.lr,
+        W_start=W0,
+        sigma_start=problem.sigma_init,
+        obj_prev=jnp.asarray(1e16, dtype),
+        W_check=W0,
+        G_check=problem.cov,
+        sigma_check=problem.sigma_init,
+        gradh_check=W0,
+        status=jnp.asarray(BEGIN, jnp.int32),
+        stop=jnp.asarray(STOP_NONE, jnp.int32),
+        trace=jnp.full((T, K), jnp.nan, dtype),
+        stage_iters=jnp.zeros((T,), jnp.int32),
+        stage_restarts=jnp.zeros((T,), jnp.int32),
+        stage_s=hyper.s.astype(dtype),
+        stage_stop=jnp.full((T,), STOP_NONE, jnp.int32),
+        total_iters=zero_i,
+        rebuilds=zero_i,
     )
 
 
@@ -265,8 +310,9 @@ def init(problem: Problem, hyper: Hyperparameters, config: PathConfig) -> PathSt
     return advance(_pending(problem, hyper, config), problem, hyper, config)
 
 
-def step(state: PathState, problem: Problem, hyper: Hyperparameters,
-         config: PathConfig) -> tuple[PathState, StepInfo]:
+def step(
+    state: PathState, problem: Problem, hyper: Hyperparameters, config: PathConfig
+) -> tuple[PathState, StepInfo]:
     """One Adam step on W, the domain rules, then the closed-form noise update.
 
     Expects `state.status == RUNNING`; sets it to RESTART or STAGE_DONE when a rule says so
@@ -278,26 +324,28 @@ def step(state: PathState, problem: Problem, hyper: Hyperparameters,
     t = it.astype(W.dtype)
     adam_m = hyper.beta1 * state.adam_m + (1 - hyper.beta1) * grad
     adam_v = hyper.beta2 * state.adam_v + (1 - hyper.beta2) * grad * grad
-    direction = (adam_m / (1 - hyper.beta1**t)) / (jnp.sqrt(adam_v / (1 - hyper.beta2**t))
-                                                    + _ADAM_EPS)
+    direction = (adam_m / (1 - hyper.beta1**t)) / (
+        jnp.sqrt(adam_v / (1 - hyper.beta2**t)) + _ADAM_EPS
+    )
 
     backtrack = state.s > _S_RESTART
+    W_new = W - state.lr * direction
+    inv = acyclicity.refresh_inverse(W_new * W_new, state.s, M, hyper.inverse_tol)
 
     def again(c):
-        lr, _, inv, n = c
-        first = n < 0
-        return first | (~inv.ok & backtrack & (lr > _LR_FLOOR))
+        lr, _, inv, _ = c
+        return ~inv.ok & backtrack & (lr > _LR_FLOOR)
 
-    def attempt(c):
+    def retry(c):
         lr, _, _, n = c
-        lr = jnp.where(n < 0, lr, 0.5 * lr)
+        lr = 0.5 * lr
         W_try = W - lr * direction
         inv = acyclicity.refresh_inverse(W_try * W_try, state.s, M, hyper.inverse_tol)
         return lr, W_try, inv, n + 1
 
-    placeholder = acyclicity.DomainInverse(M, jnp.zeros((), bool), jnp.zeros((), bool))
     lr, W_new, inv, halvings = jax.lax.while_loop(
-        again, attempt, (state.lr, W, placeholder, jnp.full((), -1, jnp.int32)))
+        again, retry, (state.lr, W_new, inv, jnp.zeros((), jnp.int32))
+    )
     accepted = inv.ok
     underflow = ~accepted & backtrack
     status = jnp.where(accepted, RUNNING, jnp.where(underflow, STAGE_DONE, RESTART))
@@ -305,10 +353,18 @@ def step(state: PathState, problem: Problem, hyper: Hyperparameters,
     G, r = scores.residual_moments(W_out, problem.cov)
     sigma = scores.noise_update(problem.variant, r, problem.sigma_min)
     new = state._replace(
-        W=W_out, sigma=sigma, G=G, M=jnp.where(accepted, inv.inverse, M),
-        adam_m=adam_m, adam_v=adam_v, it=it, lr=lr, status=status.astype(jnp.int32),
+        W=W_out,
+        sigma=sigma,
+        G=G,
+        M=jnp.where(accepted, inv.inverse, M),
+        adam_m=adam_m,
+        adam_v=adam_v,
+        it=it,
+        lr=lr,
+        status=status.astype(jnp.int32),
         stop=jnp.where(underflow, STOP_LR_UNDERFLOW, state.stop).astype(jnp.int32),
-        total_iters=state.total_iters + 1, rebuilds=state.rebuilds + inv.rebuilt,
+        total_iters=state.total_iters + 1,
+        rebuilds=state.rebuilds + inv.rebuilt,
     )
     return new, StepInfo(accepted, halvings, inv.rebuilt)
 
@@ -317,16 +373,18 @@ def _select(pred, a: PathState, b: PathState) -> PathState:
     return jax.tree.map(lambda x, y: jnp.where(pred, x, y), a, b)
 
 
-def advance(state: PathState, problem: Problem, hyper: Hyperparameters,
-            config: PathConfig) -> PathState:
+def advance(
+    state: PathState, problem: Problem, hyper: Hyperparameters, config: PathConfig
+) -> PathState:
     """Chunk end: convergence check at a checkpoint, then stage transitions and restarts."""
     T = config.num_stages
     budget = _stage_budget(hyper, config, state.stage)
     at_check = state.status == RUNNING
     mu = hyper.mu[state.stage]
     obj = objective(state.W, state.sigma, problem, mu, state.s)
-    slot = jnp.clip((state.it + hyper.checkpoint - 1) // hyper.checkpoint - 1, 0,
-                    config.trace_length - 1)
+    slot = jnp.clip(
+        (state.it + hyper.checkpoint - 1) // hyper.checkpoint - 1, 0, config.trace_length - 1
+    )
     trace = jnp.where(at_check, state.trace.at[state.stage, slot].set(obj), state.trace)
     change = _objective_change(state, problem, mu)
     # As in the reference, the first checkpoint of an attempt compares against "infinity".
@@ -336,12 +394,14 @@ def advance(state: PathState, problem: Problem, hyper: Hyperparameters,
     stop = jnp.where(done_now, jnp.where(converged, STOP_CONVERGED, STOP_MAX_ITER), state.stop)
     status = jnp.where(done_now, STAGE_DONE, state.status)
     state = state._replace(
-        trace=trace, obj_prev=jnp.where(at_check, obj, state.obj_prev),
+        trace=trace,
+        obj_prev=jnp.where(at_check, obj, state.obj_prev),
         W_check=jnp.where(at_check, state.W, state.W_check),
         G_check=jnp.where(at_check, state.G, state.G_check),
         sigma_check=jnp.where(at_check, state.sigma, state.sigma_check),
         gradh_check=jnp.where(at_check, 2.0 * state.W * state.M.T, state.gradh_check),
-        status=status.astype(jnp.int32), stop=stop.astype(jnp.int32),
+        status=status.astype(jnp.int32),
+        stop=stop.astype(jnp.int32),
     )
 
     stage_done = state.status == STAGE_DONE
@@ -349,9 +409,11 @@ def advance(state: PathState, problem: Problem, hyper: Hyperparameters,
     # Record the stage that just ended (or the attempt that is being restarted).
     state = state._replace(
         stage_iters=state.stage_iters.at[state.stage].set(
-            jnp.where(stage_done | restart, state.it, state.stage_iters[state.stage])),
+            jnp.where(stage_done | restart, state.it, state.stage_iters[state.stage])
+        ),
         stage_stop=state.stage_stop.at[state.stage].set(
-            jnp.where(stage_done, state.stop, state.stage_stop[state.stage])),
+            jnp.where(stage_done, state.stop, state.stage_stop[state.stage])
+        ),
         stage_s=state.stage_s.at[state.stage].set(state.s),
     )
     last = state.stage == T - 1
@@ -372,8 +434,9 @@ def advance(state: PathState, problem: Problem, hyper: Hyperparameters,
     return state._replace(status=status.astype(jnp.int32))
 
 
-def _chunk(state: PathState, problem: Problem, hyper: Hyperparameters,
-           config: PathConfig) -> PathState:
+def _chunk(
+    state: PathState, problem: Problem, hyper: Hyperparameters, config: PathConfig
+) -> PathState:
     budget = _stage_budget(hyper, config, state.stage)
     end = jnp.minimum((state.it // hyper.checkpoint + 1) * hyper.checkpoint, budget)
 
@@ -384,8 +447,9 @@ def _chunk(state: PathState, problem: Problem, hyper: Hyperparameters,
     return advance(state, problem, hyper, config)
 
 
-def run(problem: Problem, hyper: Hyperparameters, config: PathConfig,
-        progress: Callable | None = None) -> PathState:
+def run(
+    problem: Problem, hyper: Hyperparameters, config: PathConfig, progress: Callable | None = None
+) -> PathState:
     """Run all stages; returns the final state (`status` FINISHED, or FAILED).
 
     `progress`, if given, is called on the host as `progress(total_iters, stage)` after every
@@ -399,16 +463,19 @@ def run(problem: Problem, hyper: Hyperparameters, config: PathConfig,
             jax.debug.callback(progress, s.total_iters, s.stage, ordered=False)
         return s
 
-    return jax.lax.while_loop(lambda s: (s.status != FINISHED) & (s.status != FAILED), body,
-                              state)
+    return jax.lax.while_loop(lambda s: (s.status != FINISHED) & (s.status != FAILED), body, state)
 
 
 def info(state: PathState) -> PathInfo:
     """Diagnostics of a finished run."""
     return PathInfo(
-        iterations=state.stage_iters, restarts=state.stage_restarts, s=state.stage_s,
-        stop_reason=state.stage_stop, total_iterations=state.total_iters,
-        rebuilds=state.rebuilds, failed=state.status == FAILED,
+        iterations=state.stage_iters,
+        restarts=state.stage_restarts,
+        s=state.stage_s,
+        stop_reason=state.stage_stop,
+        total_iterations=state.total_iters,
+        rebuilds=state.rebuilds,
+        failed=state.status == FAILED,
     )
 
 

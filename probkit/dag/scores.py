@@ -32,12 +32,12 @@ from probkit.core.types import Array, ArrayLike
 __all__ = [
     "SCORES",
     "VARIANT_CODES",
-    "variant_code",
-    "residual_moments",
+    "noise_scale",
     "noise_update",
+    "residual_moments",
     "score",
     "score_grad",
-    "noise_scale",
+    "variant_code",
 ]
 
 SCORES = ("l2", "ev", "nv")
@@ -82,8 +82,9 @@ def noise_update(variant, r: Array, sigma_min: Array) -> Array:
 
 def _score_from_moments(variant, r: Array, sigma: Array) -> Array:
     code = variant_code(variant)
-    return jnp.where(code == 0, 0.5 * jnp.sum(r, axis=-1),
-                     0.5 * jnp.sum(r / sigma + sigma, axis=-1))
+    return jnp.where(
+        code == 0, 0.5 * jnp.sum(r, axis=-1), 0.5 * jnp.sum(r / sigma + sigma, axis=-1)
+    )
 
 
 def score(variant: str, W: ArrayLike, cov: ArrayLike, sigma: ArrayLike | None = None) -> Array:

@@ -14,6 +14,8 @@ Convention everywhere in `probkit.dag`: `B[i, j] = 1` (or `W[i, j] != 0`) is the
 column j of W holds the coefficients of node j's parents.
 """
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,7 +23,7 @@ import numpy as np
 from probkit.core import validate
 from probkit.core.types import Array, ArrayLike, PRNGKey
 
-__all__ = ["NOISE_TYPES", "simulate_dag", "simulate_weights", "simulate_linear_sem"]
+__all__ = ["NOISE_TYPES", "simulate_dag", "simulate_linear_sem", "simulate_weights"]
 
 NOISE_TYPES = ("gaussian", "exponential", "laplace", "gumbel")
 _GRAPH_TYPES = ("ER", "SF")
@@ -76,7 +78,7 @@ def _simulate_dag(key, d, e, graph_type):
 
 
 def _barabasi_albert(key, d, m):
-    """BA adjacency before relabelling: A[t, j] = 1 (edge t -> j) for the m earlier j node t picks."""
+    """BA adjacency before relabelling: A[t, j] = 1 (edge t -> j) for the m nodes t picks."""
     keys = jax.random.split(key, d)
     idx = jnp.arange(d)
 
@@ -115,12 +117,15 @@ def simulate_weights(
     B = validate.square_matrix("B", B)
     ranges = np.asarray(weight_ranges, dtype=float)
     if ranges.ndim != 2 or ranges.shape[1] != 2 or ranges.shape[0] < 1:
-        raise ValueError(f"weight_ranges must be a sequence of (low, high) pairs, got {weight_ranges}")
+        raise ValueError(
+            f"weight_ranges must be a sequence of (low, high) pairs, got {weight_ranges}"
+        )
     if np.any(ranges[:, 0] >= ranges[:, 1]):
         raise ValueError(f"each weight range must have low < high, got {weight_ranges}")
     if np.any((ranges[:, 0] <= 0) & (ranges[:, 1] >= 0)):
-        raise ValueError(f"weight ranges must exclude 0 (an edge needs a nonzero weight), got "
-                         f"{weight_ranges}")
+        raise ValueError(
+            f"weight ranges must exclude 0 (an edge needs a nonzero weight), got {weight_ranges}"
+        )
     return _simulate_weights(key, B, tuple(map(tuple, ranges.tolist())))
 
 
@@ -197,3 +202,48 @@ def _simulate_linear_sem(key, W, n, noise, scale):
         power = power @ power
         inv = inv + inv @ power
     return E @ inv
+
+
+class SimulatedProblem(NamedTuple):
+    B: Array  # (d, d) binary adjacency of the true DAG
+    W: Array  # (d, d) true weights
+    X: Array  # (n, d) data
+    noise_scale: Array  # (d,) true noise standard deviations
+
+
+def simulate_problem(
+    key: PRNGKey,
+    num_nodes: int,
+    num_edges: int,
+    num_samples: int,
+    graph_type: str = "ER",
+    noise: str = "gaussian",
+    noise_variance: float | tuple[float, float] = 1.0,
+) -> SimulatedProblem:
+    """One benchmark problem of the NOTEARS / DAGMA / CoLiDE design: graph, weights, data.
+
+    Args:
+        key: PRNG key (split into graph, weights, variances and noise).
+        num_nodes: d.
+        num_edges: expected edges (ER) or about m d (SF); "ER4" is `num_edges = 4 * d`.
+        num_samples: n.
+        graph_type: `"ER"` or `"SF"`.
+        noise: noise law, see `simulate_linear_sem`.
+        noise_variance: a number (equal variances, EV) or a range `(low, high)` from which each
+            node's variance is drawn uniformly (non-equal variances, NV; the CoLiDE paper uses
+            (0.5, 10)).
+    """
+    k_graph, k_w, k_var, k_x = jax.random.split(key, 4)
+    B = simulate_dag(k_graph, num_nodes, num_edges, graph_type)
+    W = simulate_weights(k_w, B)
+    if np.ndim(noise_variance) == 0:
+        variance = jnp.full((num_nodes,), validate.positive_float("noise_variance", noise_variance))
+    else:
+        low, high = (float(v) for v in noise_variance)
+        if not 0 < low <= high:
+            raise ValueError(
+                f"noise_variance range must have 0 < low <= high, got {noise_variance}"
+            )
+        variance = jax.random.uniform(k_var, (num_nodes,), minval=low, maxval=high)
+    scale = jnp.sqrt(variance)
+    return SimulatedProblem(B, W, simulate_linear_sem(k_x, W, num_samples, noise, scale), scale)

@@ -53,7 +53,7 @@ def test_outside_the_domain_is_detected(x64, rho):
 
 def test_domain_agrees_with_spectral_radius_on_random_matrices(x64):
     rng = np.random.default_rng(3)
-    d = 6   # one shape, one compilation
+    d = 6  # one shape, one compilation
     for _ in range(60):
         W = rng.standard_normal((d, d)) * rng.uniform(0.05, 1.0) * (rng.random((d, d)) < 0.6)
         s = float(rng.uniform(0.5, 1.0))

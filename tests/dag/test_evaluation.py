@@ -20,7 +20,7 @@ def _adj(d, edges):
 
 def test_metrics_hand_counted():
     true = _adj(4, [(0, 1), (1, 2), (0, 3)])
-    est = _adj(4, [(0, 1), (2, 1), (2, 3)])   # one right, one reversed, one extra; 0->3 missed
+    est = _adj(4, [(0, 1), (2, 1), (2, 3)])  # one right, one reversed, one extra; 0->3 missed
     m = {k: float(v) for k, v in dag.metrics(true, est).items()}
     assert m == pytest.approx({"shd": 3, "tpr": 1 / 3, "fdr": 2 / 3, "fpr": 2 / 3, "nnz": 3})
     perfect = {k: float(v) for k, v in dag.metrics(true, true).items()}
@@ -39,7 +39,7 @@ def test_sid_paper_example_and_hand_checked_cases():
     # Both H1 and H2 are one edge from G (SHD 1), but SID tells them apart.
     assert int(dag.metrics(G_PAPER, H1)["shd"]) == int(dag.metrics(G_PAPER, H2)["shd"]) == 1
     assert dag.sid(G_PAPER, H1) == 0
-    assert dag.sid(G_PAPER, H2) == 8   # i=0: 4 pairs (its "parent" 1 is its child); i=1: 4
+    assert dag.sid(G_PAPER, H2) == 8  # i=0: 4 pairs (its "parent" 1 is its child); i=1: 4
     assert dag.sid(G_PAPER, G_PAPER) == 0
     chain = _adj(3, [(0, 1), (1, 2)])
     empty = np.zeros((3, 3), int)
@@ -57,17 +57,17 @@ def _oracle_sid(G, W, H):
     """Count pairs whose parent-adjustment coefficient differs from the true total effect."""
     d = G.shape[0]
     inv = np.linalg.inv(np.eye(d) - W)
-    sigma = inv.T @ inv                    # Cov(X) with unit noise variances
+    sigma = inv.T @ inv  # Cov(X) with unit noise variances
     wrong = 0
     for i, j in itertools.permutations(range(d), 2):
         Z = list(np.flatnonzero(H[:, i]))
         if j in Z:
-            est = 0.0                      # H says x_j is a cause of x_i: no effect on x_j
+            est = 0.0  # H says x_j is a cause of x_i: no effect on x_j
         else:
             S = [i, *Z]
             beta = np.linalg.solve(sigma[np.ix_(S, S)], sigma[S, j])
-            est = beta[0]                  # E[x_j | do(x_i)] slope by adjustment for Z
-        wrong += abs(est - inv[i, j]) > 1e-8   # total effect of i on j = [(I - W)^{-1}]_ij
+            est = beta[0]  # E[x_j | do(x_i)] slope by adjustment for Z
+        wrong += abs(est - inv[i, j]) > 1e-8  # total effect of i on j = [(I - W)^{-1}]_ij
     return wrong
 
 
@@ -79,7 +79,7 @@ def test_sid_matches_linear_gaussian_oracle():
         H = np.triu(rng.random((d, d)) < 0.45, 1).astype(int)
         p, q = rng.permutation(d), rng.permutation(d)
         G, H = G[np.ix_(p, p)], H[np.ix_(q, q)]
-        W = G * rng.uniform(0.5, 2.0, (d, d)) * rng.choice([-1, 1], (d, d))   # generic weights
+        W = G * rng.uniform(0.5, 2.0, (d, d)) * rng.choice([-1, 1], (d, d))  # generic weights
         assert dag.sid(G, H) == _oracle_sid(G, W, H)
 
 

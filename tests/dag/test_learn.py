@@ -35,16 +35,16 @@ def ev_data():
 
 @pytest.fixture(scope="module")
 def ev_fit(ev_data):
-    return dag.colide(ev_data[2], "ev")    # the reference defaults (T=5, 3e4 / 6e4 iterations)
+    return dag.colide(ev_data[2], "ev")  # the reference defaults (T=5, 3e4 / 6e4 iterations)
 
 
 def test_colide_ev_recovers_er2_graphs_and_the_noise_scale(ev_data, ev_fit):
     B = ev_data[0]
     shd = np.asarray(dag.metrics(B, ev_fit.adjacency)["shd"])
-    assert shd.mean() <= 1.0, shd                       # acceptance: mean SHD <= 1 over 10 seeds
+    assert shd.mean() <= 1.0, shd  # acceptance: mean SHD <= 1 over 10 seeds
     sigma = np.asarray(ev_fit.noise_scale)
     assert sigma.shape == (SEEDS,)
-    assert np.all(np.abs(sigma - 1.0) <= 0.05), sigma   # acceptance: within 5% of the truth
+    assert np.all(np.abs(sigma - 1.0) <= 0.05), sigma  # acceptance: within 5% of the truth
     assert np.all(np.asarray(dag.is_dag(ev_fit.adjacency)))
     assert not np.any(np.asarray(ev_fit.info.failed))
 
@@ -55,9 +55,9 @@ def test_colide_nv_recovers_per_node_scales_when_the_graph_is_recovered():
     res = dag.colide(X, "nv")
     shd = np.asarray(dag.metrics(B, res.adjacency)["shd"])
     ok = shd == 0
-    assert ok.sum() >= 2, shd                           # something to check (2 of 10 here)
+    assert ok.sum() >= 2, shd  # something to check (2 of 10 here)
     rel = np.abs(np.asarray(res.noise_scale) / np.asarray(scales) - 1)
-    assert np.all(rel[ok] <= 0.10), rel[ok].max(1)      # acceptance: within 10% per node
+    assert np.all(rel[ok] <= 0.10), rel[ok].max(1)  # acceptance: within 10% per node
     assert np.all(np.asarray(dag.is_dag(res.adjacency)))
 
 
@@ -66,7 +66,7 @@ def test_dagma_l2_on_the_same_data(ev_data, ev_fit):
     res = dag.dagma(X)
     shd = np.asarray(dag.metrics(B, res.adjacency)["shd"])
     assert shd.mean() <= 1.5, shd
-    assert res.noise_scale.shape == (SEEDS, D)          # plug-in residual sds
+    assert res.noise_scale.shape == (SEEDS, D)  # plug-in residual sds
     recovered = shd == 0
     assert np.all(np.abs(np.asarray(res.noise_scale)[recovered] - 1) < 0.1)
     # With unit noise the EV score at sigma ~ 1 is the l2 score: the same graphs come out.
@@ -76,12 +76,12 @@ def test_dagma_l2_on_the_same_data(ev_data, ev_fit):
 def test_lambda_path_in_one_call_matches_separate_fits(ev_data, ev_fit):
     X0 = ev_data[2][0]
     lams = jnp.array([0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.2, 0.3, 0.5])
-    path_fit = dag.colide(X0, "ev", lambda1=lams)      # same shapes: the batched program again
+    path_fit = dag.colide(X0, "ev", lambda1=lams)  # same shapes: the batched program again
     assert path_fit.weights.shape == (SEEDS, D, D)
     # the lambda1=0.05 member is the seed-0 member of the 10-dataset fit, bit for bit
     assert jnp.array_equal(path_fit.weights[4], ev_fit.weights[0])
     nnz = np.asarray(jnp.sum(jnp.abs(path_fit.weights) > 0.3, axis=(1, 2)))
-    assert nnz[-1] < nnz[0]                             # a heavy l1 penalty prunes edges
+    assert nnz[-1] < nnz[0]  # a heavy l1 penalty prunes edges
 
 
 def test_unbatched_fit_with_progress_bar_equals_batched_member(ev_data, ev_fit, capsys):
@@ -90,7 +90,7 @@ def test_unbatched_fit_with_progress_bar_equals_batched_member(ev_data, ev_fit, 
     err = capsys.readouterr().err
     assert "ev path" in err and "100%" in err
     assert jnp.array_equal(res.adjacency, ev_fit.adjacency[3])
-    assert jnp.allclose(res.weights, ev_fit.weights[3], atol=1e-4)   # float32, same algorithm
+    assert jnp.allclose(res.weights, ev_fit.weights[3], atol=1e-4)  # float32, same algorithm
     g = res.to_networkx()
     assert isinstance(g, nx.DiGraph) and nx.is_directed_acyclic_graph(g)
     assert g.number_of_edges() == int(res.adjacency.sum())
@@ -105,17 +105,21 @@ def test_prior_knowledge_is_respected(ev_data):
     B0 = np.asarray(B[0])
     true_edge = tuple(int(v) for v in np.argwhere(B0)[0])
     i, j = true_edge
-    absent = next((a, b) for a, b in zip(*np.nonzero(B0 == 0))
-                  if a != b and B0[b, a] == 0 and (a, b) != (j, i))
+    absent = next(
+        (a, b)
+        for a, b in zip(*np.nonzero(B0 == 0))
+        if a != b and B0[b, a] == 0 and (a, b) != (j, i)
+    )
     res = dag.colide(X, "ev", exclude=[true_edge], require=[absent])
     W, A = np.asarray(res.weights), np.asarray(res.adjacency)
-    assert np.all(W[:, i, j] == 0.0) and not A[:, i, j].any()     # excluded: exactly zero
-    assert A[:, absent[0], absent[1]].all()                       # required: always present
+    assert np.all(W[:, i, j] == 0.0) and not A[:, i, j].any()  # excluded: exactly zero
+    assert A[:, absent[0], absent[1]].all()  # required: always present
     assert np.all(np.asarray(dag.is_dag(res.adjacency)))
 
 
-def _reference_path(X, variant, lambda1, s_sched, warm, last, lr, checkpoint, sigma_min,
-                    betas=(0.99, 0.999)):
+def _reference_path(
+    X, variant, lambda1, s_sched, warm, last, lr, checkpoint, sigma_min, betas=(0.99, 0.999)
+):
     """The reference rules as a plain numpy loop with exact inverses (tol = 0: full budgets)."""
     n, d = X.shape
     Xc = X - X.mean(0)
@@ -150,8 +154,9 @@ def _reference_path(X, variant, lambda1, s_sched, warm, last, lr, checkpoint, si
     mu, restarts = 1.0, []
     for k, s in enumerate(s_sched):
         lr_k, tries = lr, 0
-        while (out := minimize(W, sigma, mu, s, lr_k, last if k == len(s_sched) - 1 else warm)) \
-                is None:
+        while (
+            out := minimize(W, sigma, mu, s, lr_k, last if k == len(s_sched) - 1 else warm)
+        ) is None:
             s, lr_k, tries = s + 0.1, 0.5 * lr_k, tries + 1
         (W, sigma), mu = out, mu * 0.1
         restarts.append(tries)
@@ -162,29 +167,41 @@ def _reference_path(X, variant, lambda1, s_sched, warm, last, lr, checkpoint, si
 def test_path_following_matches_a_plain_numpy_loop(x64, ev_data, variant):
     """Stage schedule, Adam, sigma updates with an active floor, and restarts at a stage start."""
     X = np.array(ev_data[2][1], np.float64)
-    X[:, 7] = 0.8 * X[:, 2] / X[:, 2].std()   # node 7 can be fitted exactly: NV scale floored
-    opts = dict(num_stages=3, s=(1.0, 0.9, 0.05), warm_iter=150, max_iter=300, lr=2e-3,
-                checkpoint=5, tol=0.0, inverse_tol=1e-13)   # inverse exact to rounding
-    res = (dag.colide(X, "nv", lambda1=0.05, sigma_min=0.4, **opts) if variant == "nv"
-           else dag.dagma(X, lambda1=0.05, **opts))
-    W_ref, sig_ref, restarts = _reference_path(X, variant, 0.05, (1.0, 0.9, 0.05), 150, 300,
-                                               2e-3, 5, 0.4)
-    assert restarts[2] >= 1                 # the last stage starts outside its domain
+    X[:, 7] = 0.8 * X[:, 2] / X[:, 2].std()  # node 7 can be fitted exactly: NV scale floored
+    opts = dict(
+        num_stages=3,
+        s=(1.0, 0.9, 0.05),
+        warm_iter=150,
+        max_iter=300,
+        lr=2e-3,
+        checkpoint=5,
+        tol=0.0,
+        inverse_tol=1e-13,
+    )  # inverse exact to rounding
+    res = (
+        dag.colide(X, "nv", lambda1=0.05, sigma_min=0.4, **opts)
+        if variant == "nv"
+        else dag.dagma(X, lambda1=0.05, **opts)
+    )
+    W_ref, sig_ref, restarts = _reference_path(
+        X, variant, 0.05, (1.0, 0.9, 0.05), 150, 300, 2e-3, 5, 0.4
+    )
+    assert restarts[2] >= 1  # the last stage starts outside its domain
     assert np.asarray(res.info.restarts).tolist() == restarts
     assert np.allclose(np.asarray(res.info.s), [1.0, 0.9, 0.05 + 0.1 * restarts[2]], atol=1e-6)
     print(np.abs(res.weights - W_ref).max(), np.abs(res.noise_scale - sig_ref).max())
     assert np.allclose(np.asarray(res.weights), W_ref, atol=2e-3), np.abs(res.weights - W_ref).max()
     if variant == "nv":
-        assert float(res.noise_scale[7]) == pytest.approx(0.4)     # the floor is active
+        assert float(res.noise_scale[7]) == pytest.approx(0.4)  # the floor is active
         assert np.allclose(np.asarray(res.noise_scale), sig_ref, rtol=1e-10)
 
 
 def test_objective_trace_and_stop_reasons(ev_fit):
-    trace = np.asarray(ev_fit.objective_trace)          # (b, T, K)
-    iters = np.asarray(ev_fit.info.iterations)          # (b, T)
-    filled = -(-iters // 1000)                          # one entry per checkpoint of 1000
+    trace = np.asarray(ev_fit.objective_trace)  # (b, T, K)
+    iters = np.asarray(ev_fit.info.iterations)  # (b, T)
+    filled = -(-iters // 1000)  # one entry per checkpoint of 1000
     k = np.arange(trace.shape[-1])
-    assert np.array_equal(np.isfinite(trace), k < filled[..., None])   # NaN-padded after
+    assert np.array_equal(np.isfinite(trace), k < filled[..., None])  # NaN-padded after
     stop = np.asarray(ev_fit.info.stop_reason)
     assert np.all((stop == 0) | ((stop == 1) & (iters == np.r_[[30000] * 4, 60000])))
     assert np.array_equal(np.asarray(ev_fit.converged), stop[:, -1] == 0)
@@ -199,8 +216,10 @@ def test_objective_trace_and_stop_reasons(ev_fit):
         (np.where(np.eye(50, 3) > 0, np.inf, 1.0) + np.arange(150).reshape(50, 3), "finite"),
         (np.ones((1, 3)), "at least 2 samples"),
         (np.random.default_rng(0).standard_normal((50, 1)), "at least 2 variables"),
-        (np.c_[np.random.default_rng(0).standard_normal((50, 2)), np.full(50, 3.0)],
-         r"constant column\(s\) \[2\]"),
+        (
+            np.c_[np.random.default_rng(0).standard_normal((50, 2)), np.full(50, 3.0)],
+            r"constant column\(s\) \[2\]",
+        ),
         (np.zeros(5), "dimension"),
     ],
 )
