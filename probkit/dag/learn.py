@@ -192,6 +192,12 @@ def _check_data(X: ArrayLike) -> Array:
         raise ValueError(f"X must have at least 2 variables (columns), got {d}")
     X = validate.finite("X", X)
     if validate.is_concrete(X):
+        big = float(jnp.max(jnp.abs(X)))
+        if big**2 > np.finfo(X.dtype).max / 16:
+            raise ValueError(
+                f"X has entries up to {big:.3g}, too large for {X.dtype} second moments; "
+                "rescale the columns or enable float64"
+            )
         std = np.asarray(jnp.std(X, axis=-2))
         scale = np.maximum(np.asarray(jnp.max(jnp.abs(X), axis=-2)), np.finfo(std.dtype).tiny)
         const = std <= 1e3 * np.finfo(std.dtype).eps * scale
@@ -306,8 +312,13 @@ def _fit_one(X, lambda1, fixed: _Fixed, hyper, config):
     adjacency = graph.threshold_to_dag(W, fixed.threshold, fixed.required, fixed.excluded)
     _, r = scores.residual_moments(W, problem.cov)
     info = path.info(state)
-    converged = (state.status == path.FINISHED) & (
-        info.stop_reason[config.num_stages - 1] == path.STOP_CONVERGED
+    # Report non-finite numbers (e.g. data so large that cov overflows) as a failure.
+    finite = jnp.all(jnp.isfinite(state.W)) & jnp.all(jnp.isfinite(state.sigma))
+    info = info._replace(failed=info.failed | ~finite)
+    converged = (
+        (state.status == path.FINISHED)
+        & (info.stop_reason[config.num_stages - 1] == path.STOP_CONVERGED)
+        & ~info.failed
     )
     return W, adjacency, state.sigma, jnp.sqrt(r), state.trace, converged, info
 

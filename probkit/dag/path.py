@@ -7,9 +7,10 @@ For stages k = 0..T-1 it minimises, from the previous stage's solution,
 with mu_k = mu_init * mu_factor^k, h the log-det acyclicity function (`probkit.dag.acyclicity`)
 and S the score (`probkit.dag.scores`). Each iteration is one Adam step on W (lr, betas; bias
 corrected) followed by the closed-form noise update (block coordinate descent, as in CoLiDE;
-for l2 there is no sigma). Every `checkpoint` iterations the objective is evaluated and the
-stage stops when its relative change is <= tol, or after `warm_iter` iterations (`max_iter` in
-the last stage).
+for l2 there is no sigma). Every `checkpoint` iterations the objective is recorded and the
+stage stops when its relative change since the previous checkpoint is <= tol (the change is
+computed from differences, see `_objective_change`), or after `warm_iter` iterations
+(`max_iter` in the last stage).
 
 The iterate must stay in the M-matrix domain rho(W∘W) < s_k. The rules of the reference code:
 
@@ -57,10 +58,12 @@ __all__ = [
     "Problem",
     "StepInfo",
     "advance",
+    "info",
     "init",
     "objective",
     "objective_grad",
     "run",
+    "schedule",
     "step",
 ]
 
@@ -158,7 +161,8 @@ class PathInfo(NamedTuple):
     stop_reason: Array  # (T,) int32: 0 converged (tol), 1 iteration budget, 2 lr < 1e-16
     total_iterations: Array  # () int32, including restarted attempts
     rebuilds: Array  # () int32, inverse rebuilt from scratch (diagnostic)
-    failed: Array  # () bool, more than max_restarts restarts in a stage
+    failed: Array  # () bool, more than max_restarts restarts in a stage (or, from `colide` /
+    #                `dagma`, non-finite numbers)
 
 
 def objective(W: Array, sigma: Array, problem: Problem, mu: Array, s: Array) -> Array:

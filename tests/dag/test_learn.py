@@ -221,6 +221,7 @@ def test_objective_trace_and_stop_reasons(ev_fit):
             r"constant column\(s\) \[2\]",
         ),
         (np.zeros(5), "dimension"),
+        (np.random.default_rng(0).standard_normal((50, 3)) * 1e19, "too large"),
     ],
 )
 def test_bad_data_is_a_clear_error(X, message):
