@@ -193,7 +193,7 @@ def _check_data(X: ArrayLike) -> Array:
     X = validate.finite("X", X)
     if validate.is_concrete(X):
         big = float(jnp.max(jnp.abs(X)))
-        if big**2 > np.finfo(X.dtype).max / 16:
+        if big**2 > float(np.finfo(X.dtype).max) / 16:
             raise ValueError(
                 f"X has entries up to {big:.3g}, too large for {X.dtype} second moments; "
                 "rescale the columns or enable float64"
