@@ -130,7 +130,7 @@ def _plot(out_dir: pathlib.Path, table, example):
     axes[2].set_ylabel("CoLiDE-NV estimate")
     axes[2].set_title("per-node noise scales")
     weights = out_dir / "er_nv_example.png"
-    fig.savefig(weights, dpi=110)
+    fig.savefig(weights, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return (str(bars), str(weights))
 
