@@ -1,0 +1,200 @@
+"""Additive functionals h(x_0:T-1) = initial(x_0) + Σ_{t=1}^{T-1} increment(x_{t-1}, x_t, t).
+
+The smoothers (`smc.paris`, `smc.ppg`) estimate E[h(X_0:T-1) | y_0:T-1] for such an h. Values
+are arbitrary pytrees of float arrays: a scalar, a vector, a matrix, or a gradient shaped like
+the model parameters. Plain functionals see only states and the time index:
+
+    h = smc.AdditiveFunctional(initial=lambda x0: x0, increment=lambda x_prev, x, t: x)
+
+With `with_context=True` both functions also receive a `FunctionalContext` (the parameters the
+smoother runs at and the observation at that time) as a last argument. That is how a functional
+depends on parameters that change between calls without recompiling — the score of Fisher's
+identity (`score_functional`) is one:
+
+    ∇θ log p(y_0:T-1) = E[ ∇θ log χ(X_0) g(y_0|X_0) + Σ_t ∇θ log m(X_{t-1}, X_t) g(y_t|X_t) | y ].
+
+`AdditiveFunctional` objects are hashable by identity and are static arguments of the compiled
+smoothers: create one and reuse it (a new object means a new compilation).
+"""
+
+import dataclasses
+import weakref
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from probkit.core import validate
+from probkit.core.types import Array, PyTree
+from probkit.ssm import model as ssm_model
+from probkit.ssm.model import StateSpaceModel
+
+__all__ = [
+    "AdditiveFunctional",
+    "FunctionalContext",
+    "score_functional",
+    "evaluate_initial",
+    "evaluate_increment",
+    "check_functional",
+]
+
+
+class FunctionalContext(NamedTuple):
+    params: PyTree  # the parameters the smoother was called with
+    y: Array        # the observation at the time of the (last) state, NaN where missing
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AdditiveFunctional:
+    """h(x_0:T-1) = initial(x_0) + Σ_{t>=1} increment(x_{t-1}, x_t, t), for one particle.
+
+    Attributes:
+        initial: `x0 -> pytree` (or `(x0, ctx) -> pytree` with `with_context`).
+        increment: `(x_prev, x, t) -> pytree` (or `(x_prev, x, t, ctx) -> pytree`), with the
+            same structure and shapes as `initial`'s value.
+        with_context: pass a `FunctionalContext(params, y)` as the last argument.
+        name: shown in error messages.
+    """
+
+    initial: Callable
+    increment: Callable
+    with_context: bool = False
+    name: str = "functional"
+
+    def __post_init__(self):
+        if not callable(self.initial) or not callable(self.increment):
+            raise TypeError("AdditiveFunctional.initial and .increment must be callable")
+
+    def __repr__(self) -> str:
+        return f"AdditiveFunctional({self.name})"
+
+
+def _as_float(tree, dtype):
+    def leaf(v):
+        v = jnp.asarray(v)
+        return v if jnp.issubdtype(v.dtype, jnp.floating) else v.astype(dtype)
+
+    return jax.tree.map(leaf, tree)
+
+
+def evaluate_initial(h: AdditiveFunctional, x0: Array, params: PyTree, y0: Array) -> PyTree:
+    """h.initial on every particle `x0` `(N, *state_shape)`: leaves `(N, *h_shape)`."""
+    ctx = FunctionalContext(params, y0)
+    if h.with_context:
+        out = jax.vmap(lambda x: h.initial(x, ctx))(x0)
+    else:
+        out = jax.vmap(h.initial)(x0)
+    return _as_float(out, x0.dtype)
+
+
+def evaluate_increment(
+    h: AdditiveFunctional, x_prev: Array, x: Array, t, params: PyTree, y: Array
+) -> PyTree:
+    """h.increment on paired rows `x_prev[i], x[i]` `(N, *state_shape)`: leaves `(N, *h_shape)`."""
+    ctx = FunctionalContext(params, y)
+    if h.with_context:
+        out = jax.vmap(lambda xp, xi: h.increment(xp, xi, t, ctx))(x_prev, x)
+    else:
+        out = jax.vmap(lambda xp, xi: h.increment(xp, xi, t))(x_prev, x)
+    return _as_float(out, x.dtype)
+
+
+def check_functional(
+    functional, model: StateSpaceModel, params: PyTree, ys: Array, key, *,
+    argname: str = "functional",
+) -> AdditiveFunctional:
+    """Eager check: `functional` is an `AdditiveFunctional` whose values are finite float pytrees
+    of one structure, evaluated at a few draws from the model. Raises `TypeError`/`ValueError`."""
+    if not isinstance(functional, AdditiveFunctional):
+        raise TypeError(
+            f"{argname} must be a probkit.smc.AdditiveFunctional, got {type(functional).__name__}"
+        )
+    if not all(validate.is_concrete(leaf) for leaf in jax.tree.leaves((params, ys))):
+        return functional  # inside a user's jit: shapes are checked at trace time instead
+    with jax.ensure_compile_time_eval():
+        return _check_values(functional, model, params, ys, key, argname)
+
+
+def _check_values(functional, model, params, ys, key, argname):
+    k0, k1 = jax.random.split(jax.random.fold_in(key, 0x5EED))
+    x0 = ssm_model.sample_initial(k0, model, params, 4)
+    t1 = 1 if ys.shape[0] > 1 else 0
+    x1 = ssm_model.sample_transition(k1, model, params, x0, 1)
+    try:
+        v0 = evaluate_initial(functional, x0, params, ys[0])
+        v1 = evaluate_increment(functional, x0, x1, 1, params, ys[t1])
+    except (TypeError, ValueError) as exc:  # re-raise naming the argument
+        raise type(exc)(f"{argname} ({functional!r}) failed on draws from the model: {exc}") from exc
+    s0, s1 = jax.tree.structure(v0), jax.tree.structure(v1)
+    if s0 != s1:
+        raise ValueError(
+            f"{argname}.initial and {argname}.increment must return the same pytree structure, "
+            f"got {s0} and {s1}"
+        )
+    for a, b in zip(jax.tree.leaves(v0), jax.tree.leaves(v1)):
+        if a.shape != b.shape:
+            raise ValueError(
+                f"{argname}.initial and {argname}.increment must return leaves of equal shapes, "
+                f"got {a.shape[1:]} and {b.shape[1:]}"
+            )
+    for which, vals in (("initial", v0), ("increment", v1)):
+        for leaf in jax.tree.leaves(vals):
+            if not np.all(np.isfinite(np.asarray(leaf))):
+                raise ValueError(
+                    f"{argname}.{which} returned non-finite values (NaN or inf) at draws from "
+                    f"the model; smoothed expectations of it are undefined"
+                )
+    return functional
+
+
+# --- the score of Fisher's identity --------------------------------------------------------
+
+_SCORES: "weakref.WeakKeyDictionary[StateSpaceModel, dict]" = weakref.WeakKeyDictionary()
+
+
+def _identity(u):
+    return u
+
+
+def score_functional(
+    model: StateSpaceModel, parametrization: Callable[[PyTree], PyTree] | None = None
+) -> AdditiveFunctional:
+    """The additive functional whose smoothed expectation is ∇ log p(y_0:T-1) (Fisher's identity).
+
+    Its value has the structure of the `params` passed to the smoother. With a
+    `parametrization` u ↦ θ(u) (for example log-scales to scales), `params` is u, the model is
+    evaluated at θ(u) and the gradient is with respect to u. Both pieces are `jax.grad` of the
+    log-densities: no differentiation through resampling is involved.
+
+    The same object is returned for the same `(model, parametrization)`, so smoothers called
+    with it compile once.
+    """
+    per_model = _SCORES.setdefault(model, {})
+    fn = _identity if parametrization is None else parametrization
+    cached = per_model.get(fn)
+    if cached is not None:
+        return cached
+
+    def log_first(u, x0, y0):
+        theta = fn(u)
+        return model.initial(theta).log_prob(x0) + ssm_model.masked_log_prob(
+            model.observation(theta, x0, 0), y0
+        )
+
+    def log_pair(u, x_prev, x, t, y):
+        theta = fn(u)
+        return model.transition(theta, x_prev, t).log_prob(x) + ssm_model.masked_log_prob(
+            model.observation(theta, x, t), y
+        )
+
+    def initial(x0, ctx):
+        return jax.grad(log_first)(ctx.params, x0, ctx.y)
+
+    def increment(x_prev, x, t, ctx):
+        return jax.grad(log_pair)(ctx.params, x_prev, x, t, ctx.y)
+
+    h = AdditiveFunctional(initial, increment, with_context=True, name=f"score of {model!r}")
+    per_model[fn] = h
+    return h
