@@ -8,23 +8,35 @@ from probkit.smc import backward as backward_mod
 from probkit.smc.filtering import Proposal, check_observations
 from probkit.ssm.model import StateSpaceModel
 
-__all__ = ["check_setup", "check_path"]
+__all__ = ["check_path", "check_setup"]
 
 
-def check_setup(key, model, params, ys, num_particles, *, num_backward=None, backward=None,
-                proposal=None, resampling="systematic"):
+def check_setup(
+    key,
+    model,
+    params,
+    ys,
+    num_particles,
+    *,
+    num_backward=None,
+    backward=None,
+    proposal=None,
+    resampling="systematic",
+):
     """Validate the arguments every smoother shares; returns `(ys, backward, resampler)`.
 
     Runs under `jax.ensure_compile_time_eval`, so value checks on concrete arrays also work when
     the caller is inside `jax.jit` (closed-over parameters stay concrete there).
     """
     with jax.ensure_compile_time_eval():
-        return _check_setup(key, model, params, ys, num_particles, num_backward, backward,
-                            proposal, resampling)
+        return _check_setup(
+            key, model, params, ys, num_particles, num_backward, backward, proposal, resampling
+        )
 
 
-def _check_setup(key, model, params, ys, num_particles, num_backward, backward, proposal,
-                 resampling):
+def _check_setup(
+    key, model, params, ys, num_particles, num_backward, backward, proposal, resampling
+):
     validate.key("key", key)
     if not isinstance(model, StateSpaceModel):
         raise TypeError(f"model must be a probkit.ssm.StateSpaceModel, got {type(model).__name__}")

@@ -10,15 +10,16 @@ backward indices through `sample`. Three kernels, chosen by a hashable `Backward
   `model.transition_log_bound(params)` ≥ sup log m. Cost O(M K / p) for acceptance rate p.
   Its run time has infinite expectation in some models (Dau & Chopin 2022), so it carries a
   large safety cap `max_trials`; draws still pending there fall back to the exact kernel.
-* **hybrid** (default) — the same accept–reject with a small trial budget (`max_trials` rounds,
-  default 32) and the exact kernel only for the draws that failed it (Dau & Chopin 2022). Each
-  draw is exactly Λ-distributed whichever way it ends, so the mixture is exact.
+* **hybrid** (default) — the same accept–reject with a small trial budget (`max_trials`
+  proposals per draw, default 32) and the exact kernel only for the draws that failed it (Dau &
+  Chopin 2022). Each draw is exactly Λ-distributed whichever way it ends, so the mixture is
+  exact. For N <= `exact_below` (default 128) it is the exact kernel, which is cheaper there.
 
 Shapes are static throughout, so the kernels `jit`, `vmap` and shard. Accept–reject runs in
-rounds: every pending draw gets one proposal per round; once at most a fraction of the draws is
-pending they are compacted into a buffer half the size (down to 16), so the work per round
-follows the number of pending draws instead of staying at M·K. The exact fallback takes the
-failed draws `fallback_chunk` at a time in a `while_loop`.
+rounds of B = max(256, M·K/2) proposals shared round-robin by the pending draws (the first B
+pending ones while more are pending), so no work goes to draws already accepted and a few
+stragglers get many proposals per round. The exact fallback takes the failed draws
+`fallback_chunk` at a time in a `while_loop`.
 """
 
 import dataclasses
@@ -34,22 +35,21 @@ from probkit.core.types import Array, PRNGKey, PyTree
 from probkit.ssm.model import StateSpaceModel
 
 __all__ = [
-    "BackwardKernel",
     "BackwardInfo",
-    "exact",
-    "rejection",
-    "hybrid",
-    "get",
+    "BackwardKernel",
     "check",
-    "sample",
-    "row_log_probs",
-    "pair_log_probs",
     "draw_from_rows",
+    "exact",
+    "get",
+    "hybrid",
+    "pair_log_probs",
+    "rejection",
+    "row_log_probs",
+    "sample",
 ]
 
 METHODS = ("exact", "rejection", "hybrid")
 _MAX_CHUNK_ENTRIES = 1 << 22  # entries of one exact chunk (chunk_size * N): 16 MB in float32
-_MIN_BUFFER = 16
 _MIN_WORK = 256
 
 
@@ -63,23 +63,28 @@ class BackwardKernel:
         chunk_size: rows of Λ computed at once by the exact kernel; None picks the largest
             chunk with at most 2^22 entries.
         fallback_chunk: failed draws handled per pass of the exact fallback.
+        exact_below: the hybrid kernel uses the exact one when N <= exact_below (for small N,
+            O(N) per row costs less than the accept–reject loop's overhead).
     """
 
     method: str = "hybrid"
     max_trials: int = 32
     chunk_size: int | None = None
     fallback_chunk: int = 64
+    exact_below: int = 128
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"backward must be one of {list(METHODS)}, got {self.method!r}")
-        for name in ("max_trials", "fallback_chunk"):
+        for name, low in (("max_trials", 1), ("fallback_chunk", 1), ("exact_below", 0)):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"BackwardKernel.{name} must be an integer >= 1, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ValueError(f"BackwardKernel.{name} must be an integer >= {low}, got {v!r}")
         c = self.chunk_size
         if c is not None and (isinstance(c, bool) or not isinstance(c, int) or c < 1):
-            raise ValueError(f"BackwardKernel.chunk_size must be None or an integer >= 1, got {c!r}")
+            raise ValueError(
+                f"BackwardKernel.chunk_size must be None or an integer >= 1, got {c!r}"
+            )
 
     @property
     def needs_bound(self) -> bool:
@@ -87,9 +92,9 @@ class BackwardKernel:
 
 
 class BackwardInfo(NamedTuple):
-    trials: Array           # () mean proposals per draw (1 per draw for exact)
-    fallbacks: Array        # () int32 draws that went to the exact kernel after the budget
-    bound_violated: Array   # () bool, some log m exceeded transition_log_bound (biased draws)
+    trials: Array  # () mean proposals per draw (1 per draw for exact)
+    fallbacks: Array  # () int32 draws that went to the exact kernel after the budget
+    bound_violated: Array  # () bool, some log m exceeded transition_log_bound (biased draws)
     degenerate_rows: Array  # () int32 rows where every ω m was 0 (drawn uniformly instead)
 
 
@@ -103,9 +108,14 @@ def rejection(max_trials: int = 100_000, chunk_size: int | None = None) -> Backw
     return BackwardKernel("rejection", max_trials=max_trials, chunk_size=chunk_size)
 
 
-def hybrid(max_trials: int = 32, chunk_size: int | None = None) -> BackwardKernel:
-    """Accept–reject with `max_trials` rounds, then exact for the draws that failed."""
-    return BackwardKernel("hybrid", max_trials=max_trials, chunk_size=chunk_size)
+def hybrid(
+    max_trials: int = 32, chunk_size: int | None = None, exact_below: int = 128
+) -> BackwardKernel:
+    """Accept–reject with `max_trials` proposals per draw, then exact for the draws that failed;
+    plain exact when N <= `exact_below`."""
+    return BackwardKernel(
+        "hybrid", max_trials=max_trials, chunk_size=chunk_size, exact_below=exact_below
+    )
 
 
 def get(spec: "str | BackwardKernel", *, argname: str = "backward") -> BackwardKernel:
@@ -150,12 +160,25 @@ def _whitener(L: Array) -> tuple[Array, Array]:
     return inv_t, log_norm
 
 
-def row_log_probs(model: StateSpaceModel, params: PyTree, x_prev: Array, x_rows: Array, t) -> Array:
-    """log m(x_prev[j], x_rows[i]) for every pair: `(rows, N)`.
+class TransitionDensity(NamedTuple):
+    """log m(x_prev[j], x[i]) evaluators for fixed `x_prev` `(N, ...)` and rows `x` `(M, ...)`.
 
-    Vectorized models are evaluated by broadcasting one batched distribution against the rows;
-    a multivariate normal with a shared covariance is whitened once and compared by squared
-    distances (about 100x faster than numpyro's per-pair triangular solves).
+    Built once per backward step by `transition_density`, so that work independent of the
+    pairs (the batched distribution, a multivariate normal's whitening) stays out of loops.
+    """
+
+    rows: object   # i (R,) int -> (R, N): every previous particle for rows x[i]
+    pairs: object  # (j (S,), i (S,)) int -> (S,): log m(x_prev[j], x[i])
+
+
+def transition_density(
+    model: StateSpaceModel, params: PyTree, x_prev: Array, x: Array, t
+) -> TransitionDensity:
+    """Prepared evaluators of log m for `x_prev` and `x`.
+
+    Vectorized models evaluate one batched distribution; a multivariate normal with a covariance
+    shared by the batch is whitened once and compared by squared distances (about 100x faster
+    than numpyro's per-pair triangular solves on CPU). Other models are vmapped per pair.
     """
     if model.vectorized:
         d = model.transition(params, x_prev, t)
@@ -163,28 +186,48 @@ def row_log_probs(model: StateSpaceModel, params: PyTree, x_prev: Array, x_rows:
         if L is not None:
             inv_t, log_norm = _whitener(L)
             a = jnp.broadcast_to(d.loc, x_prev.shape) @ inv_t
-            b = x_rows @ inv_t
-            return -0.5 * _squared_distances(b, a) + log_norm
+            b = x @ inv_t
+
+            def rows(i):
+                return -0.5 * _squared_distances(b[i], a) + log_norm
+
+            def pairs(j, i):
+                diff = b[i] - a[j]
+                return -0.5 * sum(diff[:, k] ** 2 for k in range(diff.shape[1])) + log_norm
+
+            return TransitionDensity(rows, pairs)
         event = x_prev.shape[1:]
-        return d.log_prob(x_rows.reshape(x_rows.shape[0], 1, *event))
 
-    def one_row(xi):
-        return jax.vmap(lambda xp: model.transition(params, xp, t).log_prob(xi))(x_prev)
+        def rows(i):
+            return d.log_prob(x[i].reshape(i.shape[0], 1, *event))
 
-    return jax.vmap(one_row)(x_rows)
+        def pairs(j, i):
+            return model.transition(params, x_prev[j], t).log_prob(x[i])
+
+        return TransitionDensity(rows, pairs)
+
+    def one(xp, xi):
+        return model.transition(params, xp, t).log_prob(xi)
+
+    def rows(i):
+        return jax.vmap(lambda xi: jax.vmap(lambda xp: one(xp, xi))(x_prev))(x[i])
+
+    def pairs(j, i):
+        return jax.vmap(one)(x_prev[j], x[i])
+
+    return TransitionDensity(rows, pairs)
+
+
+def row_log_probs(model: StateSpaceModel, params: PyTree, x_prev: Array, x_rows: Array, t) -> Array:
+    """log m(x_prev[j], x_rows[i]) for every pair: `(rows, N)` (see `transition_density`)."""
+    rows = jnp.arange(x_rows.shape[0])
+    return transition_density(model, params, x_prev, x_rows, t).rows(rows)
 
 
 def pair_log_probs(model: StateSpaceModel, params: PyTree, x_prev: Array, x: Array, t) -> Array:
-    """log m(x_prev[i], x[i]) for paired rows: `(S,)` (same fast paths as `row_log_probs`)."""
-    if model.vectorized:
-        d = model.transition(params, x_prev, t)
-        L = _shared_scale(d)
-        if L is not None:
-            inv_t, log_norm = _whitener(L)
-            diff = (x - jnp.broadcast_to(d.loc, x.shape)) @ inv_t
-            return -0.5 * jnp.sum(diff**2, axis=-1) + log_norm
-        return d.log_prob(x)
-    return jax.vmap(lambda xp, xi: model.transition(params, xp, t).log_prob(xi))(x_prev, x)
+    """log m(x_prev[i], x[i]) for paired rows: `(S,)` (see `transition_density`)."""
+    i = jnp.arange(x.shape[0])
+    return transition_density(model, params, x_prev, x, t).pairs(i, i)
 
 
 def draw_from_rows(key, logits: Array, num_draws: int) -> tuple[Array, Array]:
@@ -229,116 +272,103 @@ def _chunk_size(kernel: BackwardKernel, num_rows: int, n: int) -> int:
     return max(1, min(num_rows, _MAX_CHUNK_ENTRIES // max(n, 1)))
 
 
-def _exact(key, kernel, model, params, log_weights, x_prev, x, t, num_draws):
-    m = x.shape[0]
-    n = x_prev.shape[0]
+def _exact(key, kernel, density, log_weights, m, n, num_draws):
     c = _chunk_size(kernel, m, n)
     num_chunks = -(-m // c)
-    pad = num_chunks * c - m
-    x_pad = jnp.concatenate([x, jnp.repeat(x[:1], pad, axis=0)]) if pad else x
-    x_chunks = x_pad.reshape(num_chunks, c, *x.shape[1:])
+    rows = jnp.minimum(jnp.arange(num_chunks * c), m - 1).reshape(num_chunks, c)
     keys = jax.random.split(key, num_chunks)
 
     def chunk(args):
-        k, rows = args
-        lm = row_log_probs(model, params, x_prev, rows, t)
+        k, i = args
+        lm = density.rows(i)
         idx, degenerate = draw_from_rows(k, log_weights[None, :] + lm, num_draws)
         return idx, degenerate
 
     if num_chunks == 1:
-        idx, degenerate = chunk((keys[0], x_chunks[0]))
+        idx, degenerate = chunk((keys[0], rows[0]))
     else:
-        idx, degenerate = jax.lax.map(chunk, (keys, x_chunks))
+        idx, degenerate = jax.lax.map(chunk, (keys, rows))
         idx = idx.reshape(num_chunks * c, num_draws)
         degenerate = degenerate.reshape(-1)
     return idx[:m], jnp.sum(degenerate[:m]).astype(jnp.int32)
 
 
-def _levels(total: int) -> list[tuple[int, int]]:
-    """(buffer size, proposals per pending draw and round) for each compaction level.
-
-    Buffers halve down to 16 draws; once a buffer is small each draw gets several proposals per
-    round, so a round always does at least `min(total, 256)` proposals of work.
-    """
-    sizes = [total]
-    while sizes[-1] > _MIN_BUFFER:
-        sizes.append(max(_MIN_BUFFER, -(-sizes[-1] // 2)))
-    work = min(total, _MIN_WORK)
-    return [(s, max(1, work // s)) for s in sizes]
+def _buffer_size(total: int) -> int:
+    """Proposals per accept–reject round: half the draws, at least `_MIN_WORK` (at most all)."""
+    return min(total, max(_MIN_WORK, -(-total // 2)))
 
 
 class _ARState(NamedTuple):
     key: Array
-    idx: Array        # (M*K,) int32 accepted index (garbage while pending)
-    pending: Array    # (M*K,) bool
-    trials: Array     # () int32 proposals given to each still-pending draw so far
+    idx: Array  # (M*K,) int32 accepted index (garbage while pending)
+    pending: Array  # (M*K,) bool
+    tries: Array  # (M*K,) int32 proposals made for each draw
     proposals: Array  # () int32 proposals used (sequential count: up to the first acceptance)
-    excess: Array     # () max over proposals of log m - bound
+    excess: Array  # () max over proposals of log m - bound
+    rounds: Array  # () int32
 
 
-def _accept_reject(key, kernel, model, params, log_weights, x_prev, x, t, num_draws, bound):
-    m = x.shape[0]
+def _accept_reject(key, kernel, density, log_weights, m, n, num_draws, bound):
+    """Accept–reject in rounds of B proposals shared round-robin by the pending draws.
+
+    With c pending draws, the first min(c, B) of them get about B / c proposals each in a
+    round, and each keeps its first accepted proposal (so each accepted index is exactly
+    Λ-distributed). Work per round is B whatever c is; one loop body keeps compilation cheap.
+    """
     total = m * num_draws
-    n = x_prev.shape[0]
     cum = resampling.cumulative_weights(weights.normalize(log_weights))
     dtype = cum.dtype
-    row_of_slot = jnp.arange(total, dtype=jnp.int32) // num_draws
+    size = _buffer_size(total)
+    q = jnp.arange(size, dtype=jnp.int32)
 
-    def round_at(size, per_slot):
-        def body(s: _ARState) -> _ARState:
-            k, k_j, k_u = jax.random.split(s.key, 3)
-            if size == total:
-                slots = jnp.arange(total, dtype=jnp.int32)
-                active = s.pending
-            else:
-                slots = jnp.nonzero(s.pending, size=size, fill_value=total)[0].astype(jnp.int32)
-                active = slots < total
-            rows = row_of_slot[jnp.minimum(slots, total - 1)]
-            u_j = jax.random.uniform(k_j, (size, per_slot), dtype=dtype)
-            j = jnp.clip(jnp.searchsorted(cum, u_j, side="right"), 0, n - 1).astype(jnp.int32)
-            lm = pair_log_probs(
-                model, params, jnp.take(x_prev, j.reshape(-1), axis=0),
-                jnp.take(x, jnp.repeat(rows, per_slot), axis=0), t,
-            ).reshape(size, per_slot)
-            log_u = jnp.log(jax.random.uniform(k_u, (size, per_slot), dtype=dtype))
-            accept = log_u < lm - bound
-            got = jnp.any(accept, axis=1)
-            first = jnp.argmax(accept, axis=1)
-            chosen = jnp.take_along_axis(j, first[:, None], axis=1)[:, 0]
-            take = active & got
-            target = jnp.where(take, slots, total)  # out-of-range writes are dropped
-            used = jnp.where(got, first + 1, per_slot)
-            return _ARState(
-                k,
-                s.idx.at[target].set(chosen, mode="drop"),
-                s.pending.at[target].set(False, mode="drop"),
-                s.trials + per_slot,
-                s.proposals + jnp.sum(jnp.where(active, used, 0), dtype=jnp.int32),
-                jnp.maximum(s.excess, jnp.max(jnp.where(active[:, None], lm - bound, -jnp.inf))),
-            )
+    def cond(s: _ARState):
+        return jnp.any(s.pending & (s.tries < kernel.max_trials))
 
-        return body
+    def body(s: _ARState) -> _ARState:
+        k, k_round = jax.random.split(s.key)
+        eligible = s.pending & (s.tries < kernel.max_trials)
+        count = jnp.minimum(jnp.sum(eligible, dtype=jnp.int32), size)
+        slots = jnp.nonzero(eligible, size=size, fill_value=total)[0].astype(jnp.int32)
+        draw = slots[q % jnp.maximum(count, 1)]  # proposal q works for draw q mod count
+        u = jax.random.uniform(k_round, (2, size), dtype=dtype)
+        j = jnp.searchsorted(cum, u[0], side="right", method="scan_unrolled")
+        j = jnp.clip(j, 0, n - 1).astype(jnp.int32)
+        lm = density.pairs(j, jnp.minimum(draw, total - 1) // num_draws)
+        left = kernel.max_trials - s.tries[jnp.minimum(draw, total - 1)]
+        valid = (draw < total) & (q // jnp.maximum(count, 1) < left)  # the budget is exact
+        accept = valid & (jnp.log(u[1]) < lm - bound)
+        # First accepted proposal of each draw (proposals of one draw are q, q + count, ...).
+        first_q = (
+            jnp.full(total, size, jnp.int32).at[jnp.where(accept, draw, total)].min(q, mode="drop")
+        )
+        got = first_q < size
+        chosen = j[jnp.minimum(first_q, size - 1)]
+        per_draw = jnp.zeros(total, jnp.int32).at[jnp.where(valid, draw, total)].add(1, mode="drop")
+        # Sequential count: a draw that accepted at its r-th proposal used r of them.
+        used = jnp.where(got, first_q // jnp.maximum(count, 1) + 1, per_draw)
+        return _ARState(
+            k,
+            jnp.where(got, chosen, s.idx),
+            s.pending & ~got,
+            s.tries + per_draw,
+            s.proposals + jnp.sum(jnp.where(s.pending, used, 0), dtype=jnp.int32),
+            jnp.maximum(s.excess, jnp.max(jnp.where(valid, lm - bound, -jnp.inf))),
+            s.rounds + 1,
+        )
 
-    levels = _levels(total)
     state = _ARState(
         key,
         jnp.zeros(total, jnp.int32),
         jnp.ones(total, bool),
-        jnp.zeros((), jnp.int32),
+        jnp.zeros(total, jnp.int32),
         jnp.zeros((), jnp.int32),
         jnp.full((), -jnp.inf, dtype),
+        jnp.zeros((), jnp.int32),
     )
-    for level, (size, per_slot) in enumerate(levels):
-        nxt = levels[level + 1][0] if level + 1 < len(levels) else 0
-
-        def cond(s, nxt=nxt):
-            return (jnp.sum(s.pending) > nxt) & (s.trials < kernel.max_trials)
-
-        state = jax.lax.while_loop(cond, round_at(size, per_slot), state)
-    return state
+    return jax.lax.while_loop(cond, body, state)
 
 
-def _fallback(key, kernel, model, params, log_weights, x_prev, x, t, num_draws, state):
+def _fallback(key, kernel, density, log_weights, num_draws, state):
     """Exact draws for the slots still pending, `fallback_chunk` at a time."""
     total = state.idx.shape[0]
     size = min(kernel.fallback_chunk, total)
@@ -351,8 +381,7 @@ def _fallback(key, kernel, model, params, log_weights, x_prev, x, t, num_draws, 
         idx, pending, k, degenerate = carry
         k, k_draw = jax.random.split(k)
         slots = jnp.nonzero(pending, size=size, fill_value=total)[0].astype(jnp.int32)
-        rows = row_of_slot[jnp.minimum(slots, total - 1)]
-        lm = row_log_probs(model, params, x_prev, x[rows], t)
+        lm = density.rows(row_of_slot[jnp.minimum(slots, total - 1)])
         j, deg = draw_from_rows(k_draw, log_weights[None, :] + lm, 1)
         valid = slots < total
         idx = idx.at[slots].set(j[:, 0], mode="drop")
@@ -392,9 +421,11 @@ def sample(
     Returns:
         `(J, info)`: `J` of shape `(M, K)` int32 indexing `x_prev`, and a `BackwardInfo`.
     """
-    m = x.shape[0]
-    if kernel.method == "exact":
-        idx, degenerate = _exact(key, kernel, model, params, log_weights, x_prev, x, t, num_draws)
+    m, n = x.shape[0], x_prev.shape[0]
+    log_weights = weights.log_normalize(log_weights)  # degenerate ω: uniform (as the proposals)
+    density = transition_density(model, params, x_prev, x, t)
+    if kernel.method == "exact" or (kernel.method == "hybrid" and n <= kernel.exact_below):
+        idx, degenerate = _exact(key, kernel, density, log_weights, m, n, num_draws)
         info = BackwardInfo(
             jnp.ones((), log_weights.dtype),
             jnp.zeros((), jnp.int32),
@@ -404,10 +435,8 @@ def sample(
         return idx, info
     bound = jnp.asarray(model.transition_log_bound(params))
     k_ar, k_fb = jax.random.split(key)
-    state = _accept_reject(k_ar, kernel, model, params, log_weights, x_prev, x, t, num_draws,
-                           bound)
-    idx, fallbacks, degenerate = _fallback(k_fb, kernel, model, params, log_weights, x_prev, x,
-                                           t, num_draws, state)
+    state = _accept_reject(k_ar, kernel, density, log_weights, m, n, num_draws, bound)
+    idx, fallbacks, degenerate = _fallback(k_fb, kernel, density, log_weights, num_draws, state)
     total = m * num_draws
     tol = 1e-6 * jnp.maximum(1.0, jnp.abs(bound))
     info = BackwardInfo(
@@ -417,4 +446,3 @@ def sample(
         degenerate,
     )
     return idx.reshape(m, num_draws), info
-

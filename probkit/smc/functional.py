@@ -18,13 +18,16 @@ smoothers: create one and reuse it (a new object means a new compilation).
 """
 
 import dataclasses
+import math
 import weakref
 from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro.distributions as dist
 
 from probkit.core import validate
 from probkit.core.types import Array, PyTree
@@ -34,16 +37,16 @@ from probkit.ssm.model import StateSpaceModel
 __all__ = [
     "AdditiveFunctional",
     "FunctionalContext",
-    "score_functional",
-    "evaluate_initial",
-    "evaluate_increment",
     "check_functional",
+    "evaluate_increment",
+    "evaluate_initial",
+    "score_functional",
 ]
 
 
 class FunctionalContext(NamedTuple):
     params: PyTree  # the parameters the smoother was called with
-    y: Array        # the observation at the time of the (last) state, NaN where missing
+    y: Array  # the observation at the time of the (last) state, NaN where missing
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -102,7 +105,12 @@ def evaluate_increment(
 
 
 def check_functional(
-    functional, model: StateSpaceModel, params: PyTree, ys: Array, key, *,
+    functional,
+    model: StateSpaceModel,
+    params: PyTree,
+    ys: Array,
+    key,
+    *,
     argname: str = "functional",
 ) -> AdditiveFunctional:
     """Eager check: `functional` is an `AdditiveFunctional` whose values are finite float pytrees
@@ -117,16 +125,26 @@ def check_functional(
         return _check_values(functional, model, params, ys, key, argname)
 
 
-def _check_values(functional, model, params, ys, key, argname):
-    k0, k1 = jax.random.split(jax.random.fold_in(key, 0x5EED))
+@partial(jax.jit, static_argnames=("functional", "model"))
+def _evaluate_at_draws(functional, model, params, y0, y1):
+    # Fixed draws: the check must neither depend on nor trace the caller's key.
+    k0, k1 = jax.random.split(jax.random.key(0x5EED))
     x0 = ssm_model.sample_initial(k0, model, params, 4)
-    t1 = 1 if ys.shape[0] > 1 else 0
     x1 = ssm_model.sample_transition(k1, model, params, x0, 1)
+    return (
+        evaluate_initial(functional, x0, params, y0),
+        evaluate_increment(functional, x0, x1, 1, params, y1),
+    )
+
+
+def _check_values(functional, model, params, ys, key, argname):
+    del key
     try:
-        v0 = evaluate_initial(functional, x0, params, ys[0])
-        v1 = evaluate_increment(functional, x0, x1, 1, params, ys[t1])
+        v0, v1 = _evaluate_at_draws(functional, model, params, ys[0], ys[min(1, ys.shape[0] - 1)])
     except (TypeError, ValueError) as exc:  # re-raise naming the argument
-        raise type(exc)(f"{argname} ({functional!r}) failed on draws from the model: {exc}") from exc
+        raise type(exc)(
+            f"{argname} ({functional!r}) failed on draws from the model: {exc}"
+        ) from exc
     s0, s1 = jax.tree.structure(v0), jax.tree.structure(v1)
     if s0 != s1:
         raise ValueError(
@@ -139,6 +157,8 @@ def _check_values(functional, model, params, ys, key, argname):
                 f"{argname}.initial and {argname}.increment must return leaves of equal shapes, "
                 f"got {a.shape[1:]} and {b.shape[1:]}"
             )
+    if not all(validate.is_concrete(v) for v in jax.tree.leaves((v0, v1))):
+        return functional
     for which, vals in (("initial", v0), ("increment", v1)):
         for leaf in jax.tree.leaves(vals):
             if not np.all(np.isfinite(np.asarray(leaf))):
@@ -149,52 +169,67 @@ def _check_values(functional, model, params, ys, key, argname):
     return functional
 
 
+def log_prob(d, x: Array) -> Array:
+    """`d.log_prob(x)` for one particle. A multivariate normal is whitened by the explicit
+    inverse of its Cholesky factor: under vmap over particles the factor is shared and this is
+    a matmul, where numpyro runs a batched triangular solve (very slow on CPU for small dx)."""
+    if isinstance(d, dist.MultivariateNormal) and x.ndim == 1:
+        L = d.scale_tril
+        if all(s == 1 for s in L.shape[:-2]):
+            L = L.reshape(L.shape[-2:])
+            inv = jax.scipy.linalg.solve_triangular(
+                L, jnp.eye(x.shape[0], dtype=L.dtype), lower=True
+            )
+            z = inv @ (x - d.loc.reshape(x.shape))
+            half_log_det = jnp.sum(jnp.log(jnp.diagonal(L)))
+            return -0.5 * jnp.sum(z**2) - half_log_det - 0.5 * x.shape[0] * math.log(2 * math.pi)
+    return d.log_prob(x)
+
+
 # --- the score of Fisher's identity --------------------------------------------------------
 
-_SCORES: "weakref.WeakKeyDictionary[StateSpaceModel, dict]" = weakref.WeakKeyDictionary()
+_SCORES: "weakref.WeakKeyDictionary[StateSpaceModel, AdditiveFunctional]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _identity(u):
-    return u
-
-
-def score_functional(
-    model: StateSpaceModel, parametrization: Callable[[PyTree], PyTree] | None = None
-) -> AdditiveFunctional:
+def score_functional(model: StateSpaceModel) -> AdditiveFunctional:
     """The additive functional whose smoothed expectation is ∇ log p(y_0:T-1) (Fisher's identity).
 
-    Its value has the structure of the `params` passed to the smoother. With a
-    `parametrization` u ↦ θ(u) (for example log-scales to scales), `params` is u, the model is
-    evaluated at θ(u) and the gradient is with respect to u. Both pieces are `jax.grad` of the
-    log-densities: no differentiation through resampling is involved.
+    Its value has the structure of the `params` the smoother runs at; both pieces are
+    derivatives of the log-densities at those params (forward-mode `jax.jacfwd`, efficient for
+    the usual handful of parameters; no differentiation through resampling):
 
-    The same object is returned for the same `(model, parametrization)`, so smoothers called
-    with it compile once.
+        initial(x_0) = ∇ log χ(x_0) + ∇ log g(y_0 | x_0),
+        increment(x_t-1, x_t, t) = ∇ log m(x_t-1, x_t) + ∇ log g(y_t | x_t).
+
+    To differentiate with respect to a transformed variable u (log-scales, ...), run the
+    smoother on `smc.learning.reparametrized(model, fn)` at u. The same object is returned for
+    the same model, so smoothers called with it compile once per model.
     """
-    per_model = _SCORES.setdefault(model, {})
-    fn = _identity if parametrization is None else parametrization
-    cached = per_model.get(fn)
+    cached = _SCORES.get(model)
     if cached is not None:
         return cached
 
-    def log_first(u, x0, y0):
-        theta = fn(u)
-        return model.initial(theta).log_prob(x0) + ssm_model.masked_log_prob(
-            model.observation(theta, x0, 0), y0
+    def log_first(params, x0, y0):
+        return log_prob(model.initial(params), x0) + ssm_model.masked_log_prob(
+            model.observation(params, x0, 0), y0
         )
 
-    def log_pair(u, x_prev, x, t, y):
-        theta = fn(u)
-        return model.transition(theta, x_prev, t).log_prob(x) + ssm_model.masked_log_prob(
-            model.observation(theta, x, t), y
+    def log_pair(params, x_prev, x, t, y):
+        return log_prob(model.transition(params, x_prev, t), x) + ssm_model.masked_log_prob(
+            model.observation(params, x, t), y
         )
 
+    # Forward mode: the tangents of parameter-only work (a Cholesky factor, its inverse) do not
+    # depend on the particle, so under vmap over particles they are computed once, where reverse
+    # mode would transpose that linear algebra once per particle (slow batched solves on CPU).
     def initial(x0, ctx):
-        return jax.grad(log_first)(ctx.params, x0, ctx.y)
+        return jax.jacfwd(log_first)(ctx.params, x0, ctx.y)
 
     def increment(x_prev, x, t, ctx):
-        return jax.grad(log_pair)(ctx.params, x_prev, x, t, ctx.y)
+        return jax.jacfwd(log_pair)(ctx.params, x_prev, x, t, ctx.y)
 
     h = AdditiveFunctional(initial, increment, with_context=True, name=f"score of {model!r}")
-    per_model[fn] = h
+    _SCORES[model] = h
     return h

@@ -1,5 +1,7 @@
 """State-space models (numpyro distributions) and their exact references."""
 
+from probkit.ssm.growth import GrowthParams, nonlinear_growth
+from probkit.ssm.joint import log_joint
 from probkit.ssm.kalman import KalmanResult, RTSResult, kalman_filter, rts_smoother
 from probkit.ssm.linear_gaussian import LinearGaussianParams, linear_gaussian
 from probkit.ssm.model import (
@@ -17,10 +19,13 @@ __all__ = [
     "StateSpaceModel",
     "LinearGaussianParams",
     "StochVolParams",
+    "GrowthParams",
     "KalmanResult",
     "RTSResult",
     "linear_gaussian",
     "stochastic_volatility",
+    "nonlinear_growth",
+    "log_joint",
     "simulate",
     "kalman_filter",
     "rts_smoother",

@@ -22,7 +22,7 @@ NUM_DRAWS = 30_000
 WEIGHTS = [
     np.array([0.5, 0.3, 0.2]),
     np.array([0.7, 0.25, 0.05]),  # residual: two deterministic copies of particle 0
-    np.array([0.6, 0.4, 0.0]),    # a zero weight is never an ancestor
+    np.array([0.6, 0.4, 0.0]),  # a zero weight is never an ancestor
 ]
 CELLS = list(itertools.product(range(N), repeat=N))
 
@@ -52,7 +52,7 @@ def systematic_law(w):
                 breaks.add(float(u))
     breaks = sorted(breaks)
     law = dict.fromkeys(CELLS, 0.0)
-    for lo, hi in zip(breaks[:-1], breaks[1:]):
+    for lo, hi in itertools.pairwise(breaks):
         mid = 0.5 * (lo + hi)
         law[_inverse_cdf(w, [(i + mid) / N for i in range(N)])] += hi - lo
     return _rotations(law)

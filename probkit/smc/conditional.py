@@ -42,17 +42,17 @@ from probkit.ssm import model as ssm_model
 from probkit.ssm.model import StateSpaceModel
 
 __all__ = [
-    "CSMCState",
-    "CSMCInfo",
-    "CSMCResult",
-    "CSMCKernel",
     "SAMPLERS",
+    "CSMCInfo",
+    "CSMCKernel",
+    "CSMCResult",
+    "CSMCState",
     "conditional_init",
     "conditional_step",
-    "init",
-    "step",
-    "kernel",
     "csmc",
+    "init",
+    "kernel",
+    "step",
 ]
 
 SAMPLERS = ("backward", "ancestor")
@@ -63,27 +63,27 @@ class CSMCState(NamedTuple):
 
 
 class CSMCInfo(NamedTuple):
-    ess: Array             # (T,) ESS of the conditional filter
+    ess: Array  # (T,) ESS of the conditional filter
     log_likelihood: Array  # () log Ẑ of the conditional filter (a diagnostic, not unbiased)
-    moved: Array           # (T,) bool, the new path differs from the reference at t
-    degenerate: Array      # () bool, some step had no finite weight
+    moved: Array  # (T,) bool, the new path differs from the reference at t
+    degenerate: Array  # () bool, some step had no finite weight
 
 
 class CSMCResult(NamedTuple):
-    paths: Array      # (num_iterations, T, *state_shape) the path after each iteration
-    info: CSMCInfo    # stacked over iterations
+    paths: Array  # (num_iterations, T, *state_shape) the path after each iteration
+    info: CSMCInfo  # stacked over iterations
 
     def to_inference_data(self, name: str = "x"):
-        """ArviZ `InferenceData` with the paths as one chain: `posterior[name]` `(1, draws, T, ...)`."""
+        """ArviZ `InferenceData`: the paths as one chain, `posterior[name]` `(1, draws, T, ...)`."""
         return _to_idata(
             {name: self.paths[None]},
-            sample_stats={"log_likelihood": self.info.log_likelihood[None]},
+            sample_stats={"filter_log_likelihood": self.info.log_likelihood[None]},
         )
 
 
 class CSMCKernel(NamedTuple):
-    init: object   # path -> CSMCState
-    step: object   # (key, state, params) -> (CSMCState, CSMCInfo)
+    init: object  # path -> CSMCState
+    step: object  # (key, state, params) -> (CSMCState, CSMCInfo)
 
 
 # --- the conditional particle filter --------------------------------------------------------
@@ -98,14 +98,15 @@ def conditional_init(
     reference0: Array | None,
     *,
     proposal: filtering.Proposal | None = None,
+    pinned: "bool | Array" = True,
 ) -> tuple[filtering.ParticleFilterState, Array]:
-    """Particles at t = 0 with ξ_0^0 = `reference0` (unconditional when None): `(state, ess)`."""
+    """Particles at t = 0 with ξ_0^0 = `reference0` (unconditional when None or not `pinned`)."""
     if proposal is None:
         x0 = ssm_model.sample_initial(key, model, params, num_particles)
     else:
         x0 = proposal.initial(params, y0).sample(key, (num_particles,))
-    if reference0 is not None:
-        x0 = x0.at[0].set(reference0)
+    if reference0 is not None and pinned is not False:
+        x0 = x0.at[0].set(jnp.where(pinned, reference0, x0[0]))
     incr = ssm_model.observation_log_prob(model, params, x0, y0, 0)
     if proposal is not None:
         q0 = proposal.initial(params, y0)
@@ -113,8 +114,12 @@ def conditional_init(
     dtype = jnp.result_type(x0.dtype, incr.dtype)
     lw_prev = jnp.full((num_particles,), -jnp.log(num_particles), dtype)
     lw, acc, degenerate, first, ess, _, _ = filtering._reweight(
-        lw_prev, incr.astype(dtype), accumulate.init(jnp.zeros((), dtype)),
-        jnp.zeros((), bool), jnp.full((), -1, jnp.int32), 0,
+        lw_prev,
+        incr.astype(dtype),
+        accumulate.init(jnp.zeros((), dtype)),
+        jnp.zeros((), bool),
+        jnp.full((), -1, jnp.int32),
+        0,
     )
     return filtering.ParticleFilterState(x0, lw, acc, degenerate, first), ess
 
@@ -131,60 +136,85 @@ def conditional_step(
     resampler: resampling_mod.Resampler,
     proposal: filtering.Proposal | None = None,
     ancestor_sampling: bool = False,
+    pinned: "bool | Array" = True,
 ) -> tuple[filtering.ParticleFilterState, Array, Array]:
     """One conditional filter step at t >= 1 (resampling every step): `(state, ancestors, ess)`.
 
-    With `reference_t` None this is an ordinary step with the scheme's unconditional resampler.
-    Otherwise ancestors[0] is 0 (the reference's previous position) or, with
-    `ancestor_sampling`, drawn ∝ ω_t-1^j m(ξ_t-1^j, ζ_t); the others follow the scheme's
-    conditional law, and ξ_t^0 = ζ_t.
+    With `reference_t` None (or `pinned` false) this is an ordinary step with the scheme's
+    unconditional resampler. Otherwise ancestors[0] is 0 (the reference's previous position)
+    or, with `ancestor_sampling`, drawn ∝ ω_t-1^j m(ξ_t-1^j, ζ_t); the others follow the
+    scheme's conditional law, and ξ_t^0 = ζ_t. `pinned` may be a traced bool, so that one
+    compiled loop serves both an unconditional first pass and conditional iterations.
     """
     k_anc, k_res, k_move = jax.random.split(key, 3)
     n = state.log_weights.shape[0]
     lw_prev = state.log_weights
-    if reference_t is None:
-        ancestors = resampler.resample(k_res, lw_prev, n)
-    else:
+
+    def unconditional(_):
+        return resampler.resample(k_res, lw_prev, n)
+
+    def conditional(_):
         if ancestor_sampling:
             lm = backward_mod.row_log_probs(model, params, state.particles, reference_t[None], t)
             ref_ancestor = backward_mod.draw_from_rows(k_anc, lw_prev[None] + lm, 1)[0][0, 0]
         else:
             ref_ancestor = jnp.zeros((), jnp.int32)
-        ancestors = resampler.conditional(k_res, lw_prev, ref_ancestor)
+        return resampler.conditional(k_res, lw_prev, ref_ancestor)
+
+    if reference_t is None or pinned is False:
+        ancestors = unconditional(None)
+    elif pinned is True:
+        ancestors = conditional(None)
+    else:
+        ancestors = jax.lax.cond(pinned, conditional, unconditional, None)
     x_prev = jnp.take(state.particles, ancestors, axis=0)
     x = filtering._sample_proposal(k_move, model, params, proposal, x_prev, y, t)
-    if reference_t is not None:
-        x = x.at[0].set(reference_t)
+    if reference_t is not None and pinned is not False:
+        x = x.at[0].set(jnp.where(pinned, reference_t, x[0]))
     incr = filtering._incremental(model, params, proposal, x_prev, x, y, t)
     uniform = jnp.full_like(lw_prev, -jnp.log(n))
     lw, acc, degenerate, first, ess, _, _ = filtering._reweight(
-        uniform, incr.astype(lw_prev.dtype), state.log_likelihood, state.degenerate,
-        state.first_failure, t,
+        uniform,
+        incr.astype(lw_prev.dtype),
+        state.log_likelihood,
+        state.degenerate,
+        state.first_failure,
+        t,
     )
     return filtering.ParticleFilterState(x, lw, acc, degenerate, first), ancestors, ess
 
 
 class _History(NamedTuple):
-    particles: Array    # (T, N, *state_shape)
+    particles: Array  # (T, N, *state_shape)
     log_weights: Array  # (T, N)
-    ancestors: Array    # (T, N) ancestors[t] indexes particles[t-1]; ancestors[0] = identity
-    ess: Array          # (T,)
+    ancestors: Array  # (T, N) ancestors[t] indexes particles[t-1]; ancestors[0] = identity
+    ess: Array  # (T,)
     log_likelihood: Array
     degenerate: Array
 
 
-def _forward(key, model, params, ys, num_particles, reference, *, resampler, proposal,
-             ancestor_sampling) -> _History:
+def _forward(
+    key, model, params, ys, num_particles, reference, *, resampler, proposal, ancestor_sampling
+) -> _History:
     T = ys.shape[0]
     k0, k_rest = jax.random.split(key)
     ref0 = None if reference is None else reference[0]
-    state, ess0 = conditional_init(k0, model, params, ys[0], num_particles, ref0,
-                                   proposal=proposal)
+    state, ess0 = conditional_init(k0, model, params, ys[0], num_particles, ref0, proposal=proposal)
 
     def body(st, inp):
         k, y, t, ref_t = inp
-        st, anc, ess = conditional_step(k, st, model, params, y, t, ref_t, resampler=resampler,
-                                        proposal=proposal, ancestor_sampling=ancestor_sampling)
+        st, anc, ess = conditional_step(
+            k,
+            st,
+            model,
+            params,
+            y,
+            t,
+            ref_t,
+            resampler=resampler,
+            proposal=proposal,
+            ancestor_sampling=ancestor_sampling,
+        )
         return st, (st.particles, st.log_weights, anc, ess)
 
     keys = jax.random.split(k_rest, T - 1)
@@ -198,8 +228,12 @@ def _forward(key, model, params, ys, num_particles, reference, *, resampler, pro
 
     ident = jnp.arange(num_particles, dtype=jnp.int32)
     return _History(
-        stack(init_state.particles, xs), stack(init_state.log_weights, lws), stack(ident, ancs),
-        stack(ess0, ess), accumulate.value(state.log_likelihood), state.degenerate,
+        stack(init_state.particles, xs),
+        stack(init_state.log_weights, lws),
+        stack(ident, ancs),
+        stack(ess0, ess),
+        accumulate.value(state.log_likelihood),
+        state.degenerate,
     )
 
 
@@ -222,8 +256,9 @@ def _backward_path(key, model, params, hist: _History) -> Array:
 
     keys = jax.random.split(k_rest, T - 1)
     ts = jnp.arange(1, T, dtype=jnp.int32)
-    _, xs = jax.lax.scan(body, x_last, (keys, hist.particles[:-1], hist.log_weights[:-1], ts),
-                         reverse=True)
+    _, xs = jax.lax.scan(
+        body, x_last, (keys, hist.particles[:-1], hist.log_weights[:-1], ts), reverse=True
+    )
     return jnp.concatenate([xs, x_last[None]], axis=0)
 
 
@@ -263,8 +298,17 @@ def step(
     validate.one_of("sampler", sampler, SAMPLERS)
     resampler = resampling_mod.get(resampling)
     k_fwd, k_path = jax.random.split(key)
-    hist = _forward(k_fwd, model, params, ys, num_particles, state.path, resampler=resampler,
-                    proposal=proposal, ancestor_sampling=sampler == "ancestor")
+    hist = _forward(
+        k_fwd,
+        model,
+        params,
+        ys,
+        num_particles,
+        state.path,
+        resampler=resampler,
+        proposal=proposal,
+        ancestor_sampling=sampler == "ancestor",
+    )
     if sampler == "backward":
         path = _backward_path(k_path, model, params, hist)
     else:
@@ -285,9 +329,17 @@ def initial_path(
     proposal: filtering.Proposal | None = None,
 ) -> Array:
     """A starting path: one unconditional filter with backward sampling (a draw from FFBS)."""
-    hist = _forward(key, model, params, ys, num_particles, None,
-                    resampler=resampling_mod.get(resampling), proposal=proposal,
-                    ancestor_sampling=False)
+    hist = _forward(
+        key,
+        model,
+        params,
+        ys,
+        num_particles,
+        None,
+        resampler=resampling_mod.get(resampling),
+        proposal=proposal,
+        ancestor_sampling=False,
+    )
     return _backward_path(jax.random.fold_in(key, 1), model, params, hist)
 
 
@@ -313,24 +365,64 @@ def kernel(
     ys = validate.observations("ys", ys)
 
     def step_fn(key, state, params):
-        return step(key, state, params, model, ys, num_particles, sampler=sampler,
-                    resampling=resampler, proposal=proposal)
+        return step(
+            key,
+            state,
+            params,
+            model,
+            ys,
+            num_particles,
+            sampler=sampler,
+            resampling=resampler,
+            proposal=proposal,
+        )
 
     return CSMCKernel(init, step_fn)
 
 
-@partial(jax.jit, static_argnames=("model", "num_particles", "num_iterations", "sampler",
-                                   "resampling", "proposal", "progress_bar"))
-def _csmc(key, model, params, ys, path, num_particles, num_iterations, sampler, resampling,
-          proposal, progress_bar):
+@partial(
+    jax.jit,
+    static_argnames=(
+        "model",
+        "num_particles",
+        "num_iterations",
+        "sampler",
+        "resampling",
+        "proposal",
+        "progress_bar",
+    ),
+)
+def _csmc(
+    key,
+    model,
+    params,
+    ys,
+    path,
+    num_particles,
+    num_iterations,
+    sampler,
+    resampling,
+    proposal,
+    progress_bar,
+):
     def body(state, k):
-        state, info = step(k, state, params, model, ys, num_particles, sampler=sampler,
-                           resampling=resampling, proposal=proposal)
+        state, info = step(
+            k,
+            state,
+            params,
+            model,
+            ys,
+            num_particles,
+            sampler=sampler,
+            resampling=resampling,
+            proposal=proposal,
+        )
         return state, (state.path, info)
 
     keys = jax.random.split(key, num_iterations)
-    _, (paths, infos) = progress.scan(body, CSMCState(path), keys, enabled=progress_bar,
-                                      label="conditional SMC")
+    _, (paths, infos) = progress.scan(
+        body, CSMCState(path), keys, enabled=progress_bar, label="conditional SMC"
+    )
     return CSMCResult(paths, infos)
 
 
@@ -368,8 +460,9 @@ def csmc(
         `CSMCResult` with `.paths` `(num_iterations, T, *state_shape)` and stacked `.info`;
         `.to_inference_data()` exports the paths to ArviZ.
     """
-    ys, _, scheme = check_setup(key, model, params, ys, num_particles, proposal=proposal,
-                                resampling=resampling)
+    ys, _, scheme = check_setup(
+        key, model, params, ys, num_particles, proposal=proposal, resampling=resampling
+    )
     validate.positive_int("num_iterations", num_iterations)
     validate.one_of("sampler", sampler, SAMPLERS)
     if path is None:
@@ -377,14 +470,26 @@ def csmc(
         path = _initial_path(k_init, model, params, ys, num_particles, scheme, proposal)
     else:
         path = check_path("path", path, model, params, ys, key)
-    return _csmc(key, model, params, ys, path, num_particles, num_iterations, sampler, scheme,
-                 proposal, bool(progress_bar))
+    return _csmc(
+        key,
+        model,
+        params,
+        ys,
+        path,
+        num_particles,
+        num_iterations,
+        sampler,
+        scheme,
+        proposal,
+        bool(progress_bar),
+    )
 
 
 @partial(jax.jit, static_argnames=("model", "num_particles", "resampling", "proposal"))
 def _initial_path(key, model, params, ys, num_particles, resampling, proposal):
-    return initial_path(key, model, params, ys, num_particles, resampling=resampling,
-                        proposal=proposal)
+    return initial_path(
+        key, model, params, ys, num_particles, resampling=resampling, proposal=proposal
+    )
 
 
 # blackjax-style access to the kernel pieces: smc.csmc.init / .step / .kernel.

@@ -41,35 +41,43 @@ from probkit.smc.functional import (
 )
 from probkit.ssm.model import StateSpaceModel
 
-__all__ = ["ParisState", "ParisInfo", "ParisResult", "init", "step", "paris",
-           "update_statistics", "weighted_mean"]
+__all__ = [
+    "ParisInfo",
+    "ParisResult",
+    "ParisState",
+    "init",
+    "paris",
+    "step",
+    "update_statistics",
+    "weighted_mean",
+]
 
 
 class ParisState(NamedTuple):
     filter: filtering.ParticleFilterState  # particles (N, *state_shape), log-weights (N,), ...
-    statistics: PyTree       # τ_t^i minus the current estimate, leaves (N, *h_shape)
+    statistics: PyTree  # τ_t^i minus the current estimate, leaves (N, *h_shape)
     estimate: accumulate.Sum  # Σ_i W_t^i τ_t^i, compensated, leaves (*h_shape)
-    nonfinite: Array         # () bool: the functional gave NaN/inf at some step
+    nonfinite: Array  # () bool: the functional gave NaN/inf at some step
 
 
 class ParisInfo(NamedTuple):
-    ess: Array                       # () ESS after reweighting
-    resampled: Array                 # () bool
+    ess: Array  # () ESS after reweighting
+    resampled: Array  # () bool
     log_likelihood_increment: Array  # ()
-    degenerate: Array                # () bool, every weight -inf/NaN at this step
-    backward_trials: Array           # () mean proposals per backward draw (1 for exact)
-    backward_fallbacks: Array        # () int32 draws sent to the exact kernel
-    bound_violated: Array            # () bool, log m exceeded transition_log_bound
-    nonfinite: Array                 # () bool, the estimate became NaN/inf at this step
+    degenerate: Array  # () bool, every weight -inf/NaN at this step
+    backward_trials: Array  # () mean proposals per backward draw (1 for exact)
+    backward_fallbacks: Array  # () int32 draws sent to the exact kernel
+    bound_violated: Array  # () bool, log m exceeded transition_log_bound
+    nonfinite: Array  # () bool, the estimate became NaN/inf at this step
 
 
 class ParisResult(NamedTuple):
-    estimate: PyTree         # E[h(X_0:T-1) | y_0:T-1], leaves (*h_shape)
-    online: PyTree           # E[h(X_0:t) | y_0:t] for every t, leaves (T, *h_shape)
-    log_likelihood: Array    # () log p^(y_0:T-1); -inf if the filter failed
-    info: ParisInfo          # stacked over t, leaves (T,)
-    failed: Array            # () bool: degenerate weights or a non-finite functional value
-    failed_at: Array         # () int32 first failing step, -1 if none
+    estimate: PyTree  # E[h(X_0:T-1) | y_0:T-1], leaves (*h_shape)
+    online: PyTree  # E[h(X_0:t) | y_0:t] for every t, leaves (T, *h_shape)
+    log_likelihood: Array  # () log p^(y_0:T-1); -inf if the filter failed
+    info: ParisInfo  # stacked over t, leaves (T,)
+    failed: Array  # () bool: degenerate weights or a non-finite functional value
+    failed_at: Array  # () int32 first failing step, -1 if none
 
 
 def weighted_mean(log_weights: Array, values: PyTree) -> PyTree:
@@ -146,8 +154,9 @@ def init(
     sharding: jax.sharding.NamedSharding | None = None,
 ) -> tuple[ParisState, ParisInfo]:
     """Particles at t = 0 (a filter `init`) and τ_0^i = functional.initial(ξ_0^i)."""
-    pf_state, pf_info = filtering.init(key, model, params, y0, num_particles, proposal=proposal,
-                                       sharding=sharding)
+    pf_state, pf_info = filtering.init(
+        key, model, params, y0, num_particles, proposal=proposal, sharding=sharding
+    )
     tau = evaluate_initial(functional, pf_state.particles, params, y0)
     stats, c = _centre(tau, pf_state.log_weights)
     stats = sharding_mod.constrain(stats, sharding)
@@ -155,8 +164,14 @@ def init(
     dtype = pf_state.log_weights.dtype
     state = ParisState(pf_state, stats, accumulate.add(accumulate.init(c), c), ~finite)
     info = ParisInfo(
-        pf_info.ess, pf_info.resampled, pf_info.log_likelihood_increment, pf_info.degenerate,
-        jnp.zeros((), dtype), jnp.zeros((), jnp.int32), jnp.zeros((), bool), ~finite,
+        pf_info.ess,
+        pf_info.resampled,
+        pf_info.log_likelihood_increment,
+        pf_info.degenerate,
+        jnp.zeros((), dtype),
+        jnp.zeros((), jnp.int32),
+        jnp.zeros((), bool),
+        ~finite,
     )
     return state, info
 
@@ -179,50 +194,114 @@ def step(
 ) -> tuple[ParisState, ParisInfo]:
     """One PaRIS update at time t >= 1: a filter step, K backward draws per particle, τ update."""
     kernel = backward_mod.get(backward)
-    k_filter, k_back = jax.random.split(key)
+    # The filter step gets `key` itself, so the forward pass is `smc.particle_filter`'s with the
+    # same key; the backward draws use an independent stream folded from it.
+    k_back = jax.random.fold_in(key, 1)
     prev = state.filter
     pf_state, pf_info = filtering.step(
-        k_filter, prev, model, params, y, t, proposal=proposal, resampling_scheme=resampling,
-        ess_threshold=ess_threshold, sharding=sharding,
+        key,
+        prev,
+        model,
+        params,
+        y,
+        t,
+        proposal=proposal,
+        resampling_scheme=resampling,
+        ess_threshold=ess_threshold,
+        sharding=sharding,
     )
     stats, estimate, _, binfo, finite = update_statistics(
-        k_back, model, params, functional, state.statistics, state.estimate, prev.particles,
-        prev.log_weights, pf_state.particles, pf_state.log_weights, y, t,
-        num_backward=num_backward, backward=kernel,
+        k_back,
+        model,
+        params,
+        functional,
+        state.statistics,
+        state.estimate,
+        prev.particles,
+        prev.log_weights,
+        pf_state.particles,
+        pf_state.log_weights,
+        y,
+        t,
+        num_backward=num_backward,
+        backward=kernel,
     )
     stats = sharding_mod.constrain(stats, sharding)
     new_state = ParisState(pf_state, stats, estimate, state.nonfinite | ~finite)
     info = ParisInfo(
-        pf_info.ess, pf_info.resampled, pf_info.log_likelihood_increment, pf_info.degenerate,
-        binfo.trials, binfo.fallbacks, binfo.bound_violated, ~finite,
+        pf_info.ess,
+        pf_info.resampled,
+        pf_info.log_likelihood_increment,
+        pf_info.degenerate,
+        binfo.trials,
+        binfo.fallbacks,
+        binfo.bound_violated,
+        ~finite,
     )
     return new_state, info
 
 
 @partial(
     jax.jit,
-    static_argnames=("model", "functional", "num_particles", "num_backward", "backward",
-                     "proposal", "resampling", "ess_threshold", "sharding", "progress_bar"),
+    static_argnames=(
+        "model",
+        "functional",
+        "num_particles",
+        "num_backward",
+        "backward",
+        "proposal",
+        "resampling",
+        "ess_threshold",
+        "sharding",
+        "progress_bar",
+    ),
 )
-def _paris(key, model, params, ys, functional, num_particles, num_backward, backward, proposal,
-           resampling, ess_threshold, sharding, progress_bar):
+def _paris(
+    key,
+    model,
+    params,
+    ys,
+    functional,
+    num_particles,
+    num_backward,
+    backward,
+    proposal,
+    resampling,
+    ess_threshold,
+    sharding,
+    progress_bar,
+):
     T = ys.shape[0]
     k0, k_rest = jax.random.split(key)
-    state, info0 = init(k0, model, params, ys[0], functional, num_particles, proposal=proposal,
-                        sharding=sharding)
+    state, info0 = init(
+        k0, model, params, ys[0], functional, num_particles, proposal=proposal, sharding=sharding
+    )
     estimate0 = accumulate.value(state.estimate)
 
     def body(st, inp):
         k, y, t = inp
-        st, info = step(k, st, model, params, y, t, functional, num_backward=num_backward,
-                        backward=backward, proposal=proposal, resampling=resampling,
-                        ess_threshold=ess_threshold, sharding=sharding)
+        st, info = step(
+            k,
+            st,
+            model,
+            params,
+            y,
+            t,
+            functional,
+            num_backward=num_backward,
+            backward=backward,
+            proposal=proposal,
+            resampling=resampling,
+            ess_threshold=ess_threshold,
+            sharding=sharding,
+        )
         return st, (info, accumulate.value(st.estimate))
 
     keys = jax.random.split(k_rest, T - 1)
     ts = jnp.arange(1, T, dtype=jnp.int32)
-    state, (infos, online) = progress.scan(body, state, (keys, ys[1:], ts), length=T - 1,
-                                           enabled=progress_bar, label="PaRIS")
+    state, (infos, online) = progress.scan(
+        body, state, (keys, ys[1:], ts), length=T - 1, enabled=progress_bar, label="PaRIS"
+    )
 
     def stack(first, rest):
         return jnp.concatenate([jnp.asarray(first)[None], rest], axis=0)
@@ -280,13 +359,34 @@ def paris(
             `backward="rejection"` for a model without `transition_log_bound`, or a functional
             that returns NaN/inf at draws from the model).
     """
-    ys, kernel, scheme = check_setup(key, model, params, ys, num_particles,
-                                     num_backward=num_backward, backward=backward,
-                                     proposal=proposal, resampling=resampling)
+    ys, kernel, scheme = check_setup(
+        key,
+        model,
+        params,
+        ys,
+        num_particles,
+        num_backward=num_backward,
+        backward=backward,
+        proposal=proposal,
+        resampling=resampling,
+    )
     ess_threshold = validate.probability("ess_threshold", ess_threshold)
     check_functional(functional, model, params, ys, key)
-    return _paris(key, model, params, ys, functional, num_particles, num_backward, kernel,
-                  proposal, scheme, ess_threshold, sharding, bool(progress_bar))
+    return _paris(
+        key,
+        model,
+        params,
+        ys,
+        functional,
+        num_particles,
+        num_backward,
+        kernel,
+        proposal,
+        scheme,
+        ess_threshold,
+        sharding,
+        bool(progress_bar),
+    )
 
 
 # blackjax-style access to the kernel pieces: smc.paris.init / .step.
