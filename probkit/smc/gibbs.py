@@ -344,6 +344,7 @@ def _ppg(
     proposal,
     keep_paths,
     progress_bar,
+    conditional=True,
 ):
     opts = dict(
         num_backward=num_backward, backward=backward, resampler=resampling, proposal=proposal
@@ -358,7 +359,15 @@ def _ppg(
     def body(ref, inp):
         i, k = inp
         _, new, info = sweep(
-            k, model, params, ys, functional, num_particles, ref, pinned=i >= extra, **opts
+            k,
+            model,
+            params,
+            ys,
+            functional,
+            num_particles,
+            ref,
+            pinned=(i >= extra) & conditional,
+            **opts,
         )
         return new, (info, new if keep_paths else None)
 
@@ -390,6 +399,7 @@ def ppg(
     proposal: filtering.Proposal | None = None,
     path: Array | None = None,
     keep_paths: bool = False,
+    conditional: bool = True,
     progress_bar: bool = False,
 ) -> PPGResult:
     """Roll-out PPG estimate of E[h(X_0:T-1) | y_0:T-1]. See `init`/`step`/`kernel`.
@@ -408,6 +418,9 @@ def ppg(
         proposal: optional guided proposal for the forward pass.
         path: `(T, *state_shape)` starting frozen path; default: trace back one PaRIS pass.
         keep_paths: also return every iteration's path (for ArviZ; memory k·T·dx).
+        conditional: False runs the same number of *independent* PaRIS passes instead (no
+            frozen path): the equal-cost PaRIS baseline of the paper, from the same compiled
+            program (the flag is traced, not static).
         progress_bar: tqdm bar driven from inside the compiled loop.
 
     Returns:
@@ -454,6 +467,7 @@ def ppg(
         proposal,
         bool(keep_paths),
         bool(progress_bar),
+        jnp.asarray(bool(conditional)),
     )
 
 

@@ -20,9 +20,14 @@ BURN_IN = 5
 @pytest.fixture(scope="module")
 def problem(lgssm_1d, lg_params_of):
     """1-D model on u = (ρ, log σx, log σy), T = 60; h = (Σ x_t, Σ x_t², score), exact values."""
-    model, model_u, u, _, _ = lgssm_1d
+    _, model_u, u, _, _ = lgssm_1d
     with jax.enable_x64(True):
-        _, ys = ssm.simulate(jax.random.key(21), model, lg_params_of(u), T)
+        rng = np.random.default_rng(21)  # the model's AR(1) path and noisy observations
+        x = np.zeros(T)
+        x[0] = rng.normal()
+        for t in range(1, T):
+            x[t] = 0.8 * x[t - 1] + rng.normal()
+        ys = jnp.asarray(x + np.sqrt(0.5) * rng.normal(size=T))[:, None]
         rts = ssm.rts_smoother(lg_params_of(u), ys)
         m, v = rts.means[:, 0], rts.covs[:, 0, 0]
         score = jax.grad(lambda w: ssm.kalman_filter(lg_params_of(w), ys).log_likelihood)(u)
@@ -67,14 +72,18 @@ def test_ppg_roll_out_is_unbiased_at_small_n(x64, problem, ppg_runs):
 
 
 def test_paris_at_equal_cost_stays_biased(x64, problem):
-    """The same budget spent on PaRIS — the average of 51 independent PaRIS(N = 50) runs per
-    chain — keeps the O(T/N) bias of self-normalisation: some coordinate is off by > 4 SE."""
+    """The same budget spent on PaRIS — each chain's 50 iterations replaced by 50 independent
+    PaRIS(N = 50) passes (`conditional=False`, the same compiled program) — keeps the O(T/N)
+    bias of self-normalisation: some coordinate is off by more than 4 SE."""
     model_u, u, ys, h, exact = problem
-    runs = jax.vmap(lambda k: smc.paris(k, model_u, u, ys, h, N, ess_threshold=1.0).estimate)(
-        keys(NUM_CHAINS * (NUM_ITERATIONS + 1), seed=4)
-    )
-    per_chain = jax.tree.map(lambda v: v.reshape(NUM_CHAINS, -1).mean(axis=1), runs)
-    est = _flat(per_chain)
+    runs = jax.vmap(
+        lambda k: (
+            smc.ppg(
+                k, model_u, u, ys, h, N, NUM_ITERATIONS, burn_in=BURN_IN, conditional=False
+            ).iterates
+        )
+    )(keys(NUM_CHAINS, seed=4))
+    est = _flat(jax.tree.map(lambda v: v.mean(axis=1), runs))
     worst = max(abs(float(z_scores(np.asarray(est[k]), v))) for k, v in exact.items())
     assert worst > 4, f"PaRIS at N = {N} should be visibly biased here, worst |z| = {worst:.1f}"
 
@@ -111,12 +120,18 @@ def test_ppg_kernel_is_a_pure_step(x64, problem):
     assert abs(float(sums[5:].mean()) - exact["sum"]) < 6 * float(sums[5:].std()) + 1e-9
 
 
-def test_ppg_compiles_once_per_static_configuration(x64, problem):
+def test_ppg_compiles_once_per_static_configuration(x64, problem, ppg_runs):
+    """New keys, parameters, data and the baseline flag reuse the compiled program."""
     model_u, u, ys, h, _ = problem
-    smc.ppg(jax.random.key(0), model_u, u, ys, h, 8, 4, backward="exact")
     before = gibbs._ppg._cache_size()
     u2 = {k: v * 0.9 for k, v in u.items()}
-    smc.ppg(jax.random.key(1), model_u, u2, ys + 0.5, h, 8, 4, backward="exact")
+    jax.vmap(
+        lambda k: (
+            smc.ppg(
+                k, model_u, u2, ys + 0.5, h, N, NUM_ITERATIONS, burn_in=BURN_IN, conditional=False
+            ).estimate
+        )
+    )(keys(NUM_CHAINS, seed=8))
     assert gibbs._ppg._cache_size() == before
 
 

@@ -21,9 +21,10 @@ def mle_problem(lg_params_of):
 
         def negll(v):
             u = {"rho": v[0], "log_sx": v[1], "log_sy": v[2]}
-            return -ssm.kalman_filter(lg_params_of(u), ys).log_likelihood
+            # The jitted core of ssm.kalman_filter (its eager input checks cannot run in jit).
+            return -ssm.kalman._kalman(lg_params_of(u), ys).log_likelihood
 
-        value_and_grad = jax.value_and_grad(negll)
+        value_and_grad = jax.jit(jax.value_and_grad(negll))
         opt = scipy.optimize.minimize(
             lambda v: tuple(np.asarray(a) for a in value_and_grad(jnp.asarray(v))),
             np.array([0.5, 0.0, 0.0]),
@@ -31,7 +32,7 @@ def mle_problem(lg_params_of):
             method="BFGS",
             options={"gtol": 1e-10},
         )
-        se = np.sqrt(np.diag(np.linalg.inv(jax.hessian(negll)(jnp.asarray(opt.x)))))
+        se = np.sqrt(np.diag(np.linalg.inv(jax.jit(jax.hessian(negll))(jnp.asarray(opt.x)))))
         return model, ys, opt.x, se
 
 

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 
 from probkit import smc, ssm
-from probkit.core import accumulate
 from probkit.smc import smoothing
 from probkit.testing import assert_within_se, keys
 
 NUM_SEEDS = 50
-N = 300
+N = 200
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +39,10 @@ def paris_runs(lgssm_2d, sum_and_pairs):
 
 @pytest.mark.parametrize("kind", ["exact", "hybrid", "rejection"])
 def test_paris_matches_rts_sum_and_lag_one_products(x64, lgssm_2d, paris_runs, kind):
-    _, _, _, (sum_exact, pair_exact, _) = lgssm_2d
+    _, _, _, (sum_exact, pair_exact) = lgssm_2d
     res = paris_runs[kind]
     sums, pairs = res.estimate
-    # 50 independent seeds; the O(T/N) bias (T = 20, N = 300) is far below 4 SE here.
+    # 50 independent seeds; the O(T/N) bias (T = 20, N = 200) is far below 4 SE here.
     assert_within_se(sums, sum_exact, z=4, what=f"E[sum x_t] ({kind})")
     assert_within_se(
         pairs.reshape(NUM_SEEDS, -1), pair_exact.ravel(), z=4, what=f"E[sum x_t x_t+1^T] ({kind})"
@@ -54,40 +53,17 @@ def test_paris_matches_rts_sum_and_lag_one_products(x64, lgssm_2d, paris_runs, k
     assert trials == 1.0 if kind == "exact" else trials > 1.0
 
 
-def test_paris_score_matches_grad_of_the_kalman_log_likelihood(x64, lgssm_1d):
-    """Fisher's identity: the smoothed ∇u log p(x, y) is ∇u log p(y) (u = ρ, log σx, log σy)."""
-    _, model_u, u, ys, score = lgssm_1d
-    h = smc.score_functional(model_u)
-    est = jax.vmap(lambda k: smc.paris(k, model_u, u, ys, h, 1000).estimate)(keys(NUM_SEEDS, 2))
-    for name in ("rho", "log_sx", "log_sy"):  # PaRIS's O(T/N) bias (T = 15) is below 4 SE
-        assert_within_se(est[name], score[name], z=4, what=f"score[{name}]")
-
-
-def test_online_estimates_match_the_rts_smoother_of_each_prefix(x64, lgssm_2d, paris_runs):
-    """online[t] estimates E[Σ_{s<=t} x_s | y_0:t]: the smoother of the prefix y_0:t."""
-    _, params, ys, _ = lgssm_2d
-    online = paris_runs["hybrid"].online[0]  # (seeds, T, 2) for the Σ x_t leaf
-    for t in (0, 7, 13):
-        exact = np.asarray(ssm.rts_smoother(params, ys[: t + 1]).means.sum(0))
-        assert_within_se(online[:, t], exact, z=4, what=f"online estimate at t={t}")
-    np.testing.assert_array_equal(online[:, -1], paris_runs["hybrid"].estimate[0])
-
-
-def test_paris_log_likelihood_is_the_filters(x64, lgssm_2d, paris_runs):
-    """The forward pass is the particle filter: its log-likelihood estimate is exp-unbiased."""
-    _, params, ys, _ = lgssm_2d
-    ll = np.asarray(paris_runs["exact"].log_likelihood)
-    exact = float(ssm.kalman_filter(params, ys).log_likelihood)
-    ratio = np.exp(ll - exact)  # E[p^/p] = 1 (unbiased likelihood estimate)
-    assert_within_se(ratio, 1.0, z=4, what="likelihood ratio")
-
-
 def test_float32_stays_accurate_over_a_long_series(lgssm_1d, lg_params_of):
-    """float32, T = 500: the compensated statistics keep the running sum accurate."""
+    """float32, T = 200: the compensated statistics keep the running sum accurate."""
     model, _, u, _, _ = lgssm_1d
-    u32 = jax.tree.map(lambda v: jnp.asarray(v, jnp.float32), u)
-    params = lg_params_of(u32)
-    _, ys = ssm.simulate(jax.random.key(5), model, params, 500)
+    params = lg_params_of(jax.tree.map(lambda v: jnp.asarray(v, jnp.float32), u))
+    rng = np.random.default_rng(5)  # an AR(1) path observed in noise, simulated in numpy
+    x = np.zeros(200)
+    x[0] = rng.normal()
+    for t in range(1, 200):
+        x[t] = 0.8 * x[t - 1] + rng.normal()
+    y64 = (x + np.sqrt(0.5) * rng.normal(size=200))[:, None]
+    ys = jnp.asarray(y64, jnp.float32)
     with jax.enable_x64(True):
         p64 = jax.tree.map(lambda v: jnp.asarray(v, jnp.float64), params)
         exact = float(ssm.rts_smoother(p64, jnp.asarray(ys, jnp.float64)).means.sum())
@@ -97,7 +73,7 @@ def test_float32_stays_accurate_over_a_long_series(lgssm_1d, lg_params_of):
     )
     assert est.dtype == jnp.float32
     # 8 seeds; the O(T/N) bias of this sum is below 4 SE (checked in float64 too).
-    assert_within_se(est[:, 0], exact, z=4, what="float32 sum over T=500")
+    assert_within_se(est[:, 0], exact, z=4, what="float32 sum over T=200")
 
 
 def test_nonfinite_functional_is_refused_eagerly(x64, lgssm_2d):
@@ -157,23 +133,3 @@ def test_paris_compiles_once_per_static_configuration(x64, lgssm_2d, sum_and_pai
     smc.paris(jax.random.key(1), model, params2, ys + 1.0, h, 20, backward="exact")
     smc.paris(jax.random.key(2), model, params, ys * 2.0, h, 20, backward="exact")
     assert smoothing._paris._cache_size() == before
-
-
-def test_kernel_pieces_reproduce_the_loop(x64, lgssm_2d, sum_and_pairs):
-    """smc.paris.init / .step in a hand-written loop give the same estimate as smc.paris."""
-    model, params, ys, _ = lgssm_2d
-    SUM_AND_PAIRS = sum_and_pairs
-    key = jax.random.key(4)
-    res = smc.paris(key, model, params, ys, SUM_AND_PAIRS, 20, backward="exact")
-    k0, k_rest = jax.random.split(key)
-    state, _ = smc.paris.init(k0, model, params, ys[0], SUM_AND_PAIRS, 20)
-    step = jax.jit(
-        lambda k, s, y, t: smc.paris.step(
-            k, s, model, params, y, t, SUM_AND_PAIRS, backward="exact"
-        )
-    )
-    for t, k in zip(range(1, ys.shape[0]), jax.random.split(k_rest, ys.shape[0] - 1)):
-        state, _ = step(k, state, ys[t], t)
-    est = accumulate.value(state.estimate)
-    for a, b in zip(jax.tree.leaves(est), jax.tree.leaves(res.estimate)):
-        np.testing.assert_allclose(a, b, rtol=1e-10)

@@ -39,7 +39,7 @@ def test_growth_validates_its_parameters():
         ssm.nonlinear_growth(b=jnp.ones(2))
 
 
-def test_growth_filter_and_paris_run(x64):
+def test_growth_paris_runs(x64):
     model, p = ssm.nonlinear_growth()
     xs, ys = ssm.simulate(jax.random.key(0), model, p, 30)
     assert xs.shape == (30,) and ys.shape == (30,)
