@@ -16,9 +16,9 @@ backward indices through `sample`. Three kernels, chosen by a hashable `Backward
   exact. For N <= `exact_below` (default 128) it is the exact kernel, which is cheaper there.
 
 Shapes are static throughout, so the kernels `jit`, `vmap` and shard. Accept–reject runs in
-rounds of B = max(256, M·K/2) proposals shared round-robin by the pending draws (the first B
-pending ones while more are pending), so no work goes to draws already accepted and a few
-stragglers get many proposals per round. The exact fallback takes the failed draws
+rounds of B = max(256, 2·M·K) proposals shared round-robin by the pending draws, so no work
+goes to draws already accepted, a few stragglers get many proposals per round, and a typical
+step needs only a handful of rounds. The exact fallback takes the failed draws
 `fallback_chunk` at a time in a `while_loop`.
 """
 
@@ -294,8 +294,17 @@ def _exact(key, kernel, density, log_weights, m, n, num_draws):
 
 
 def _buffer_size(total: int) -> int:
-    """Proposals per accept–reject round: half the draws, at least `_MIN_WORK` (at most all)."""
-    return min(total, max(_MIN_WORK, -(-total // 2)))
+    """Proposals per accept–reject round: twice the number of draws, at least `_MIN_WORK`."""
+    return max(_MIN_WORK, 2 * total)
+
+
+def _compact(mask: Array, size: int, fill: int) -> Array:
+    """The first `size` indices where `mask` is true, padded with `fill` (like `jnp.nonzero`
+    with `size`, but with a tree-shaped cumulative sum, several times faster on CPU)."""
+    position = jax.lax.associative_scan(jnp.add, mask.astype(jnp.int32)) - 1
+    target = jnp.where(mask & (position < size), position, size)
+    out = jnp.full(size, fill, jnp.int32)
+    return out.at[target].set(jnp.arange(mask.shape[0], dtype=jnp.int32), mode="drop")
 
 
 class _ARState(NamedTuple):
@@ -327,8 +336,8 @@ def _accept_reject(key, kernel, density, log_weights, m, n, num_draws, bound):
     def body(s: _ARState) -> _ARState:
         k, k_round = jax.random.split(s.key)
         eligible = s.pending & (s.tries < kernel.max_trials)
-        count = jnp.minimum(jnp.sum(eligible, dtype=jnp.int32), size)
-        slots = jnp.nonzero(eligible, size=size, fill_value=total)[0].astype(jnp.int32)
+        count = jnp.minimum(jnp.sum(eligible, dtype=jnp.int32), min(size, total))
+        slots = _compact(eligible, min(size, total), total)
         draw = slots[q % jnp.maximum(count, 1)]  # proposal q works for draw q mod count
         u = jax.random.uniform(k_round, (2, size), dtype=dtype)
         j = jnp.searchsorted(cum, u[0], side="right", method="scan_unrolled")
@@ -380,7 +389,7 @@ def _fallback(key, kernel, density, log_weights, num_draws, state):
     def body(carry):
         idx, pending, k, degenerate = carry
         k, k_draw = jax.random.split(k)
-        slots = jnp.nonzero(pending, size=size, fill_value=total)[0].astype(jnp.int32)
+        slots = _compact(pending, size, total)
         lm = density.rows(row_of_slot[jnp.minimum(slots, total - 1)])
         j, deg = draw_from_rows(k_draw, log_weights[None, :] + lm, 1)
         valid = slots < total
@@ -411,11 +420,12 @@ def sample(
     Args:
         key: PRNG key.
         kernel: a `BackwardKernel` (see `get`).
-        model, params: the model; `m` is `model.transition(params, ·, t)`.
+        model: the state-space model; `m` is `model.transition(params, ·, t)`.
+        params: its parameters.
         log_weights: `(N,)` log-weights ω of `x_prev` (normalised or not).
         x_prev: `(N, *state_shape)` particles at time t-1.
         x: `(M, *state_shape)` the rows: particles at time t.
-        t: time index of `x`.
+        t (int): time index of `x`.
         num_draws: K >= 1 draws per row.
 
     Returns:

@@ -444,7 +444,8 @@ def csmc(
 
     Args:
         key: PRNG key.
-        model, params: the state-space model and its parameters.
+        model: the state-space model.
+        params: its parameters (a pytree).
         ys: `(T, *obs_shape)` observations.
         path: `(T, *state_shape)` starting reference path, or None for a draw from one
             unconditional filter with backward sampling.

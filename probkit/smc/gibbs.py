@@ -406,7 +406,8 @@ def ppg(
 
     Args:
         key: PRNG key.
-        model, params: the state-space model and its parameters.
+        model: the state-space model.
+        params: its parameters (a pytree).
         ys: `(T, *obs_shape)` observations (NaN = missing).
         functional: an `AdditiveFunctional`.
         num_particles: N >= 2 (the frozen particle included).

@@ -360,9 +360,14 @@ def fit_mle(
         num_particles: N per PPG iteration / PaRIS run.
         num_steps: stochastic-approximation steps (one PPG iteration or PaRIS run each).
         estimator: "ppg" (the frozen path carried across steps) or "paris" (fresh each step).
-        num_backward, backward, resampling, proposal: as in `smc.ppg` / `smc.paris`.
-        optimizer: an optax `GradientTransformation`; None for Robbins–Monro steps.
-        step_size, decay: Robbins–Monro γ_k = step_size · k^(-decay) (ignored with optax).
+        num_backward: K backward draws per particle, as in `smc.ppg` / `smc.paris`.
+        backward: the backward kernel, as in `smc.ppg`.
+        resampling: the resampling scheme (conditional for PPG), as in `smc.ppg`.
+        proposal: an optional guided proposal for the forward pass.
+        optimizer (optax.GradientTransformation | None): an optax optimiser; None for
+            Robbins–Monro steps.
+        step_size: Robbins–Monro γ_0 in γ_k = step_size · k^(-decay) (ignored with optax).
+        decay: the Robbins–Monro exponent, in (0, 1] (0.5 in the paper's theory).
         parametrization: u ↦ model params; gradients are taken with respect to u.
         average_from: first iterate of the Polyak–Ruppert average (default num_steps // 2).
         progress_bar: tqdm bar driven from inside the compiled loop.

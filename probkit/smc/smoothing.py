@@ -337,7 +337,8 @@ def paris(
 
     Args:
         key: PRNG key.
-        model, params: the state-space model and its parameters.
+        model: the state-space model.
+        params: its parameters (a pytree).
         ys: `(T, *obs_shape)` observations (NaN = missing).
         functional: an `AdditiveFunctional`; its values may be any pytree of arrays.
         num_particles: N >= 2.
