@@ -167,7 +167,7 @@ class TransitionDensity(NamedTuple):
     pairs (the batched distribution, a multivariate normal's whitening) stays out of loops.
     """
 
-    rows: object   # i (R,) int -> (R, N): every previous particle for rows x[i]
+    rows: object  # i (R,) int -> (R, N): every previous particle for rows x[i]
     pairs: object  # (j (S,), i (S,)) int -> (S,): log m(x_prev[j], x[i])
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "check_functional",
     "evaluate_increment",
     "evaluate_initial",
+    "leaf_names",
     "score_functional",
 ]
 
@@ -167,6 +168,22 @@ def _check_values(functional, model, params, ys, key, argname):
                     f"the model; smoothed expectations of it are undefined"
                 )
     return functional
+
+
+def leaf_names(tree: PyTree, prefix: str = "") -> dict[str, Array]:
+    """`{name: leaf}` with readable names (`prefix` + dict keys / fields / indices joined by
+    "."), for exporting pytree-valued draws to ArviZ."""
+    out = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        parts = []
+        for k in path:
+            for attr in ("key", "name", "idx"):
+                if hasattr(k, attr):
+                    parts.append(str(getattr(k, attr)))
+                    break
+        name = ".".join(parts)
+        out[(prefix + "." + name if name else prefix) if prefix else (name or "value")] = leaf
+    return out
 
 
 def log_prob(d, x: Array) -> Array:

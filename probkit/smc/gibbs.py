@@ -56,7 +56,12 @@ from probkit.smc import backward as backward_mod
 from probkit.smc import conditional as csmc_mod
 from probkit.smc import filtering
 from probkit.smc._checks import check_path, check_setup
-from probkit.smc.functional import AdditiveFunctional, check_functional, evaluate_initial
+from probkit.smc.functional import (
+    AdditiveFunctional,
+    check_functional,
+    evaluate_initial,
+    leaf_names,
+)
 from probkit.smc.smoothing import _all_finite, _centre, update_statistics
 from probkit.ssm.model import StateSpaceModel
 
@@ -101,8 +106,8 @@ class PPGResult(NamedTuple):
         posterior = {}
         if self.paths is not None:
             posterior[name] = self.paths[None]
-        for path, leaf in jax.tree_util.tree_flatten_with_path(self.iterates)[0]:
-            posterior["estimate" + jax.tree_util.keystr(path)] = leaf[None]
+        for name, leaf in leaf_names(self.iterates, "estimate").items():
+            posterior[name] = leaf[None]
         return _to_idata(
             posterior, sample_stats={"filter_log_likelihood": self.info.log_likelihood[None]}
         )
@@ -402,7 +407,8 @@ def ppg(
     conditional: bool = True,
     progress_bar: bool = False,
 ) -> PPGResult:
-    """Roll-out PPG estimate of E[h(X_0:T-1) | y_0:T-1]. See `init`/`step`/`kernel`.
+    """Roll-out PPG estimate of E[h(X_0:T-1) | y_0:T-1]. See `init`/`step`/`kernel`, and the
+    module docstring for why the frozen particle's backward indices are drawn unpinned.
 
     Args:
         key: PRNG key.

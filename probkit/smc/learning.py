@@ -44,7 +44,7 @@ from probkit.smc import filtering
 from probkit.smc import gibbs as ppg_mod
 from probkit.smc import smoothing as paris_mod
 from probkit.smc._checks import check_setup
-from probkit.smc.functional import AdditiveFunctional, log_prob, score_functional
+from probkit.smc.functional import AdditiveFunctional, leaf_names, log_prob, score_functional
 from probkit.ssm.model import StateSpaceModel
 
 __all__ = [
@@ -79,10 +79,7 @@ class FitResult(NamedTuple):
     def to_inference_data(self):
         """ArviZ `InferenceData` with the iterates as one chain (`posterior`), the score norms
         and log-likelihoods in `sample_stats`."""
-        posterior = {}
-        for path, leaf in jax.tree_util.tree_flatten_with_path(self.trace)[0]:
-            name = jax.tree_util.keystr(path) or "params"
-            posterior[name.lstrip(".")] = leaf[None]
+        posterior = {name: leaf[None] for name, leaf in leaf_names(self.trace).items()}
         return _to_idata(
             posterior,
             sample_stats={

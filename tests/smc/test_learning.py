@@ -58,7 +58,7 @@ def test_fit_mle_with_ppg_recovers_the_kalman_mle(x64, mle_problem, lg_params_of
     assert fit.trace["rho"].shape == (1000,)
     np.testing.assert_allclose(fit.model_params.F[0, 0], fit.params["rho"])
     idata = fit.to_inference_data()
-    assert idata.posterior["['rho']"].shape == (1, 1000)
+    assert idata.posterior["rho"].shape == (1, 1000)
 
 
 @pytest.fixture(scope="module")
