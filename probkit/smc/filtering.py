@@ -22,20 +22,20 @@ import numpy as np
 import numpyro.distributions as dist
 
 from probkit.core import accumulate, progress, validate, weights
-from probkit.core import resampling as resampling_mod
 from probkit.core import sharding as sharding_mod
+from probkit.core import resampling as resampling_mod
 from probkit.core.types import Array, PRNGKey, PyTree
 from probkit.ssm import model as ssm_model
 from probkit.ssm.model import StateSpaceModel
 
 __all__ = [
+    "Proposal",
+    "ParticleFilterState",
     "ParticleFilterInfo",
     "ParticleFilterResult",
-    "ParticleFilterState",
-    "Proposal",
     "init",
-    "particle_filter",
     "step",
+    "particle_filter",
 ]
 
 
