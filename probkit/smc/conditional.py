@@ -15,9 +15,10 @@ distribution p(x_0:T-1 | y_0:T-1) invariant (Andrieu, Doucet & Holenstein 2010):
      reference's ancestor is redrawn ∝ ω_t-1^j m(ξ_t-1^j, ζ_t); the new path is the genealogy of
      b_T-1 ~ Cat(ω_T-1).
 
-Resampling happens at every step (ESS-triggered resampling would break the conditional
-construction). A guided `proposal` may drive the forward pass; backward and ancestor weights
-always use the model's transition m. Cost O(N T) per iteration, memory O(N T).
+Resampling happens at every step (the conditional construction here assumes it; ESS-triggered
+resampling is not offered). A guided `proposal` may drive the forward pass; backward and
+ancestor weights always use the model's transition m. Cost O(N T) per iteration, memory
+O(N T).
 
 The pure pieces `init(path)`, `step(key, state, params, model, ys, num_particles, ...)` and
 `kernel(model, ys, num_particles, ...)` (which closes over the static choices and returns
