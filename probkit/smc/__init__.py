@@ -2,10 +2,13 @@
 
 Top-level functions carry their kernel pieces as attributes, blackjax-style:
 `smc.particle_filter(...)` runs the loop, `smc.particle_filter.init` / `.step` are the pure
-pieces for writing your own loop.
+pieces for writing your own loop; likewise `smc.paris.init/.step`, `smc.csmc.init/.step/.kernel`
+and `smc.ppg.init/.step/.kernel`.
 """
 
-from probkit.smc import filtering
+from probkit.smc import backward, conditional, filtering, functional, gibbs, learning, smoothing
+from probkit.smc.backward import BackwardKernel
+from probkit.smc.conditional import CSMCInfo, CSMCKernel, CSMCResult, CSMCState, csmc
 from probkit.smc.filtering import (
     ParticleFilterInfo,
     ParticleFilterResult,
@@ -13,12 +16,45 @@ from probkit.smc.filtering import (
     Proposal,
     particle_filter,
 )
+from probkit.smc.functional import AdditiveFunctional, FunctionalContext, score_functional
+from probkit.smc.gibbs import PPGInfo, PPGKernel, PPGResult, PPGState, ppg
+from probkit.smc.learning import FitInfo, FitResult, ParametricProposal, fit_mle, fit_msc
+from probkit.smc.smoothing import ParisInfo, ParisResult, ParisState, paris
 
 __all__ = [
+    "AdditiveFunctional",
+    "BackwardKernel",
+    "CSMCInfo",
+    "CSMCKernel",
+    "CSMCResult",
+    "CSMCState",
+    "FitInfo",
+    "FitResult",
+    "FunctionalContext",
+    "ParametricProposal",
+    "ParisInfo",
+    "ParisResult",
+    "ParisState",
+    "PPGInfo",
+    "PPGKernel",
+    "PPGResult",
+    "PPGState",
     "ParticleFilterInfo",
     "ParticleFilterResult",
     "ParticleFilterState",
     "Proposal",
+    "backward",
+    "conditional",
+    "csmc",
     "filtering",
+    "fit_mle",
+    "fit_msc",
+    "functional",
+    "gibbs",
+    "learning",
+    "paris",
     "particle_filter",
+    "ppg",
+    "score_functional",
+    "smoothing",
 ]

@@ -1,5 +1,7 @@
 """State-space models (numpyro distributions) and their exact references."""
 
+from probkit.ssm.growth import GrowthParams, nonlinear_growth
+from probkit.ssm.joint import log_joint
 from probkit.ssm.kalman import KalmanResult, RTSResult, kalman_filter, rts_smoother
 from probkit.ssm.linear_gaussian import LinearGaussianParams, linear_gaussian
 from probkit.ssm.model import (
@@ -14,6 +16,7 @@ from probkit.ssm.simulate import simulate
 from probkit.ssm.stochastic_volatility import StochVolParams, stochastic_volatility
 
 __all__ = [
+    "GrowthParams",
     "KalmanResult",
     "LinearGaussianParams",
     "RTSResult",
@@ -22,6 +25,8 @@ __all__ = [
     "initial_log_prob",
     "kalman_filter",
     "linear_gaussian",
+    "log_joint",
+    "nonlinear_growth",
     "observation_log_prob",
     "rts_smoother",
     "sample_initial",

@@ -1,0 +1,458 @@
+"""Backward kernels: draw J ~ Λ_{t-1}(i, ·) ∝ ω_{t-1}^j m(ξ_{t-1}^j, ξ_t^i) for many rows i.
+
+Every particle smoother in probkit (PaRIS, conditional SMC with backward sampling, PPG) draws
+backward indices through `sample`. Three kernels, chosen by a hashable `BackwardKernel`:
+
+* **exact** — computes Λ row by row in chunks of `chunk_size` rows, so memory is
+  O(chunk_size · N) even when N² would not fit; cost O(M N) for M rows.
+* **rejection** — accept–reject (Hürzeler & Künsch; Douc et al. 2011): propose j ~ Cat(ω) and
+  accept with probability exp(log m(ξ^j, ξ^i) − ε̄), where ε̄ =
+  `model.transition_log_bound(params)` ≥ sup log m. Cost O(M K / p) for acceptance rate p.
+  Its run time has infinite expectation in some models (Dau & Chopin 2022), so it carries a
+  large safety cap `max_trials`; draws still pending there fall back to the exact kernel.
+* **hybrid** (default) — the same accept–reject with a small trial budget (`max_trials`
+  proposals per draw, default 32) and the exact kernel only for the draws that failed it (Dau &
+  Chopin 2022). Each draw is exactly Λ-distributed whichever way it ends, so the mixture is
+  exact. For N <= `exact_below` (default 128) it is the exact kernel, which is cheaper there.
+
+Shapes are static throughout, so the kernels `jit`, `vmap` and shard. Accept–reject runs in
+rounds of B = max(256, 2·M·K) proposals shared round-robin by the pending draws, so no work
+goes to draws already accepted, a few stragglers get many proposals per round, and a typical
+step needs only a handful of rounds. The exact fallback takes the failed draws
+`fallback_chunk` at a time in a `while_loop`.
+"""
+
+import dataclasses
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpyro.distributions as dist
+
+from probkit.core import resampling, weights
+from probkit.core.types import Array, PRNGKey, PyTree
+from probkit.ssm.model import StateSpaceModel
+
+__all__ = [
+    "BackwardInfo",
+    "BackwardKernel",
+    "check",
+    "draw_from_rows",
+    "exact",
+    "get",
+    "hybrid",
+    "pair_log_probs",
+    "rejection",
+    "row_log_probs",
+    "sample",
+]
+
+METHODS = ("exact", "rejection", "hybrid")
+_MAX_CHUNK_ENTRIES = 1 << 22  # entries of one exact chunk (chunk_size * N): 16 MB in float32
+_MIN_WORK = 256
+
+
+@dataclasses.dataclass(frozen=True)
+class BackwardKernel:
+    """How backward indices are drawn (hashable: a static argument of `jit`).
+
+    Attributes:
+        method: "exact", "rejection" or "hybrid".
+        max_trials: proposal rounds per draw before the exact fallback (accept–reject kinds).
+        chunk_size: rows of Λ computed at once by the exact kernel; None picks the largest
+            chunk with at most 2^22 entries.
+        fallback_chunk: failed draws handled per pass of the exact fallback.
+        exact_below: the hybrid kernel uses the exact one when N <= exact_below (for small N,
+            O(N) per row costs less than the accept–reject loop's overhead).
+    """
+
+    method: str = "hybrid"
+    max_trials: int = 32
+    chunk_size: int | None = None
+    fallback_chunk: int = 64
+    exact_below: int = 128
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"backward must be one of {list(METHODS)}, got {self.method!r}")
+        for name, low in (("max_trials", 1), ("fallback_chunk", 1), ("exact_below", 0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ValueError(f"BackwardKernel.{name} must be an integer >= {low}, got {v!r}")
+        c = self.chunk_size
+        if c is not None and (isinstance(c, bool) or not isinstance(c, int) or c < 1):
+            raise ValueError(
+                f"BackwardKernel.chunk_size must be None or an integer >= 1, got {c!r}"
+            )
+
+    @property
+    def needs_bound(self) -> bool:
+        return self.method != "exact"
+
+
+class BackwardInfo(NamedTuple):
+    trials: Array  # () mean proposals per draw (1 per draw for exact)
+    fallbacks: Array  # () int32 draws that went to the exact kernel after the budget
+    bound_violated: Array  # () bool, some log m exceeded transition_log_bound (biased draws)
+    degenerate_rows: Array  # () int32 rows where every ω m was 0 (drawn uniformly instead)
+
+
+def exact(chunk_size: int | None = None) -> BackwardKernel:
+    """The exact O(N) per row kernel, in chunks of `chunk_size` rows."""
+    return BackwardKernel("exact", chunk_size=chunk_size)
+
+
+def rejection(max_trials: int = 100_000, chunk_size: int | None = None) -> BackwardKernel:
+    """Accept–reject until every draw is accepted (safety cap `max_trials` rounds)."""
+    return BackwardKernel("rejection", max_trials=max_trials, chunk_size=chunk_size)
+
+
+def hybrid(
+    max_trials: int = 32, chunk_size: int | None = None, exact_below: int = 128
+) -> BackwardKernel:
+    """Accept–reject with `max_trials` proposals per draw, then exact for the draws that failed;
+    plain exact when N <= `exact_below`."""
+    return BackwardKernel(
+        "hybrid", max_trials=max_trials, chunk_size=chunk_size, exact_below=exact_below
+    )
+
+
+def get(spec: "str | BackwardKernel", *, argname: str = "backward") -> BackwardKernel:
+    """A `BackwardKernel` from a name ("exact", "rejection", "hybrid") or passed through."""
+    if isinstance(spec, BackwardKernel):
+        return spec
+    if isinstance(spec, str) and spec in METHODS:
+        return {"exact": exact, "rejection": rejection, "hybrid": hybrid}[spec]()
+    raise ValueError(
+        f"{argname} must be one of {list(METHODS)} or a probkit.smc.backward.BackwardKernel, "
+        f"got {spec!r}"
+    )
+
+
+def check(spec, model: StateSpaceModel, *, argname: str = "backward") -> BackwardKernel:
+    """`get` plus the model requirement: accept–reject needs `transition_log_bound`."""
+    kernel = get(spec, argname=argname)
+    if kernel.needs_bound and model.transition_log_bound is None:
+        raise ValueError(
+            f"{argname}={kernel.method!r} needs an upper bound of the transition log-density, "
+            f"but model {model!r} has no transition_log_bound; pass backward='exact' (O(N^2)) "
+            "or give the StateSpaceModel a transition_log_bound(params)"
+        )
+    return kernel
+
+
+def _shared_scale(d) -> Array | None:
+    """The `(dx, dx)` scale of a multivariate normal shared by its whole batch, else None."""
+    if not isinstance(d, dist.MultivariateNormal):
+        return None
+    L = d.scale_tril
+    if any(s != 1 for s in L.shape[:-2]):
+        return None
+    return L.reshape(L.shape[-2:])
+
+
+def _whitener(L: Array) -> tuple[Array, Array]:
+    """(L⁻ᵀ, log-normaliser): whitened rows are `v @ L⁻ᵀ` (a matmul, not a batched solve)."""
+    dx = L.shape[-1]
+    inv_t = jax.scipy.linalg.solve_triangular(L, jnp.eye(dx, dtype=L.dtype), lower=True).T
+    log_norm = -jnp.sum(jnp.log(jnp.diagonal(L))) - 0.5 * dx * math.log(2 * math.pi)
+    return inv_t, log_norm
+
+
+class TransitionDensity(NamedTuple):
+    """log m(x_prev[j], x[i]) evaluators for fixed `x_prev` `(N, ...)` and rows `x` `(M, ...)`.
+
+    Built once per backward step by `transition_density`, so that work independent of the
+    pairs (the batched distribution, a multivariate normal's whitening) stays out of loops.
+    """
+
+    rows: object  # i (R,) int -> (R, N): every previous particle for rows x[i]
+    pairs: object  # (j (S,), i (S,)) int -> (S,): log m(x_prev[j], x[i])
+
+
+def transition_density(
+    model: StateSpaceModel, params: PyTree, x_prev: Array, x: Array, t
+) -> TransitionDensity:
+    """Prepared evaluators of log m for `x_prev` and `x`.
+
+    Vectorized models evaluate one batched distribution; a multivariate normal with a covariance
+    shared by the batch is whitened once and compared by squared distances (about 100x faster
+    than numpyro's per-pair triangular solves on CPU). Other models are vmapped per pair.
+    """
+    if model.vectorized:
+        d = model.transition(params, x_prev, t)
+        L = _shared_scale(d)
+        if L is not None:
+            inv_t, log_norm = _whitener(L)
+            a = jnp.broadcast_to(d.loc, x_prev.shape) @ inv_t
+            b = x @ inv_t
+
+            def rows(i):
+                return -0.5 * _squared_distances(b[i], a) + log_norm
+
+            def pairs(j, i):
+                diff = b[i] - a[j]
+                return -0.5 * sum(diff[:, k] ** 2 for k in range(diff.shape[1])) + log_norm
+
+            return TransitionDensity(rows, pairs)
+        event = x_prev.shape[1:]
+
+        def rows(i):
+            return d.log_prob(x[i].reshape(i.shape[0], 1, *event))
+
+        def pairs(j, i):
+            return model.transition(params, x_prev[j], t).log_prob(x[i])
+
+        return TransitionDensity(rows, pairs)
+
+    def one(xp, xi):
+        return model.transition(params, xp, t).log_prob(xi)
+
+    def rows(i):
+        return jax.vmap(lambda xi: jax.vmap(lambda xp: one(xp, xi))(x_prev))(x[i])
+
+    def pairs(j, i):
+        return jax.vmap(one)(x_prev[j], x[i])
+
+    return TransitionDensity(rows, pairs)
+
+
+def row_log_probs(model: StateSpaceModel, params: PyTree, x_prev: Array, x_rows: Array, t) -> Array:
+    """log m(x_prev[j], x_rows[i]) for every pair: `(rows, N)` (see `transition_density`)."""
+    rows = jnp.arange(x_rows.shape[0])
+    return transition_density(model, params, x_prev, x_rows, t).rows(rows)
+
+
+def pair_log_probs(model: StateSpaceModel, params: PyTree, x_prev: Array, x: Array, t) -> Array:
+    """log m(x_prev[i], x[i]) for paired rows: `(S,)` (see `transition_density`)."""
+    i = jnp.arange(x.shape[0])
+    return transition_density(model, params, x_prev, x, t).pairs(i, i)
+
+
+def draw_from_rows(key, logits: Array, num_draws: int) -> tuple[Array, Array]:
+    """`num_draws` categorical draws per row of `logits` `(R, N)`: `(R, K)` and degenerate rows.
+
+    Inverse CDF in two levels (blocks of about √N entries, then within the chosen block), which
+    avoids a full cumulative sum along every row. A row with no finite entry is drawn uniformly.
+    """
+    r, n = logits.shape
+    top = jnp.max(logits, axis=1)
+    degenerate = ~jnp.isfinite(top)
+    p = jnp.exp(logits - jnp.where(degenerate, 0.0, top)[:, None])
+    p = jnp.where(degenerate[:, None] | jnp.isnan(p), jnp.where(degenerate[:, None], 1.0, 0.0), p)
+    size = max(1, math.isqrt(n - 1) + 1)
+    num_blocks = -(-n // size)
+    if num_blocks * size > n:
+        p = jnp.pad(p, ((0, 0), (0, num_blocks * size - n)))
+    blocks = p.reshape(r, num_blocks, size)
+    block_cum = jnp.cumsum(jnp.sum(blocks, axis=2), axis=1)
+    u = jax.random.uniform(key, (r, num_draws), dtype=p.dtype) * block_cum[:, -1:]
+    blk = jnp.sum(block_cum[:, None, :] <= u[:, :, None], axis=2)
+    blk = jnp.clip(blk, 0, num_blocks - 1)
+    before = jnp.take_along_axis(block_cum, jnp.maximum(blk - 1, 0), axis=1)
+    u_in = u - jnp.where(blk > 0, before, 0.0)
+    inner = jnp.cumsum(jnp.take_along_axis(blocks, blk[:, :, None], axis=1), axis=2)
+    j = jnp.clip(jnp.sum(inner <= u_in[:, :, None], axis=2), 0, size - 1)
+    idx = jnp.clip(blk * size + j, 0, n - 1)
+    return idx.astype(jnp.int32), degenerate
+
+
+def _squared_distances(b: Array, a: Array) -> Array:
+    """‖b_i − a_j‖² for rows b `(R, dx)` and a `(N, dx)`: `(R, N)`, without cancellation."""
+    dx = a.shape[-1]
+    if dx <= 16:  # one fused elementwise pass per coordinate (a reduction over a tiny axis is slow)
+        return sum((b[:, None, k] - a[None, :, k]) ** 2 for k in range(dx))
+    return jnp.sum((b[:, None, :] - a[None, :, :]) ** 2, axis=-1)
+
+
+def _chunk_size(kernel: BackwardKernel, num_rows: int, n: int) -> int:
+    if kernel.chunk_size is not None:
+        return min(kernel.chunk_size, num_rows)
+    return max(1, min(num_rows, _MAX_CHUNK_ENTRIES // max(n, 1)))
+
+
+def _exact(key, kernel, density, log_weights, m, n, num_draws):
+    c = _chunk_size(kernel, m, n)
+    num_chunks = -(-m // c)
+    rows = jnp.minimum(jnp.arange(num_chunks * c), m - 1).reshape(num_chunks, c)
+    keys = jax.random.split(key, num_chunks)
+
+    def chunk(args):
+        k, i = args
+        lm = density.rows(i)
+        idx, degenerate = draw_from_rows(k, log_weights[None, :] + lm, num_draws)
+        return idx, degenerate
+
+    if num_chunks == 1:
+        idx, degenerate = chunk((keys[0], rows[0]))
+    else:
+        idx, degenerate = jax.lax.map(chunk, (keys, rows))
+        idx = idx.reshape(num_chunks * c, num_draws)
+        degenerate = degenerate.reshape(-1)
+    return idx[:m], jnp.sum(degenerate[:m]).astype(jnp.int32)
+
+
+def _buffer_size(total: int) -> int:
+    """Proposals per accept–reject round: twice the number of draws, at least `_MIN_WORK`."""
+    return max(_MIN_WORK, 2 * total)
+
+
+def _compact(mask: Array, size: int, fill: int) -> Array:
+    """The first `size` indices where `mask` is true, padded with `fill` (like `jnp.nonzero`
+    with `size`, but with a tree-shaped cumulative sum, several times faster on CPU)."""
+    position = jax.lax.associative_scan(jnp.add, mask.astype(jnp.int32)) - 1
+    target = jnp.where(mask & (position < size), position, size)
+    out = jnp.full(size, fill, jnp.int32)
+    return out.at[target].set(jnp.arange(mask.shape[0], dtype=jnp.int32), mode="drop")
+
+
+class _ARState(NamedTuple):
+    key: Array
+    idx: Array  # (M*K,) int32 accepted index (garbage while pending)
+    pending: Array  # (M*K,) bool
+    tries: Array  # (M*K,) int32 proposals made for each draw
+    proposals: Array  # () int32 proposals used (sequential count: up to the first acceptance)
+    excess: Array  # () max over proposals of log m - bound
+    rounds: Array  # () int32
+
+
+def _accept_reject(key, kernel, density, log_weights, m, n, num_draws, bound):
+    """Accept–reject in rounds of B proposals shared round-robin by the pending draws.
+
+    With c pending draws, the first min(c, B) of them get about B / c proposals each in a
+    round, and each keeps its first accepted proposal (so each accepted index is exactly
+    Λ-distributed). Work per round is B whatever c is; one loop body keeps compilation cheap.
+    """
+    total = m * num_draws
+    cum = resampling.cumulative_weights(weights.normalize(log_weights))
+    dtype = cum.dtype
+    size = _buffer_size(total)
+    q = jnp.arange(size, dtype=jnp.int32)
+
+    def cond(s: _ARState):
+        return jnp.any(s.pending & (s.tries < kernel.max_trials))
+
+    def body(s: _ARState) -> _ARState:
+        k, k_round = jax.random.split(s.key)
+        eligible = s.pending & (s.tries < kernel.max_trials)
+        count = jnp.minimum(jnp.sum(eligible, dtype=jnp.int32), min(size, total))
+        slots = _compact(eligible, min(size, total), total)
+        draw = slots[q % jnp.maximum(count, 1)]  # proposal q works for draw q mod count
+        u = jax.random.uniform(k_round, (2, size), dtype=dtype)
+        j = jnp.searchsorted(cum, u[0], side="right", method="scan_unrolled")
+        j = jnp.clip(j, 0, n - 1).astype(jnp.int32)
+        lm = density.pairs(j, jnp.minimum(draw, total - 1) // num_draws)
+        left = kernel.max_trials - s.tries[jnp.minimum(draw, total - 1)]
+        valid = (draw < total) & (q // jnp.maximum(count, 1) < left)  # the budget is exact
+        accept = valid & (jnp.log(u[1]) < lm - bound)
+        # First accepted proposal of each draw (proposals of one draw are q, q + count, ...).
+        first_q = (
+            jnp.full(total, size, jnp.int32).at[jnp.where(accept, draw, total)].min(q, mode="drop")
+        )
+        got = first_q < size
+        chosen = j[jnp.minimum(first_q, size - 1)]
+        per_draw = jnp.zeros(total, jnp.int32).at[jnp.where(valid, draw, total)].add(1, mode="drop")
+        # Sequential count: a draw that accepted at its r-th proposal used r of them.
+        used = jnp.where(got, first_q // jnp.maximum(count, 1) + 1, per_draw)
+        return _ARState(
+            k,
+            jnp.where(got, chosen, s.idx),
+            s.pending & ~got,
+            s.tries + per_draw,
+            s.proposals + jnp.sum(jnp.where(s.pending, used, 0), dtype=jnp.int32),
+            jnp.maximum(s.excess, jnp.max(jnp.where(valid, lm - bound, -jnp.inf))),
+            s.rounds + 1,
+        )
+
+    state = _ARState(
+        key,
+        jnp.zeros(total, jnp.int32),
+        jnp.ones(total, bool),
+        jnp.zeros(total, jnp.int32),
+        jnp.zeros((), jnp.int32),
+        jnp.full((), -jnp.inf, dtype),
+        jnp.zeros((), jnp.int32),
+    )
+    return jax.lax.while_loop(cond, body, state)
+
+
+def _fallback(key, kernel, density, log_weights, num_draws, state):
+    """Exact draws for the slots still pending, `fallback_chunk` at a time."""
+    total = state.idx.shape[0]
+    size = min(kernel.fallback_chunk, total)
+    row_of_slot = jnp.arange(total, dtype=jnp.int32) // num_draws
+
+    def cond(carry):
+        return jnp.any(carry[1])
+
+    def body(carry):
+        idx, pending, k, degenerate = carry
+        k, k_draw = jax.random.split(k)
+        slots = _compact(pending, size, total)
+        lm = density.rows(row_of_slot[jnp.minimum(slots, total - 1)])
+        j, deg = draw_from_rows(k_draw, log_weights[None, :] + lm, 1)
+        valid = slots < total
+        idx = idx.at[slots].set(j[:, 0], mode="drop")
+        pending = pending.at[slots].set(False, mode="drop")
+        return idx, pending, k, degenerate + jnp.sum(deg & valid).astype(jnp.int32)
+
+    fallbacks = jnp.sum(state.pending).astype(jnp.int32)
+    idx, _, _, degenerate = jax.lax.while_loop(
+        cond, body, (state.idx, state.pending, key, jnp.zeros((), jnp.int32))
+    )
+    return idx, fallbacks, degenerate
+
+
+def sample(
+    key: PRNGKey,
+    kernel: BackwardKernel,
+    model: StateSpaceModel,
+    params: PyTree,
+    log_weights: Array,
+    x_prev: Array,
+    x: Array,
+    t,
+    num_draws: int,
+) -> tuple[Array, BackwardInfo]:
+    """Draw `num_draws` indices per row: `J[i, k] ~ Λ(i, ·) ∝ ω^j m(x_prev[j], x[i])`.
+
+    Args:
+        key: PRNG key.
+        kernel: a `BackwardKernel` (see `get`).
+        model: the state-space model; `m` is `model.transition(params, ·, t)`.
+        params: its parameters.
+        log_weights: `(N,)` log-weights ω of `x_prev` (normalised or not).
+        x_prev: `(N, *state_shape)` particles at time t-1.
+        x: `(M, *state_shape)` the rows: particles at time t.
+        t (int): time index of `x`.
+        num_draws: K >= 1 draws per row.
+
+    Returns:
+        `(J, info)`: `J` of shape `(M, K)` int32 indexing `x_prev`, and a `BackwardInfo`.
+    """
+    m, n = x.shape[0], x_prev.shape[0]
+    log_weights = weights.log_normalize(log_weights)  # degenerate ω: uniform (as the proposals)
+    density = transition_density(model, params, x_prev, x, t)
+    if kernel.method == "exact" or (kernel.method == "hybrid" and n <= kernel.exact_below):
+        idx, degenerate = _exact(key, kernel, density, log_weights, m, n, num_draws)
+        info = BackwardInfo(
+            jnp.ones((), log_weights.dtype),
+            jnp.zeros((), jnp.int32),
+            jnp.zeros((), bool),
+            degenerate,
+        )
+        return idx, info
+    bound = jnp.asarray(model.transition_log_bound(params))
+    k_ar, k_fb = jax.random.split(key)
+    state = _accept_reject(k_ar, kernel, density, log_weights, m, n, num_draws, bound)
+    idx, fallbacks, degenerate = _fallback(k_fb, kernel, density, log_weights, num_draws, state)
+    total = m * num_draws
+    tol = 1e-6 * jnp.maximum(1.0, jnp.abs(bound))
+    info = BackwardInfo(
+        (state.proposals + fallbacks).astype(log_weights.dtype) / total,
+        fallbacks,
+        state.excess > tol,
+        degenerate,
+    )
+    return idx.reshape(m, num_draws), info
