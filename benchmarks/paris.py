@@ -90,6 +90,8 @@ def main(quick: bool = False) -> str:
         first = time.perf_counter() - start
         t_paris, _ = median_time(paris_run, repeats=repeats)
         t_exact, _ = median_time(lambda ess=ess: paris_run("exact", ess), repeats=repeats)
+        if ess == 1.0:  # the MCMC kernel needs resampling at every step
+            t_mcmc, _ = median_time(lambda: paris_run("mcmc", 1.0), repeats=repeats)
         t_pf, _ = median_time(
             lambda ess=ess: (
                 smc.particle_filter(
@@ -123,6 +125,11 @@ def main(quick: bool = False) -> str:
                 f"{fallbacks} exact fallbacks",
             ],
             [f"probkit PaRIS, exact O(N^2) ({label})", f"{t_exact * 1e3:.1f} ms", ""],
+            *(
+                [[f"probkit PaRIS, mcmc, 1 MH move ({label})", f"{t_mcmc * 1e3:.1f} ms", ""]]
+                if ess == 1.0
+                else []
+            ),
             [f"probkit bootstrap filter ({label})", f"{t_pf * 1e3:.2f} ms", "same N, T"],
             [
                 f"particles 0.4 Paris, hybrid ({label})",
@@ -152,6 +159,21 @@ def main(quick: bool = False) -> str:
                 "met" if abs(z) <= 4 else "missed",
             ],
         ]
+        if ess == 1.0:
+            targets += [
+                [
+                    f"speed-up over particles, probkit mcmc kernel ({label})",
+                    f"{t_particles_full / t_mcmc:,.0f}x",
+                    ">= 1000x",
+                    "met" if t_particles_full / t_mcmc >= 1000 else "missed",
+                ],
+                [
+                    f"PaRIS (mcmc) / bootstrap filter per particle-step ({label})",
+                    f"{t_mcmc / t_pf:.1f}",
+                    f"<= {2 * K}",
+                    "met" if t_mcmc / t_pf <= 2 * K else "missed",
+                ],
+            ]
         agreement.append(
             f"{label}: particles {est_particles:.3f}; probkit "
             f"{reps.mean():.3f} +- {reps.std(ddof=1):.3f}"

@@ -22,6 +22,7 @@ def check_setup(
     backward=None,
     proposal=None,
     resampling="systematic",
+    allow_mcmc=False,
 ):
     """Validate the arguments every smoother shares; returns `(ys, backward, resampler)`.
 
@@ -30,12 +31,21 @@ def check_setup(
     """
     with jax.ensure_compile_time_eval():
         return _check_setup(
-            key, model, params, ys, num_particles, num_backward, backward, proposal, resampling
+            key,
+            model,
+            params,
+            ys,
+            num_particles,
+            num_backward,
+            backward,
+            proposal,
+            resampling,
+            allow_mcmc,
         )
 
 
 def _check_setup(
-    key, model, params, ys, num_particles, num_backward, backward, proposal, resampling
+    key, model, params, ys, num_particles, num_backward, backward, proposal, resampling, allow_mcmc
 ):
     validate.key("key", key)
     if not isinstance(model, StateSpaceModel):
@@ -45,7 +55,9 @@ def _check_setup(
     validate.positive_int("num_particles", num_particles, minimum=2)
     if num_backward is not None:
         validate.positive_int("num_backward", num_backward, minimum=1)
-    kernel = None if backward is None else backward_mod.check(backward, model)
+    kernel = (
+        None if backward is None else backward_mod.check(backward, model, allow_mcmc=allow_mcmc)
+    )
     resampler = resampling_mod.get(resampling)
     validate.finite_tree("params", params)
     ys = check_observations(model, params, ys, key)

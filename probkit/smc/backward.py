@@ -10,6 +10,15 @@ backward indices through `sample`. Three kernels, chosen by a hashable `Backward
   `model.transition_log_bound(params)` ≥ sup log m. Cost O(M K / p) for acceptance rate p.
   Its run time has infinite expectation in some models (Dau & Chopin 2022), so it carries a
   large safety cap `max_trials`; draws still pending there fall back to the exact kernel.
+* **mcmc** (PaRIS only; Dau & Chopin 2022) — each draw starts at the particle's own forward
+  ancestor and takes `mcmc_steps` independent Metropolis–Hastings moves with proposal
+  j' ~ Cat(ω) and acceptance min(1, m(ξ^{j'}, ξ^i) / m(ξ^j, ξ^i)), which leave Λ(i, ·)
+  invariant. With bootstrap proposals and resampling at every step by an unbiased scheme, a
+  particle's ancestor is itself a Λ(i, ·) draw (after a uniformly random relabelling of the
+  particles, to which the PaRIS estimate is invariant), so each draw is exactly Λ-distributed;
+  the K draws of one particle are dependent (they share the start). Cost O(M K · mcmc_steps),
+  no bound needed, static shapes. Needs the ancestors, hence `smc.paris` with
+  `ess_threshold=1.0` and no guided proposal.
 * **hybrid** (default) — the same accept–reject with a small trial budget (`max_trials`
   proposals per draw, default 32) and the exact kernel only for the draws that failed it (Dau &
   Chopin 2022). Each draw is exactly Λ-distributed whichever way it ends, so the mixture is
@@ -42,13 +51,14 @@ __all__ = [
     "exact",
     "get",
     "hybrid",
+    "mcmc",
     "pair_log_probs",
     "rejection",
     "row_log_probs",
     "sample",
 ]
 
-METHODS = ("exact", "rejection", "hybrid")
+METHODS = ("exact", "rejection", "hybrid", "mcmc")
 _MAX_CHUNK_ENTRIES = 1 << 22  # entries of one exact chunk (chunk_size * N): 16 MB in float32
 _MIN_WORK = 256
 
@@ -58,13 +68,14 @@ class BackwardKernel:
     """How backward indices are drawn (hashable: a static argument of `jit`).
 
     Attributes:
-        method: "exact", "rejection" or "hybrid".
+        method: "exact", "rejection", "hybrid" or "mcmc".
         max_trials: proposal rounds per draw before the exact fallback (accept–reject kinds).
         chunk_size: rows of Λ computed at once by the exact kernel; None picks the largest
             chunk with at most 2^22 entries.
         fallback_chunk: failed draws handled per pass of the exact fallback.
         exact_below: the hybrid kernel uses the exact one when N <= exact_below (for small N,
             O(N) per row costs less than the accept–reject loop's overhead).
+        mcmc_steps: Metropolis–Hastings moves per draw of the "mcmc" kernel.
     """
 
     method: str = "hybrid"
@@ -72,11 +83,17 @@ class BackwardKernel:
     chunk_size: int | None = None
     fallback_chunk: int = 64
     exact_below: int = 128
+    mcmc_steps: int = 1
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"backward must be one of {list(METHODS)}, got {self.method!r}")
-        for name, low in (("max_trials", 1), ("fallback_chunk", 1), ("exact_below", 0)):
+        for name, low in (
+            ("max_trials", 1),
+            ("fallback_chunk", 1),
+            ("exact_below", 0),
+            ("mcmc_steps", 1),
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ValueError(f"BackwardKernel.{name} must be an integer >= {low}, got {v!r}")
@@ -88,7 +105,11 @@ class BackwardKernel:
 
     @property
     def needs_bound(self) -> bool:
-        return self.method != "exact"
+        return self.method in ("rejection", "hybrid")
+
+    @property
+    def needs_ancestors(self) -> bool:
+        return self.method == "mcmc"
 
 
 class BackwardInfo(NamedTuple):
@@ -118,21 +139,33 @@ def hybrid(
     )
 
 
+def mcmc(mcmc_steps: int = 1) -> BackwardKernel:
+    """Independent Metropolis–Hastings from the forward ancestor (`smc.paris` only)."""
+    return BackwardKernel("mcmc", mcmc_steps=mcmc_steps)
+
+
 def get(spec: "str | BackwardKernel", *, argname: str = "backward") -> BackwardKernel:
-    """A `BackwardKernel` from a name ("exact", "rejection", "hybrid") or passed through."""
+    """A `BackwardKernel` from a name ("exact", "rejection", "hybrid", "mcmc") or passed through."""
     if isinstance(spec, BackwardKernel):
         return spec
     if isinstance(spec, str) and spec in METHODS:
-        return {"exact": exact, "rejection": rejection, "hybrid": hybrid}[spec]()
+        return {"exact": exact, "rejection": rejection, "hybrid": hybrid, "mcmc": mcmc}[spec]()
     raise ValueError(
         f"{argname} must be one of {list(METHODS)} or a probkit.smc.backward.BackwardKernel, "
         f"got {spec!r}"
     )
 
 
-def check(spec, model: StateSpaceModel, *, argname: str = "backward") -> BackwardKernel:
+def check(
+    spec, model: StateSpaceModel, *, argname: str = "backward", allow_mcmc: bool = False
+) -> BackwardKernel:
     """`get` plus the model requirement: accept–reject needs `transition_log_bound`."""
     kernel = get(spec, argname=argname)
+    if kernel.needs_ancestors and not allow_mcmc:
+        raise ValueError(
+            f"{argname}='mcmc' starts from each particle's forward ancestor and is available in "
+            "smc.paris only; use 'hybrid', 'exact' or 'rejection' here"
+        )
     if kernel.needs_bound and model.transition_log_bound is None:
         raise ValueError(
             f"{argname}={kernel.method!r} needs an upper bound of the transition log-density, "
@@ -377,6 +410,31 @@ def _accept_reject(key, kernel, density, log_weights, m, n, num_draws, bound):
     return jax.lax.while_loop(cond, body, state)
 
 
+def _mcmc(key, kernel, density, log_weights, start, m, num_draws):
+    """Independent MH moves targeting Λ(i, ·) from each row's ancestor: `(M, K)` indices."""
+    total = m * num_draws
+    rows = jnp.repeat(jnp.arange(m, dtype=jnp.int32), num_draws)
+    current = jnp.repeat(start.astype(jnp.int32), num_draws)
+    lm_current = density.pairs(current, rows)
+    accepted = jnp.zeros((), jnp.int32)
+    for k in jax.random.split(key, kernel.mcmc_steps):
+        k_prop, k_acc = jax.random.split(k)
+        proposal = resampling.multinomial.resample(k_prop, log_weights, total)
+        lm_proposal = density.pairs(proposal, rows)
+        log_u = jnp.log(jax.random.uniform(k_acc, (total,), dtype=lm_current.dtype))
+        accept = log_u < lm_proposal - lm_current
+        current = jnp.where(accept, proposal, current)
+        lm_current = jnp.where(accept, lm_proposal, lm_current)
+        accepted = accepted + jnp.sum(accept, dtype=jnp.int32)
+    info = BackwardInfo(
+        jnp.full((), kernel.mcmc_steps, log_weights.dtype),
+        jnp.zeros((), jnp.int32),
+        jnp.zeros((), bool),
+        jnp.zeros((), jnp.int32),
+    )
+    return current.reshape(m, num_draws), info
+
+
 def _fallback(key, kernel, density, log_weights, num_draws, state):
     """Exact draws for the slots still pending, `fallback_chunk` at a time."""
     total = state.idx.shape[0]
@@ -414,6 +472,7 @@ def sample(
     x: Array,
     t,
     num_draws: int,
+    start: Array | None = None,
 ) -> tuple[Array, BackwardInfo]:
     """Draw `num_draws` indices per row: `J[i, k] ~ Λ(i, ·) ∝ ω^j m(x_prev[j], x[i])`.
 
@@ -427,6 +486,7 @@ def sample(
         x: `(M, *state_shape)` the rows: particles at time t.
         t (int): time index of `x`.
         num_draws: K >= 1 draws per row.
+        start: `(M,)` forward ancestors of the rows (the "mcmc" kernel's starting points).
 
     Returns:
         `(J, info)`: `J` of shape `(M, K)` int32 indexing `x_prev`, and a `BackwardInfo`.
@@ -443,6 +503,10 @@ def sample(
             degenerate,
         )
         return idx, info
+    if kernel.method == "mcmc":
+        if start is None:
+            raise ValueError("backward='mcmc' needs the rows' forward ancestors (start=...)")
+        return _mcmc(key, kernel, density, log_weights, start, m, num_draws)
     bound = jnp.asarray(model.transition_log_bound(params))
     k_ar, k_fb = jax.random.split(key)
     state = _accept_reject(k_ar, kernel, density, log_weights, m, n, num_draws, bound)

@@ -115,14 +115,25 @@ def update_statistics(
     *,
     num_backward: int,
     backward: backward_mod.BackwardKernel,
+    ancestors: Array | None = None,
 ):
     """The PaRIS update of the statistics from time t-1 to t (shared by PaRIS and PPG).
 
     Returns `(statistics, estimate, J, backward_info, finite)` where `J` `(N, K)` are the
-    backward indices into `x_prev`. With `functional=None` only `J` is drawn.
+    backward indices into `x_prev`. With `functional=None` only `J` is drawn. `ancestors`
+    (the forward ancestors of `x`) are the starting points of the "mcmc" backward kernel.
     """
     J, binfo = backward_mod.sample(
-        key, backward, model, params, log_weights_prev, x_prev, x, t, num_backward
+        key,
+        backward,
+        model,
+        params,
+        log_weights_prev,
+        x_prev,
+        x,
+        t,
+        num_backward,
+        start=ancestors,
     )
     if functional is None:
         return statistics, estimate, J, binfo, jnp.ones((), bool)
@@ -140,6 +151,21 @@ def update_statistics(
     statistics, c = _centre(tau_rel, log_weights)
     finite = _all_finite(c)
     return statistics, accumulate.add(estimate, c), J, binfo, finite
+
+
+def _check_mcmc(proposal, ess_threshold) -> None:
+    """The "mcmc" backward kernel is exact only when every ancestor is a Λ draw."""
+    if proposal is not None:
+        raise ValueError(
+            "backward='mcmc' needs the bootstrap forward pass (proposal=None): with a guided "
+            "proposal a particle's ancestor is not a draw from the backward kernel"
+        )
+    if ess_threshold < 1.0:
+        raise ValueError(
+            "backward='mcmc' needs resampling at every step: pass ess_threshold=1.0 (got "
+            f"{ess_threshold}); without resampling a particle's ancestor is itself, not a draw "
+            "from the backward kernel"
+        )
 
 
 def init(
@@ -194,6 +220,8 @@ def step(
 ) -> tuple[ParisState, ParisInfo]:
     """One PaRIS update at time t >= 1: a filter step, K backward draws per particle, τ update."""
     kernel = backward_mod.get(backward)
+    if kernel.needs_ancestors:
+        _check_mcmc(proposal, ess_threshold)
     # The filter step gets `key` itself, so the forward pass is `smc.particle_filter`'s with the
     # same key; the backward draws use an independent stream folded from it.
     k_back = jax.random.fold_in(key, 1)
@@ -225,6 +253,7 @@ def step(
         t,
         num_backward=num_backward,
         backward=kernel,
+        ancestors=pf_info.ancestors if kernel.needs_ancestors else None,
     )
     stats = sharding_mod.constrain(stats, sharding)
     new_state = ParisState(pf_state, stats, estimate, state.nonfinite | ~finite)
@@ -343,7 +372,9 @@ def paris(
         functional: an `AdditiveFunctional`; its values may be any pytree of arrays.
         num_particles: N >= 2.
         num_backward: K >= 1 backward draws per particle (2 is the usual choice).
-        backward: "hybrid" (default), "exact" or "rejection", or a `smc.backward.BackwardKernel`.
+        backward: "hybrid" (default), "exact", "rejection", or "mcmc" (the fastest: a
+            Metropolis–Hastings move from each particle's ancestor; needs ess_threshold=1.0 and
+            the bootstrap filter), or a `smc.backward.BackwardKernel`.
             Accept–reject kinds need `model.transition_log_bound`.
         proposal: a `smc.Proposal` for a guided forward pass (backward draws always use m).
         resampling: resampling scheme of the forward pass.
@@ -370,8 +401,11 @@ def paris(
         backward=backward,
         proposal=proposal,
         resampling=resampling,
+        allow_mcmc=True,
     )
     ess_threshold = validate.probability("ess_threshold", ess_threshold)
+    if kernel.needs_ancestors:
+        _check_mcmc(proposal, ess_threshold)
     check_functional(functional, model, params, ys, key)
     return _paris(
         key,

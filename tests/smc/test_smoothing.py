@@ -25,10 +25,14 @@ def paris_runs(lgssm_2d, sum_and_pairs):
     model, params, ys, _ = lgssm_2d
     out = {}
     with jax.enable_x64(True):
-        for kind in ("exact", "hybrid", "rejection"):
+        for kind in ("exact", "hybrid", "rejection", "mcmc"):
+            # "mcmc" starts from the forward ancestors: exact only with resampling every step.
+            ess = 1.0 if kind == "mcmc" else 0.5
 
-            def run(k, kind=kind):
-                return smc.paris(k, model, params, ys, sum_and_pairs, N, backward=kind)
+            def run(k, kind=kind, ess=ess):
+                return smc.paris(
+                    k, model, params, ys, sum_and_pairs, N, backward=kind, ess_threshold=ess
+                )
 
             ks = keys(NUM_SEEDS, seed=1)
             out[kind] = jax.block_until_ready(
@@ -37,7 +41,7 @@ def paris_runs(lgssm_2d, sum_and_pairs):
     return out
 
 
-@pytest.mark.parametrize("kind", ["exact", "hybrid", "rejection"])
+@pytest.mark.parametrize("kind", ["exact", "hybrid", "rejection", "mcmc"])
 def test_paris_matches_rts_sum_and_lag_one_products(x64, lgssm_2d, paris_runs, kind):
     _, _, _, (sum_exact, pair_exact) = lgssm_2d
     res = paris_runs[kind]
@@ -50,7 +54,7 @@ def test_paris_matches_rts_sum_and_lag_one_products(x64, lgssm_2d, paris_runs, k
     assert not bool(jnp.any(res.failed))
     assert not bool(jnp.any(res.info.bound_violated))
     trials = float(jnp.mean(res.info.backward_trials[:, 1:]))
-    assert trials == 1.0 if kind == "exact" else trials > 1.0
+    assert trials == 1.0 if kind in ("exact", "mcmc") else trials > 1.0
 
 
 def test_float32_stays_accurate_over_a_long_series(lgssm_1d, lg_params_of):
@@ -121,6 +125,15 @@ def test_bad_input_gets_clear_errors(x64, lgssm_2d, sum_and_pairs):
         smc.paris(k, model, params, ys, h, 10, backward="fast")
     with pytest.raises(ValueError, match="ys must have shape"):
         smc.paris(k, model, params, ys[:, :, None], h, 10)
+    with pytest.raises(ValueError, match=r"'mcmc' needs resampling at every step"):
+        smc.paris(k, model, params, ys, h, 10, backward="mcmc")  # default ess_threshold 0.5
+    guided = smc.Proposal(
+        lambda p, y: model.initial(p), lambda p, xp, y, t: model.transition(p, xp, t)
+    )
+    with pytest.raises(ValueError, match=r"'mcmc' needs the bootstrap forward pass"):
+        smc.paris(k, model, params, ys, h, 10, backward="mcmc", ess_threshold=1.0, proposal=guided)
+    with pytest.raises(ValueError, match=r"available in smc.paris only"):
+        smc.ppg(k, model, params, ys, h, 10, 4, backward="mcmc")
 
 
 def test_paris_compiles_once_per_static_configuration(x64, lgssm_2d, sum_and_pairs):
