@@ -224,7 +224,7 @@ def main(quick: bool = False) -> str:
             f"Estimates of E[sum x_t | y] on the series particles ran (T = {t_series}; probkit: "
             "mean +- sd of 20 runs): " + "; ".join(agreement) + ".",
             "",
-            "No GPU was lent to this task, so the N = 1e5 / 1e6 throughput rows are not measured.",
+            "GPU throughput at N = 1e5 and 1e6: see the GPU section (benchmarks/gpu.py).",
         ]
     )
     print(text)

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import opt_einsum
 
+from probkit.core import precision
 from probkit.core.types import Array
 
 __all__ = ["Factor", "contract", "take"]
@@ -80,7 +81,8 @@ def contract(
             spec, *(np.asarray(a, dtype=dtype) for a in arrays), optimize=optimize
         )
         return jnp.asarray(out, dtype=dtype)
-    return jnp.einsum(spec, *arrays, optimize=optimize)
+    with jax.default_matmul_precision(precision.EXACT_PRECISION):
+        return jnp.einsum(spec, *arrays, optimize=optimize)
 
 
 def take(table: Array, index, axis: int) -> Array:

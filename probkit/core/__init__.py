@@ -3,6 +3,7 @@
 from probkit.core import (
     accumulate,
     errors,
+    precision,
     progress,
     resampling,
     sharding,
@@ -15,6 +16,7 @@ from probkit.core.inference_data import to_inference_data
 __all__ = [
     "accumulate",
     "errors",
+    "precision",
     "prng",
     "progress",
     "resampling",

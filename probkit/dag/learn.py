@@ -21,6 +21,7 @@ import networkx as nx
 import numpy as np
 
 from probkit.core import validate
+from probkit.core.precision import exact_products
 from probkit.core.types import Array, ArrayLike
 from probkit.dag import graph, path, scores
 
@@ -305,6 +306,7 @@ def _prepare(X, lambda1, fixed: _Fixed) -> path.Problem:
     )
 
 
+@exact_products  # TF32 products break the certified inverse on GPUs (core.precision)
 def _fit_one(X, lambda1, fixed: _Fixed, hyper, config):
     problem = _prepare(X, lambda1, fixed)
     state = path.run(problem, hyper, config, _Progress.report)

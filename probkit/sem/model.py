@@ -24,6 +24,7 @@ import numpy as np
 import numpyro.distributions as dist
 
 from probkit.core import validate
+from probkit.core.precision import exact_products
 from probkit.core.types import Array, ArrayLike, PRNGKey
 from probkit.sem.connections import (
     DEFAULT_MAX_TERMS,
@@ -268,6 +269,7 @@ def check_parameters(graph: MixedGraph, lam: ArrayLike, omega: ArrayLike, *, bat
 
 # -- covariance ---------------------------------------------------------------------------------
 @jax.jit
+@exact_products
 def _covariance_inverse(lam, omega):
     n = lam.shape[-1]
     a = jnp.eye(n, dtype=lam.dtype) - lam
@@ -289,6 +291,7 @@ def _covariance_and_det(graph, lam, omega, method, max_terms):
 
 
 @partial(jax.jit, static_argnames=("graph", "max_terms"))
+@exact_products
 def _covariance_one_connection_jit(graph, lam, omega, max_terms):
     return _covariance_one_connection(compile_plan(graph, max_terms), lam, omega)
 
@@ -345,6 +348,7 @@ def _batch_chunk(graph, lams, omegas, max_terms):
 
 
 @partial(jax.jit, static_argnames=("graph", "max_terms", "batch_size"))
+@exact_products
 def _batch_jit(graph, lams, omegas, max_terms, batch_size):
     # graph is None for method="inverse": one vmap over every draw (one compilation per n).
     # Not chunked in a loop: on CPU, batched LU inside a while loop can deadlock XLA's thread
@@ -471,6 +475,7 @@ class LinearSEM:
 
 
 @partial(jax.jit, static_argnames=("num_samples",))
+@exact_products
 def _sample(key, lam, omega, num_samples):
     n = lam.shape[-1]
     chol = jnp.linalg.cholesky(omega)

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 
 from probkit.core import accumulate, validate
+from probkit.core.precision import exact_products
 from probkit.core.types import Array, ArrayLike
 from probkit.ssm.linear_gaussian import LinearGaussianParams, check_params
 
@@ -65,6 +66,7 @@ def _update(p: LinearGaussianParams, m_pred, P_pred, y):
 
 
 @jax.jit
+@exact_products
 def _kalman(p: LinearGaussianParams, ys):
     def step(carry, inp):
         m_prev, P_prev, acc = carry
@@ -83,6 +85,7 @@ def _kalman(p: LinearGaussianParams, ys):
 
 
 @jax.jit
+@exact_products
 def _rts(p: LinearGaussianParams, filt: KalmanResult):
     def step(carry, inp):
         m_next_s, P_next_s = carry
