@@ -10,7 +10,6 @@ executed eagerly (text) or compiled (JAX-native).
 """
 
 import dataclasses
-import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -289,10 +288,3 @@ def check_prompt(backend, prompt) -> None:
         raise TypeError(f"prompt must be a string, got {type(prompt).__name__}")
     if not prompt.strip():
         raise ValueError("prompt must be a non-empty string (got an empty or blank prompt)")
-
-
-def check_count(name: str, value, minimum: int = 1) -> int:
-    """A positive integer (e.g. a budget or a particle count)."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = int(value)
-    return validate.positive_int(name, value, minimum=minimum)

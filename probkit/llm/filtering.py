@@ -103,7 +103,7 @@ def filter_config(
         ess_threshold=ess_threshold,
         temperature=Annealing.from_arg(temperature),
         entropic=entropic,
-        max_steps=engine.check_count("max_steps", max_steps),
+        max_steps=validate.positive_int("max_steps", max_steps),
         select=select,
     )
 
@@ -552,7 +552,7 @@ def particle_filter(
     validate.key("key", key)
     backend = engine.make_backend(lm, reward_model, answer_fn)
     engine.check_prompt(backend, prompt)
-    num_particles = engine.check_count("num_particles", num_particles)
+    num_particles = validate.positive_int("num_particles", num_particles)
     cfg = filter_config(
         weighting=weighting,
         select=select,

@@ -354,8 +354,8 @@ def _validated(key, lm, reward_model, prompt, num_particles, num_iterations, ans
     validate.key("key", key)
     backend = engine.make_backend(lm, reward_model, answer_fn)
     engine.check_prompt(backend, prompt)
-    n = engine.check_count("num_particles", num_particles, minimum=2)
-    iterations = engine.check_count("num_iterations", num_iterations)
+    n = validate.positive_int("num_particles", num_particles, minimum=2)
+    iterations = validate.positive_int("num_iterations", num_iterations)
     cfg = pf.filter_config(**kw)
     if cfg.entropic is not None:
         raise ValueError("entropic resampling is not available in particle Gibbs sweeps")

@@ -61,13 +61,13 @@ def _common(key, lm, reward_model, prompt, budget, answer_fn, max_steps):
     validate.key("key", key)
     backend = engine.make_backend(lm, reward_model, answer_fn)
     engine.check_prompt(backend, prompt)
-    budget = engine.check_count("budget", budget)
-    max_steps = engine.check_count("max_steps", max_steps)
+    budget = validate.positive_int("budget", budget)
+    max_steps = validate.positive_int("max_steps", max_steps)
     return backend, budget, max_steps
 
 
 def _check_width(budget: int, beam_width: int) -> int:
-    beam_width = engine.check_count("beam_width", beam_width)
+    beam_width = validate.positive_int("beam_width", beam_width)
     if budget < beam_width:
         raise ValueError(
             f"budget ({budget}) must be at least beam_width ({beam_width}): the search keeps "
