@@ -35,6 +35,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 
+from probkit.core import validate
 from probkit.core.errors import ProbkitError
 from probkit.llm.protocols import Step, step_boundaries
 
@@ -103,10 +104,8 @@ class OpenAICompatibleLM:
         self.stop, self.tokens_per_step, self.separator = step_boundaries(
             stop, tokens_per_step, separator
         )
-        if not isinstance(max_concurrency, int) or max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
-        if not isinstance(max_retries, int) or max_retries < 0:
-            raise ValueError(f"max_retries must be a non-negative integer, got {max_retries!r}")
+        max_concurrency = validate.positive_int("max_concurrency", max_concurrency)
+        max_retries = validate.positive_int("max_retries", max_retries, minimum=0)
         if not timeout > 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
         self.base_url = base_url.rstrip("/")

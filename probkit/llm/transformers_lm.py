@@ -17,6 +17,7 @@ first seed of each batch, inside `torch.random.fork_rng` so the global RNG is le
 from collections.abc import Sequence
 from typing import Any
 
+from probkit.core import validate
 from probkit.llm.protocols import Step, step_boundaries
 
 __all__ = ["TransformersLM"]
@@ -86,8 +87,7 @@ class TransformersLM:
         self.stop, self.tokens_per_step, self.separator = step_boundaries(
             stop, tokens_per_step, separator
         )
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        batch_size = validate.positive_int("batch_size", batch_size)
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         self.model = model
