@@ -18,7 +18,15 @@ import jax
 
 RESULTS_DIR = pathlib.Path(__file__).resolve().parent / "results"
 
-__all__ = ["machine", "md_table", "median_time", "timed", "versions", "write_fragment"]
+__all__ = [
+    "interleaved_medians",
+    "machine",
+    "md_table",
+    "median_time",
+    "timed",
+    "versions",
+    "write_fragment",
+]
 
 
 def timed(fn, *args, **kwargs):
@@ -38,6 +46,24 @@ def median_time(fn, *, repeats: int = 5, warmup: int = 1) -> tuple[float, list[f
         jax.block_until_ready(fn())
         times.append(time.perf_counter() - start)
     return statistics.median(times), times
+
+
+def interleaved_medians(fns, *, repeats: int = 15, warmup: int = 1) -> list[float]:
+    """Median wall time of each `fn()`, timed in turn round by round.
+
+    For ratios between fast programs on a shared machine: a disturbance hits every program of
+    a round alike instead of one program's whole series.
+    """
+    for _ in range(warmup):
+        for fn in fns:
+            jax.block_until_ready(fn())
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, ts in zip(fns, times):
+            start = time.perf_counter()
+            jax.block_until_ready(fn())
+            ts.append(time.perf_counter() - start)
+    return [statistics.median(ts) for ts in times]
 
 
 def machine() -> str:

@@ -25,7 +25,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.common import machine, md_table, median_time, versions, write_fragment
+from benchmarks.common import (
+    interleaved_medians,
+    machine,
+    md_table,
+    median_time,
+    versions,
+    write_fragment,
+)
 from probkit import smc, ssm
 
 AREA = "paris"
@@ -88,18 +95,21 @@ def main(quick: bool = False) -> str:
         start = time.perf_counter()
         jax.block_until_ready(paris_run())
         first = time.perf_counter() - start
-        t_paris, _ = median_time(paris_run, repeats=repeats)
-        t_exact, _ = median_time(lambda ess=ess: paris_run("exact", ess), repeats=repeats)
-        if ess == 1.0:  # the MCMC kernel needs resampling at every step
-            t_mcmc, _ = median_time(lambda: paris_run("mcmc", 1.0), repeats=repeats)
-        t_pf, _ = median_time(
+        runs = [
+            paris_run,
+            lambda ess=ess: paris_run("exact", ess),
             lambda ess=ess: (
                 smc.particle_filter(
                     key, model, params, ys, N, ess_threshold=ess, history=False
                 ).log_likelihood
             ),
-            repeats=repeats,
-        )
+        ]
+        if ess == 1.0:  # the MCMC kernel needs resampling at every step
+            runs.append(lambda: paris_run("mcmc", 1.0))
+        # Interleaved, so that the cost ratios to the filter are not at the mercy of one
+        # disturbed series on a shared machine.
+        t_paris, t_exact, t_pf, *t_mcmc = interleaved_medians(runs, repeats=2 * repeats + 1)
+        t_mcmc = t_mcmc[0] if t_mcmc else None
         res = smc.paris(key, model, params, ys, h, N, ess_threshold=ess)
         trials = float(jnp.mean(res.info.backward_trials[1:]))
         fallbacks = int(jnp.sum(res.info.backward_fallbacks))

@@ -413,10 +413,12 @@ def _accept_reject(key, kernel, density, log_weights, m, n, num_draws, bound):
 def _mcmc(key, kernel, density, log_weights, start, m, num_draws):
     """Independent MH moves targeting Λ(i, ·) from each row's ancestor: `(M, K)` indices."""
     total = m * num_draws
-    rows = jnp.repeat(jnp.arange(m, dtype=jnp.int32), num_draws)
-    current = jnp.repeat(start.astype(jnp.int32), num_draws)
-    lm_current = density.pairs(current, rows)
-    accepted = jnp.zeros((), jnp.int32)
+    own = jnp.arange(m, dtype=jnp.int32)
+    rows = jnp.repeat(own, num_draws)
+    start = start.astype(jnp.int32)
+    current = jnp.repeat(start, num_draws)
+    # The K chains of a row share their start: one density evaluation per row.
+    lm_current = jnp.repeat(density.pairs(start, own), num_draws)
     for k in jax.random.split(key, kernel.mcmc_steps):
         k_prop, k_acc = jax.random.split(k)
         proposal = resampling.multinomial.resample(k_prop, log_weights, total)
@@ -425,7 +427,6 @@ def _mcmc(key, kernel, density, log_weights, start, m, num_draws):
         accept = log_u < lm_proposal - lm_current
         current = jnp.where(accept, proposal, current)
         lm_current = jnp.where(accept, lm_proposal, lm_current)
-        accepted = accepted + jnp.sum(accept, dtype=jnp.int32)
     info = BackwardInfo(
         jnp.full((), kernel.mcmc_steps, log_weights.dtype),
         jnp.zeros((), jnp.int32),
