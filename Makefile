@@ -5,16 +5,25 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 # Installs are stamped per extra, so `make test` after `make demo` installs only what is missing.
 STAMP  := $(VENV)/.probkit-installed
+# Every install is constrained to the lock (exact versions for every extra; `make lock` refreshes it).
+LOCK   := requirements/lock.txt
+# torch (test, bench, llm extras) comes first, alone, with the PyTorch CPU index beside PyPI: its
+# 2.13.0+cpu build wins over PyPI's CUDA build of 2.13.0. Where that index cannot be reached, pip
+# says so once and falls back to the indexes it is configured with.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+UV_VERSION  := 0.9.5
+TORCH_EXTRAS := test bench llm
 
-.PHONY: demo test test-fast bench docs lint format clean venv
+.PHONY: demo test test-fast test-latest bench docs lint format clean venv lock
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "probkit needs Python >= 3.11"'
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-$(STAMP)-%: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e ".[$*]"
+$(STAMP)-%: pyproject.toml $(LOCK) | $(PY)
+	$(if $(filter $*,$(TORCH_EXTRAS)),$(PIP) install --quiet --retries 0 -c $(LOCK) --extra-index-url $(TORCH_INDEX) torch)
+	$(PIP) install --quiet -c $(LOCK) -e ".[$*]"
 	@touch $@
 
 venv: $(STAMP)-test
@@ -43,5 +52,19 @@ format: $(STAMP)-test
 	$(VENV)/bin/ruff format probkit tests examples benchmarks
 	$(VENV)/bin/ruff check --fix probkit tests examples benchmarks
 
+# Re-resolve the lock for every extra (universal: every platform and Python >= 3.11).
+lock: | $(PY)
+	$(PIP) install --quiet "uv==$(UV_VERSION)"
+	$(VENV)/bin/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
+		--upgrade -o $(LOCK)
+
+# The suite against the newest releases inside pyproject's supported ranges (no lock), in .venv-latest.
+test-latest:
+	$(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/python -m pip install --quiet --upgrade pip
+	.venv-latest/bin/pip install --quiet --retries 0 --extra-index-url $(TORCH_INDEX) "torch==2.13.0"
+	.venv-latest/bin/pip install --quiet --upgrade --upgrade-strategy eager -e ".[test]"
+	.venv-latest/bin/python -m pytest -n 2 --dist loadfile -q
+
 clean:
-	rm -rf $(VENV) out site .pytest_cache build *.egg-info
+	rm -rf $(VENV) .venv-latest out site .pytest_cache build *.egg-info

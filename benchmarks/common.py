@@ -16,6 +16,13 @@ import time
 
 import jax
 
+from probkit.core import prng
+
+# Benchmarks own their process: take the faster CPU threefry lowering (same bits; opt-in,
+# process-wide, see probkit.core.prng). Set PROBKIT_ROLLED_THREEFRY=1 to time JAX's default.
+if os.environ.get("PROBKIT_ROLLED_THREEFRY", "") in ("", "0"):
+    prng.use_unrolled_threefry_on_cpu(True)
+
 RESULTS_DIR = pathlib.Path(__file__).resolve().parent / "results"
 
 __all__ = [

@@ -152,11 +152,33 @@ def tour(out_dir: pathlib.Path) -> TourResult:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nodes", type=int, default=12)
-    parser.add_argument("--samples", type=int, default=1000)
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--lambda1", type=float, default=0.05)
-    parser.add_argument("--out", default="out/colide")
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=12,
+        help="number of variables d of each random ER2 or SF2 graph (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=1000,
+        help="samples n per simulated dataset (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=5,
+        help="number of random graphs (datasets) per noise setting (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--lambda1",
+        type=float,
+        default=0.05,
+        help="l1 penalty weight of CoLiDE and DAGMA (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out", default="out/colide", help="folder for the figures (default: %(default)s)"
+    )
     args = parser.parse_args()
     result = run(args.nodes, args.samples, args.seeds, args.lambda1, pathlib.Path(args.out))
     print(f"d={result['d']}, n={result['n']}, {result['seeds']} seeds per setting")

@@ -94,8 +94,17 @@ def tour(out_dir: pathlib.Path) -> TourResult:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--problems", type=int, default=400)
-    parser.add_argument("--out", default="out/llm_inference_scaling")
+    parser.add_argument(
+        "--problems",
+        type=int,
+        default=400,
+        help="number of synthetic reasoning problems per budget (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out",
+        default="out/llm_inference_scaling",
+        help="folder for the figures (default: %(default)s)",
+    )
     args = parser.parse_args()
     s = run(args.problems, out_dir=pathlib.Path(args.out))
     print("Moderate PRM noise (accuracy ± SE):")

@@ -278,7 +278,9 @@ def tour(out_dir: pathlib.Path) -> TourResult:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out/paris_ppg")
+    parser.add_argument(
+        "--out", default="out/paris_ppg", help="folder for the figures (default: %(default)s)"
+    )
     args = parser.parse_args()
     for k, v in run(pathlib.Path(args.out)).items():
         print(f"{k:>20}: {v}")

@@ -101,9 +101,21 @@ def tour(out_dir: pathlib.Path) -> TourResult:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--num-particles", type=int, default=1000)
-    parser.add_argument("--num-steps", type=int, default=300)
-    parser.add_argument("--out", default="out/particle_filter")
+    parser.add_argument(
+        "--num-particles",
+        type=int,
+        default=1000,
+        help="particles N of the bootstrap filter (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--num-steps",
+        type=int,
+        default=300,
+        help="length T of the simulated stochastic-volatility series (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out", default="out/particle_filter", help="folder for the figures (default: %(default)s)"
+    )
     args = parser.parse_args()
     for k, v in run(args.num_particles, args.num_steps, pathlib.Path(args.out)).items():
         print(f"{k:>22}: {v}")

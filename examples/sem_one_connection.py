@@ -187,7 +187,16 @@ def tour(out_dir: pathlib.Path) -> TourResult:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default="out/sem_one_connection")
-    parser.add_argument("--num-graphs", type=int, default=100)
+    parser.add_argument(
+        "--out",
+        default="out/sem_one_connection",
+        help="folder for the figures (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--num-graphs",
+        type=int,
+        default=100,
+        help="random cyclic mixed graphs checked against matrix inversion (default: %(default)s)",
+    )
     args = parser.parse_args()
     run(pathlib.Path(args.out), args.num_graphs)

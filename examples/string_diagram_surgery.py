@@ -131,8 +131,17 @@ def tour(out_dir: pathlib.Path) -> TourResult:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--num-samples", type=int, default=5000)
-    parser.add_argument("--out", default="out/string_diagram_surgery")
+    parser.add_argument(
+        "--num-samples",
+        type=int,
+        default=5000,
+        help="samples drawn from the smoking model (empirical estimate) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out",
+        default="out/string_diagram_surgery",
+        help="folder for the figures (default: %(default)s)",
+    )
     args = parser.parse_args()
     for k, v in run(args.num_samples, pathlib.Path(args.out)).items():
         print(f"{k:>42}: {v}")

@@ -1,11 +1,10 @@
 """probkit: probabilistic inference in JAX.
 
 Subpackages are imported on first use: `from probkit import ssm, smc` or `probkit.smc`.
+Importing probkit changes no setting of JAX or of any other library.
 """
 
 import importlib
-
-from probkit.core import prng as _prng  # noqa: F401  (faster CPU threefry, same bits)
 
 __version__ = "0.1.0"
 

@@ -54,6 +54,8 @@ from probkit.causal.drawing import draw
 from probkit.causal.estimand import Estimand
 from probkit.causal.identification import (
     Hedge,
+    NotIdentifiable,
+    NotIdentifiableError,
     backdoor_set,
     find_hedge,
     frontdoor_set,
@@ -74,6 +76,8 @@ __all__ = [
     "Estimand",
     "Hedge",
     "Layer",
+    "NotIdentifiable",
+    "NotIdentifiableError",
     "Permute",
     "Rename",
     "Swap",

@@ -40,11 +40,6 @@ __all__ = [
 ]
 
 
-def sum_tolerance(dtype) -> float:
-    """How far from 1 a row of a user-given table may sum (rounding in float32 / float64)."""
-    return 1e-9 if jnp.dtype(dtype) == jnp.float64 else 1e-5
-
-
 def check_names(arg: str, names) -> tuple[str, ...]:
     """A tuple of distinct, non-empty variable names (strings)."""
     if isinstance(names, str):
@@ -71,25 +66,7 @@ def as_table(arg: str, table: ArrayLike) -> Array:
 
 def check_stochastic(arg: str, table: Array, num_outputs: int, what: str = "rows") -> None:
     """Concrete tables: finite, non-negative, and summing to 1 over the last `num_outputs` axes."""
-    if not validate.is_concrete(table):
-        return
-    t = np.asarray(table)
-    if not np.all(np.isfinite(t)):
-        raise ValueError(f"{arg} must be finite; it has NaN or infinite entries")
-    if np.any(t < 0):
-        where = tuple(int(i) for i in np.argwhere(t < 0)[0])
-        raise ValueError(f"{arg} has negative entries, e.g. {t[where]:.4g} at index {where}")
-    axes = tuple(range(t.ndim - num_outputs, t.ndim))
-    sums = t.sum(axis=axes) if axes else t
-    err = np.abs(sums - 1.0)
-    tol = sum_tolerance(t.dtype)
-    if np.any(err > tol):
-        worst = np.unravel_index(int(np.argmax(err)), np.shape(err))
-        at = f" at input index {tuple(int(i) for i in worst)}" if np.ndim(err) else ""
-        raise ValueError(
-            f"{arg}: {what} must sum to 1 over the output axes; the sum is "
-            f"{float(np.asarray(sums)[worst]):.6g}{at} (tolerance {tol:g})"
-        )
+    validate.stochastic(arg, table, num_outputs, what=what, over=" over the output axes")
 
 
 def value_index(arg: str, var: str, value, size: int):

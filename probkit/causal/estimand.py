@@ -235,6 +235,7 @@ class Estimand:
     expression: Expr
     method: str
     adjustment: tuple[str, ...] | None = None
+    identifiable = True  # (class attribute) see `identification.NotIdentifiable`
 
     @property
     def formula(self) -> str:

@@ -20,6 +20,7 @@ latent-only paths; then
 `backdoor_set` and `frontdoor_set` expose the two criteria on their own.
 """
 
+import dataclasses
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -40,6 +41,8 @@ from probkit.core import validate
 
 __all__ = [
     "Hedge",
+    "NotIdentifiable",
+    "NotIdentifiableError",
     "backdoor_set",
     "find_hedge",
     "frontdoor_set",
@@ -57,6 +60,46 @@ class Hedge(NamedTuple):
     def __str__(self) -> str:
         show = lambda s: "{" + ", ".join(sorted(s)) + "}"  # noqa: E731
         return f"hedge F = {show(self.f)}, F' = {show(self.f_prime)}"
+
+
+class NotIdentifiableError(ValueError):
+    """Raised by `NotIdentifiable.evaluate`: the effect has no formula in the observed joint."""
+
+
+@dataclasses.dataclass(frozen=True)
+class NotIdentifiable:
+    """What `identify` returns for an effect that is not identifiable; falsy, so `if est:` works.
+
+    Attributes:
+        treatment: the intervened variables.
+        outcome: the outcome variables.
+        hedge: the `Hedge` found by the ID algorithm (the reason; Shpitser & Pearl 2006).
+    """
+
+    treatment: tuple[str, ...]
+    outcome: tuple[str, ...]
+    hedge: Hedge
+    identifiable = False
+
+    def __bool__(self) -> bool:
+        return False
+
+    @property
+    def reason(self) -> str:
+        """Why, in words."""
+        return (
+            f"P({', '.join(self.outcome)} | do({', '.join(self.treatment)})) is not identifiable "
+            f"from the observed distribution: the graph has a {self.hedge} (two C-forests that "
+            "the observed joint cannot tell apart); measure a variable of F that is not in F' or "
+            "add assumptions"
+        )
+
+    def evaluate(self, *args, **kwargs):
+        """Always raises `NotIdentifiableError` with the reason."""
+        raise NotIdentifiableError(self.reason)
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 class _Fail(Exception):
@@ -340,7 +383,7 @@ def identify(
     latent: Sequence[str] = (),
     bidirected: Sequence[tuple[str, str]] = (),
     method: str = "auto",
-) -> Estimand | None:
+) -> "Estimand | NotIdentifiable":
     """Identify P(outcome | do(treatment)) from the observational distribution.
 
     Args:
@@ -353,9 +396,10 @@ def identify(
             general algorithm).
 
     Returns:
-        An `Estimand` (`str(est)` is the formula, `est.evaluate(joint, {"S": 1})` the
-        interventional distribution), or None when the effect is not identifiable — then
-        `find_hedge` gives the reason.
+        An `Estimand` (`est.identifiable` is True, `str(est)` is the formula,
+        `est.evaluate(joint, {"S": 1})` the interventional distribution), or, when the effect is
+        not identifiable, a falsy `NotIdentifiable` whose `identifiable` is False, `hedge` the
+        reason and `evaluate` raises `NotIdentifiableError` saying so.
     """
     validate.one_of("method", method, ("auto", "id"))
     p = _problem(graph, treatment, outcome, latent, bidirected)
@@ -382,8 +426,8 @@ def identify(
             return Estimand(p.treatment, p.outcome, expr, "front-door", m)
     try:
         expr, _ = _run_id(p)
-    except _Fail:
-        return None
+    except _Fail as fail:
+        return NotIdentifiable(p.treatment, p.outcome, fail.hedge)
     # Line 3 of ID intervenes on extra variables W that cannot affect the outcome once the
     # treatment is fixed, so the formula is constant in w; average it against P(W) to make it a
     # function of the observed joint alone (any weights give the same value).

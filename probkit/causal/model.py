@@ -43,6 +43,9 @@ from probkit.causal.diagram import Box, Copy, Diagram, Discard, Permute, Wire
 from probkit.core import validate
 from probkit.core.types import Array, ArrayLike, PRNGKey
 
+# Row-sum tolerance for CPTs read from pgmpy (its example files keep about 7 significant digits).
+_PGMPY_SUM_TOL = 1e-5
+
 __all__ = ["CausalModel", "empirical", "random_cpts", "random_model"]
 
 
@@ -507,6 +510,10 @@ class CausalModel:
         for cpd in model.get_cpds():
             evidence = list(cpd.variables[1:])
             table = np.moveaxis(np.asarray(cpd.values, dtype=float), 0, -1)
+            # pgmpy's shipped networks store probabilities to about 7 digits, so rows sum to 1
+            # within ~1e-7 whatever the dtype: accept float32-level rounding, then renormalise.
+            validate.stochastic(f"CPD of {cpd.variable!r}", table, 1, atol=_PGMPY_SUM_TOL)
+            table = table / table.sum(axis=-1, keepdims=True)
             order = sorted(range(len(evidence)), key=lambda i: evidence[i])
             cpts[cpd.variable] = np.transpose(table, [*order, len(evidence)])
         if latent is None:

@@ -4,6 +4,7 @@ from probkit.core import (
     accumulate,
     errors,
     precision,
+    prng,
     progress,
     resampling,
     sharding,

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 import jax
 import numpy as np
 
-__all__ = ["to_inference_data"]
+__all__ = ["optimization_trace", "to_inference_data"]
 
 
 def to_inference_data(
@@ -16,6 +16,8 @@ def to_inference_data(
     coords: Mapping | None = None,
     dims: Mapping | None = None,
     observed_data: Mapping | None = None,
+    warmup_posterior: Mapping | None = None,
+    warmup_sample_stats: Mapping | None = None,
 ):
     """Build an `arviz.InferenceData` from dicts of draws.
 
@@ -26,6 +28,9 @@ def to_inference_data(
         coords: passed to `arviz.from_dict`.
         dims: passed to `arviz.from_dict`.
         observed_data: name -> array, passed to `arviz.from_dict`.
+        warmup_posterior: burn-in draws, laid out like `posterior` (ArviZ's `warmup_posterior`
+            group, which diagnostics leave out).
+        warmup_sample_stats: burn-in sample statistics, laid out like `sample_stats`.
     """
     import arviz as az
 
@@ -52,4 +57,27 @@ def to_inference_data(
         else {k: np.asarray(v) for k, v in observed_data.items()},
         coords=coords,
         dims=dims,
+        warmup_posterior=prep(warmup_posterior),
+        warmup_sample_stats=prep(warmup_sample_stats),
+        save_warmup=warmup_posterior is not None or warmup_sample_stats is not None,
     )
+
+
+def optimization_trace(values: Mapping):
+    """An `arviz.InferenceData` whose only group, `optimization_trace`, holds optimiser iterates.
+
+    Iterates of an optimiser (MLE, score climbing) are not posterior draws, so they are kept out
+    of the `posterior` group that ArviZ's diagnostics read. `values`: name -> array of shape
+    `(iteration, *event)`.
+    """
+    import arviz as az
+    import xarray as xr
+
+    data = {}
+    for name, value in values.items():
+        arr = np.asarray(jax.device_get(value))
+        if arr.ndim < 1:
+            raise ValueError(f"trace for {name!r} must have shape (iteration, ...), got ()")
+        dims = ("iteration", *(f"{name}_dim_{i}" for i in range(arr.ndim - 1)))
+        data[name] = (dims, arr)
+    return az.InferenceData(optimization_trace=xr.Dataset(data))

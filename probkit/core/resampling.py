@@ -15,8 +15,10 @@ Each scheme is a `Resampler` with two pure functions:
   uniform inside its own interval, then the other points as usual, Chopin & Singh 2015); for
   residual, the multiset is size-biased towards `ref_ancestor` and the rest placed uniformly.
 
-Weights are normalised with `probkit.core.weights`, so a degenerate set resamples uniformly
-(and the caller's info field reports the degeneracy).
+Weights are normalised with `probkit.core.weights`, so a degenerate set (all -inf) resamples
+uniformly (and the caller's info field reports the degeneracy). Called eagerly, both functions
+check their input first: log-weights must be a non-empty `(N,)` array, and NaN entries are an
+error (inside compiled code, where nothing can raise, a NaN weight counts as -inf).
 """
 
 from collections.abc import Callable
@@ -25,7 +27,9 @@ from typing import NamedTuple
 import blackjax.smc.resampling as _bj
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from probkit.core import validate
 from probkit.core import weights as _w
 from probkit.core.types import Array, ArrayLike, PRNGKey
 
@@ -155,9 +159,36 @@ def _conditional_residual(key, log_weights, ref_ancestor):
     return jnp.concatenate([multiset[:1], rest])
 
 
+def _check_log_weights(log_weights: ArrayLike) -> Array:
+    """Shape always; NaN when concrete (eager calls)."""
+    lw = validate.array("log_weights", log_weights, ndim=1, dtype_kind="fiu")
+    if lw.shape[0] == 0:
+        raise ValueError("log_weights must have at least one entry, got shape (0,)")
+    if validate.is_concrete(lw) and bool(np.isnan(np.asarray(lw)).any()):
+        raise ValueError(
+            f"log_weights has {int(np.isnan(np.asarray(lw)).sum())} NaN entr(y/ies); NaN "
+            "carries no usable weight (use -inf for a zero weight)"
+        )
+    return lw
+
+
+def _wrap_resample(fn):
+    jitted = jax.jit(fn, static_argnums=2)
+
+    def resample(key: PRNGKey, log_weights: ArrayLike, num_samples: int | None = None) -> Array:
+        lw = _check_log_weights(log_weights)
+        if num_samples is not None:
+            num_samples = validate.positive_int("num_samples", num_samples)
+        return jitted(key, lw, num_samples)
+
+    resample.__doc__ = "Resampling: `(N,)` log-weights -> `(num_samples,)` int32 ancestors."
+    return resample
+
+
 def _wrap_conditional(fn):
     def conditional(key: PRNGKey, log_weights: ArrayLike, ref_ancestor: ArrayLike) -> Array:
-        return fn(key, jnp.asarray(log_weights), jnp.asarray(ref_ancestor, dtype=jnp.int32))
+        lw = _check_log_weights(log_weights)
+        return fn(key, lw, jnp.asarray(ref_ancestor, dtype=jnp.int32))
 
     conditional.__doc__ = "Conditional resampling: `(N,)` log-weights -> `(N,)` with [0] == ref."
     return conditional
@@ -165,10 +196,12 @@ def _wrap_conditional(fn):
 
 def _make(name, resample, conditional) -> Resampler:
     # Jitted so that eager calls compile once (the tree-shaped scans are many small ops).
+    # The checks run outside jit (they see concrete values in eager calls).
+    jitted_conditional = jax.jit(lambda k, lw, r: conditional(k, lw, r))
     return Resampler(
         name,
-        jax.jit(resample, static_argnums=2),
-        jax.jit(_wrap_conditional(conditional)),
+        _wrap_resample(resample),
+        _wrap_conditional(jitted_conditional),
     )
 
 

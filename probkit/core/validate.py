@@ -28,6 +28,8 @@ __all__ = [
     "positive_int",
     "probability",
     "square_matrix",
+    "stochastic",
+    "sum_tolerance",
 ]
 
 
@@ -203,3 +205,44 @@ def positive_definite(name: str, value: ArrayLike, size: int | None = None) -> A
         except np.linalg.LinAlgError:
             raise ValueError(f"{name} must be positive definite") from None
     return arr
+
+
+def sum_tolerance(dtype) -> float:
+    """How far from 1 a user-given distribution may sum: rounding of its dtype, with headroom."""
+    return 1e-9 if jnp.dtype(dtype) == jnp.float64 else 1e-5
+
+
+def stochastic(
+    name: str,
+    value: ArrayLike,
+    num_axes: int = 1,
+    *,
+    what: str = "rows",
+    over: str = "",
+    atol: float | None = None,
+) -> None:
+    """Concrete tables: finite, non-negative, summing to 1 over the last `num_axes` axes.
+
+    `atol` defaults to `sum_tolerance(dtype)`. The message shows the deviation from 1, so a row
+    off by 1e-7 does not print as "1". Skipped for tracers.
+    """
+    if not is_concrete(value):
+        return
+    t = np.asarray(value)
+    if not np.all(np.isfinite(t)):
+        raise ValueError(f"{name} must be finite; it has NaN or infinite entries")
+    if np.any(t < 0):
+        where = tuple(int(i) for i in np.argwhere(t < 0)[0])
+        raise ValueError(f"{name} has negative entries, e.g. {t[where]:.4g} at index {where}")
+    axes = tuple(range(t.ndim - num_axes, t.ndim))
+    sums = t.sum(axis=axes) if axes else t
+    err = np.abs(sums - 1.0)
+    tol = sum_tolerance(t.dtype) if atol is None else atol
+    if np.any(err > tol):
+        worst = np.unravel_index(int(np.argmax(err)), np.shape(err))
+        at = f" at index {tuple(int(i) for i in worst)}" if np.ndim(err) else ""
+        dev = float(np.asarray(sums)[worst]) - 1.0
+        raise ValueError(
+            f"{name}: {what} must sum to 1{over}; the sum{at} is 1 {'+' if dev >= 0 else '-'} "
+            f"{abs(dev):.3g} (tolerance {tol:g} for {t.dtype})"
+        )

@@ -4,6 +4,10 @@ Every particle method in probkit keeps weights as log-weights of shape `(N,)` an
 these helpers, so that degenerate sets (every weight -inf, or NaN) are handled one way: the
 normalised weights fall back to uniform, and the caller sees `is_degenerate(...) == True` to put
 in its info field. Nothing here returns NaN for a degenerate set.
+
+Special values: a NaN log-weight carries no usable mass (treated as -inf). A +inf log-weight is
+the limit of a weight growing without bound: the +inf entries take all the mass, shared equally,
+and the log-sum-exp is +inf.
 """
 
 from typing import NamedTuple
@@ -27,10 +31,17 @@ __all__ = [
 ]
 
 
-def sanitize(log_weights: ArrayLike) -> Array:
-    """Map NaN and +inf log-weights to -inf (a NaN weight carries no usable mass)."""
+def sanitize(log_weights: ArrayLike, axis: int = -1) -> Array:
+    """Log-weights with the same normalised weights and no NaN or +inf.
+
+    NaN becomes -inf (no usable mass). Where a set along `axis` has +inf entries, those become 0
+    and every other entry -inf: the +inf entries share all the mass equally.
+    """
     lw = jnp.asarray(log_weights)
-    return jnp.where(jnp.isnan(lw) | (lw == jnp.inf), -jnp.inf, lw)
+    lw = jnp.where(jnp.isnan(lw), -jnp.inf, lw)
+    pos_inf = lw == jnp.inf
+    any_inf = jnp.any(pos_inf, axis=axis, keepdims=True)
+    return jnp.where(any_inf, jnp.where(pos_inf, 0.0, -jnp.inf).astype(lw.dtype), lw)
 
 
 def logsumexp(log_weights: ArrayLike, axis: int | None = -1) -> Array:
@@ -46,7 +57,7 @@ def is_degenerate(log_weights: ArrayLike, axis: int = -1) -> Array:
 
 def log_normalize(log_weights: ArrayLike, axis: int = -1) -> Array:
     """Normalised log-weights `lw - LSE(lw)`; uniform when the set is degenerate."""
-    lw = sanitize(log_weights)
+    lw = sanitize(log_weights, axis=axis)
     lse = jax.nn.logsumexp(lw, axis=axis, keepdims=True)
     n = lw.shape[axis]
     uniform = jnp.full_like(lw, -jnp.log(n))
@@ -60,7 +71,7 @@ def normalize(log_weights: ArrayLike, axis: int = -1) -> Array:
 
 def ess(log_weights: ArrayLike, axis: int = -1) -> Array:
     """Effective sample size `exp(2 LSE(lw) - LSE(2 lw))`, in [1, N]; 0 for a degenerate set."""
-    lw = sanitize(log_weights)
+    lw = sanitize(log_weights, axis=axis)
     val = jnp.exp(2 * jax.nn.logsumexp(lw, axis=axis) - jax.nn.logsumexp(2 * lw, axis=axis))
     return jnp.where(is_degenerate(lw, axis=axis), jnp.zeros_like(val), val)
 
@@ -79,7 +90,12 @@ def log_likelihood_increment(log_weights_prev: ArrayLike, log_weights_new: Array
     resampled, `lw_prev` is the constant `-log N` (or zero) vector and this is the usual
     log-mean of the incremental weights. Never reset the weights when no resampling happened.
     """
-    return logsumexp(sanitize(log_weights_new)) - logsumexp(sanitize(log_weights_prev))
+
+    def lse(lw):  # NaN carries no mass; +inf stays +inf
+        lw = jnp.asarray(lw)
+        return logsumexp(jnp.where(jnp.isnan(lw), -jnp.inf, lw))
+
+    return lse(log_weights_new) - lse(log_weights_prev)
 
 
 class WeightSummary(NamedTuple):
@@ -95,7 +111,8 @@ def summarize(log_weights: ArrayLike) -> WeightSummary:
     The same numbers as `log_normalize`, `logsumexp`, `ess` and `is_degenerate`, sharing the
     max and the exponentials (this matters at small N, where each reduction is a kernel launch).
     """
-    lw = sanitize(log_weights)
+    raw = jnp.asarray(log_weights)
+    lw = sanitize(raw)
     n = lw.shape[-1]
     m = jnp.max(lw, axis=-1, keepdims=True)
     degenerate = ~jnp.isfinite(m[..., 0])
@@ -105,6 +122,7 @@ def summarize(log_weights: ArrayLike) -> WeightSummary:
     s2 = jnp.sum(e * e, axis=-1)
     lse_shifted = jnp.log(s1)
     lse = jnp.where(degenerate, -jnp.inf, m[..., 0] + lse_shifted)
+    lse = jnp.where(jnp.any(raw == jnp.inf, axis=-1), jnp.inf, lse)
     log_norm = jnp.where(
         degenerate[..., None], jnp.full_like(lw, -jnp.log(n)), shifted - lse_shifted[..., None]
     )

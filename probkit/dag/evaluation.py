@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from probkit.core import validate
-from probkit.core.types import Array, ArrayLike
+from probkit.core.types import ArrayLike
 
 __all__ = ["d_connected", "metrics", "sid"]
 
@@ -39,7 +39,7 @@ def _binary_pair(B_true, B_est):
     return B_true != 0, B_est != 0
 
 
-def metrics(B_true: ArrayLike, B_est: ArrayLike) -> dict[str, Array]:
+def metrics(B_true: ArrayLike, B_est: ArrayLike) -> dict:
     """SHD, TPR, FDR, FPR and nnz of `B_est` against `B_true` (nonzero = edge i -> j).
 
     - nnz: number of predicted edges;
@@ -49,10 +49,23 @@ def metrics(B_true: ArrayLike, B_est: ArrayLike) -> dict[str, Array]:
     - shd: missing + extra skeleton edges + reversed edges.
 
     Leading batch axes broadcast; every value has the batch shape. Ratios with an empty
-    denominator use denominator 1, as in the reference code.
+    denominator use denominator 1, as in the reference code. For single (d, d) graphs the values
+    are Python numbers (int shd and nnz, float rates); for batches, arrays of the batch shape.
+    Both graphs must be DAGs (checked when concrete): the metrics are defined for DAGs only.
     """
     T, E = _binary_pair(B_true, B_est)
-    return _metrics(T, E)
+    if validate.is_concrete(T) and validate.is_concrete(E):
+        from probkit.dag.graph import is_dag
+
+        for name, G in (("B_true", T), ("B_est", E)):
+            ok = np.asarray(is_dag(G))
+            if not ok.all():
+                where = "" if ok.ndim == 0 else f" (batch index {np.argwhere(~ok)[0].tolist()})"
+                raise ValueError(f"{name} must be a DAG{where}; it has a directed cycle")
+    out = _metrics(T, E)
+    if T.ndim == 2 and E.ndim == 2 and validate.is_concrete(out["shd"]):
+        return {k: (int(v) if k in ("shd", "nnz") else float(v)) for k, v in out.items()}
+    return out
 
 
 @jax.jit

@@ -257,6 +257,15 @@ class ProcessRewardModel:
             raise ValueError(
                 f"step_scores returned {len(per_step)} score lists for {len(prefixes)} prefixes"
             )
+        for i, (prefix, scores) in enumerate(zip(prefixes, per_step)):
+            vals = np.asarray(list(scores), dtype=float)
+            if prefix and vals.size == 0:
+                raise ValueError(
+                    f"step_scores returned no scores for prefix {i} ({len(prefix)} step(s)); a "
+                    "non-empty prefix needs at least one step score"
+                )
+            if not np.all(np.isfinite(vals)):
+                raise ValueError(f"step_scores returned non-finite scores for prefix {i}: {vals}")
         return [_aggregate_list(s, self.aggregation) for s in per_step]
 
 

@@ -54,6 +54,8 @@ class TabularLM(JaxLanguageModel):
         v = init.shape[0]
         object.__setattr__(self, "initial", _tuple2("initial", init, (v,)))
         object.__setattr__(self, "transition", _tuple2("transition", self.transition, (v, v)))
+        validate.stochastic("initial", np.asarray(self.initial), 1, what="probabilities")
+        validate.stochastic("transition", np.asarray(self.transition), 1, what="rows")
         validate.positive_int("num_steps", self.num_steps)
         if self.stop_value is not None and not 0 <= self.stop_value < v:
             raise ValueError(f"stop_value must be in [0, {v}), got {self.stop_value}")

@@ -317,13 +317,33 @@ def covariance(
     Pure JAX: jit- and vmap-able over (lam, omega). Concrete inputs are validated eagerly
     (support, symmetry, positive definiteness, invertibility of I - lam); under a user's
     transform only shapes are checked, and a singular I - lam gives inf/NaN, so use
-    `batch_covariance` for batches, whose `failed` flags report it.
+    `batch_covariance` for batches, whose `failed` flags report it. With concrete inputs, a
+    result that overflows the working precision raises a `ValueError` naming lam or omega.
     """
     validate.one_of("method", method, METHODS)
     lam, omega = check_parameters(graph, lam, omega)
     if method == "one-connection":
         compile_plan(graph, max_terms)  # enumerate (and refuse) before tracing
-    return _covariance_and_det(graph, lam, omega, method, max_terms)[0]
+    sigma = _covariance_and_det(graph, lam, omega, method, max_terms)[0]
+    if validate.is_concrete(sigma) and not bool(jnp.all(jnp.isfinite(sigma))):
+        raise _overflow_error(lam, omega, method, sigma.dtype)
+    return sigma
+
+
+def _overflow_error(lam, omega, method, dtype) -> ValueError:
+    """The error for a covariance that is not finite although its inputs are (overflow)."""
+    lam_max, omega_max = float(jnp.abs(lam).max()), float(jnp.abs(omega).max())
+    name, size = ("lam", lam_max) if lam_max * lam_max > omega_max else ("omega", omega_max)
+    hint = (
+        ', or use method="inverse" (its linear solves avoid products of one-connection terms)'
+        if method == "one-connection"
+        else ""
+    )
+    return ValueError(
+        f"the covariance overflows {jnp.dtype(dtype).name} for these magnitudes "
+        f"(largest |{name}| entry {size:.3g}): rescale the variables or enable float64 "
+        f"(jax.enable_x64){hint}"
+    )
 
 
 def _batch_chunk(graph, lams, omegas, max_terms):

@@ -364,8 +364,25 @@ def kernel(
     validate.one_of("sampler", sampler, SAMPLERS)
     resampler = resampling_mod.get(resampling)
     ys = validate.observations("ys", ys)
+    num_steps = ys.shape[0]
+
+    def init_fn(path):
+        path = validate.finite("path", path)
+        if path.ndim < 1 or path.shape[0] != num_steps:
+            raise ValueError(
+                f"path must have shape (T, *state_shape) with T = {num_steps} (the length of ys),"
+                f" got shape {tuple(path.shape)}"
+            )
+        return init(path)
 
     def step_fn(key, state, params):
+        # Shapes are known even under jit: a wrong state_shape fails here, not inside lax.scan.
+        x0 = jax.eval_shape(lambda k: model.initial(params).sample(k), jax.random.key(0))
+        if tuple(state.path.shape) != (num_steps, *x0.shape):
+            raise ValueError(
+                f"state.path must have shape {(num_steps, *x0.shape)} (T, *state_shape), got "
+                f"{tuple(state.path.shape)}"
+            )
         return step(
             key,
             state,
@@ -378,7 +395,7 @@ def kernel(
             proposal=proposal,
         )
 
-    return CSMCKernel(init, step_fn)
+    return CSMCKernel(init_fn, step_fn)
 
 
 @partial(

@@ -330,12 +330,25 @@ def _observation_layout(model, params_abstract, treedef, key_abstract):
 def check_observations(model: StateSpaceModel, params, ys, key) -> Array:
     """Validate `ys` against the model's observation shape; refuse unsupported missingness."""
     ys = validate.observations("ys", ys)
+    if model.params_type is not None and not isinstance(params, model.params_type):
+        fields = getattr(model.params_type, "_fields", None)
+        hint = f"; from a dict d use {model.params_type.__name__}(**d)" if fields else ""
+        raise TypeError(
+            f"params must be a {model.params_type.__name__} for {model.name} (the parameters "
+            f"returned with the model), got {type(params).__name__}{hint}"
+        )
     leaves, treedef = jax.tree.flatten(params)
     abstract = tuple(jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)) for a in leaves)
     key_abstract = jax.ShapeDtypeStruct(key.shape, key.dtype)
-    obs_shape, law, partial_ok, x_dtype = _observation_layout(
-        model, abstract, treedef, key_abstract
-    )
+    try:
+        obs_shape, law, partial_ok, x_dtype = _observation_layout(
+            model, abstract, treedef, key_abstract
+        )
+    except (AttributeError, KeyError, IndexError) as exc:
+        raise TypeError(
+            f"params does not fit {model.name}: evaluating the model on it raised "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     if tuple(ys.shape[1:]) != obs_shape:
         raise ValueError(
             f"ys must have shape (T, {', '.join(map(str, obs_shape))}) for this model "

@@ -100,16 +100,23 @@ class PPGResult(NamedTuple):
     paths: Array | None  # (num_iterations, T, *state_shape) with keep_paths=True
     info: PPGInfo  # stacked over iterations
     failed: Array  # () bool: degenerate weights or non-finite functional values
+    burn_in: Array  # () int32 k0: iterations left out of the roll-out estimate
 
     def to_inference_data(self, name: str = "x"):
-        """ArviZ `InferenceData`: the paths (`keep_paths=True`) and the iterates as one chain."""
-        posterior = {}
+        """ArviZ `InferenceData`: the paths (`keep_paths=True`) and the iterates as one chain;
+        the first `burn_in` iterations go to `warmup_posterior` / `warmup_sample_stats`."""
+        k0 = int(self.burn_in)
+        draws = {}
         if self.paths is not None:
-            posterior[name] = self.paths[None]
-        for name, leaf in leaf_names(self.iterates, "estimate").items():
-            posterior[name] = leaf[None]
+            draws[name] = self.paths[None]
+        for leaf_name, leaf in leaf_names(self.iterates, "estimate").items():
+            draws[leaf_name] = leaf[None]
+        stats = {"filter_log_likelihood": self.info.log_likelihood[None]}
         return _to_idata(
-            posterior, sample_stats={"filter_log_likelihood": self.info.log_likelihood[None]}
+            {k: v[:, k0:] for k, v in draws.items()},
+            sample_stats={k: v[:, k0:] for k, v in stats.items()},
+            warmup_posterior={k: v[:, :k0] for k, v in draws.items()} if k0 else None,
+            warmup_sample_stats={k: v[:, :k0] for k, v in stats.items()} if k0 else None,
         )
 
 
@@ -385,7 +392,9 @@ def _ppg(
     paths = None if paths is None else paths[extra:]
     estimate = jax.tree.map(lambda v: jnp.mean(v[burn_in:], axis=0), infos.estimate)
     failed = jnp.any(infos.degenerate | infos.nonfinite)
-    return PPGResult(estimate, infos.estimate, last, paths, infos, failed)
+    return PPGResult(
+        estimate, infos.estimate, last, paths, infos, failed, jnp.asarray(burn_in, jnp.int32)
+    )
 
 
 def ppg(

@@ -37,7 +37,7 @@ import numpyro.distributions as dist
 
 from probkit.core import progress, validate
 from probkit.core import resampling as resampling_mod
-from probkit.core.inference_data import to_inference_data as _to_idata
+from probkit.core.inference_data import optimization_trace
 from probkit.core.types import Array, PRNGKey, PyTree
 from probkit.smc import backward as backward_mod
 from probkit.smc import filtering
@@ -77,16 +77,13 @@ class FitResult(NamedTuple):
     failed: Array  # () bool, some step had degenerate weights or a non-finite score
 
     def to_inference_data(self):
-        """ArviZ `InferenceData` with the iterates as one chain (`posterior`), the score norms
-        and log-likelihoods in `sample_stats`."""
-        posterior = {name: leaf[None] for name, leaf in leaf_names(self.trace).items()}
-        return _to_idata(
-            posterior,
-            sample_stats={
-                "score_norm": self.info.score_norm[None],
-                "filter_log_likelihood": self.info.log_likelihood[None],
-            },
-        )
+        """ArviZ `InferenceData` with one group, `optimization_trace` (dim `iteration`): every
+        iterate, the score norms and the filter log-likelihoods. The iterates of a stochastic
+        optimiser are not posterior draws, so there is no `posterior` group."""
+        values = dict(leaf_names(self.trace))
+        values["score_norm"] = self.info.score_norm
+        values["filter_log_likelihood"] = self.info.log_likelihood
+        return optimization_trace(values)
 
 
 # --- the shared loop ------------------------------------------------------------------------
@@ -211,7 +208,7 @@ def _check_loop_args(num_steps, estimator, optimizer, step_size, decay, average_
             f"Robbins–Monro steps, got {type(optimizer).__name__}"
         )
     step_size = validate.positive_float("step_size", step_size)
-    decay = validate.probability("decay", decay)
+    decay = validate.probability("decay", decay, open_low=True)
     average_from = num_steps // 2 if average_from is None else average_from
     if (
         isinstance(average_from, bool)

@@ -60,6 +60,7 @@ nonlinear_growth_model = StateSpaceModel(
     transition_log_bound=_log_bound,
     vectorized=True,
     name="NonlinearGrowth",
+    params_type=GrowthParams,
 )
 """The model object shared by every `nonlinear_growth(...)` call (one compilation for all)."""
 

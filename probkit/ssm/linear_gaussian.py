@@ -61,6 +61,7 @@ linear_gaussian_model = StateSpaceModel(
     transition_log_bound=_log_bound,
     vectorized=True,
     name="LinearGaussian",
+    params_type=LinearGaussianParams,
 )
 """The model object shared by every `linear_gaussian(...)` call (one compilation for all)."""
 

@@ -45,6 +45,8 @@ class StateSpaceModel:
     """A state-space model as three functions returning numpyro distributions.
 
     Instances are hashable by identity, so they can be static arguments of `jax.jit`.
+    `params_type`, when set (the built-in models set it), is the type `params` must have; the
+    smoothers and filters check it eagerly, so a plain dict gets a clear error.
     """
 
     initial: Callable[[PyTree], dist.Distribution]
@@ -53,6 +55,7 @@ class StateSpaceModel:
     transition_log_bound: Callable[[PyTree], Array] | None = None
     vectorized: bool = False
     name: str = "StateSpaceModel"
+    params_type: type | None = None
 
     def __post_init__(self):
         for field in ("initial", "transition", "observation"):

@@ -46,6 +46,7 @@ stochastic_volatility_model = StateSpaceModel(
     transition_log_bound=_log_bound,
     vectorized=True,
     name="StochasticVolatility",
+    params_type=StochVolParams,
 )
 
 

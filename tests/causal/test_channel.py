@@ -141,7 +141,9 @@ def test_zero_probability_rows_can_be_filled_uniformly(x64):
 
 # ---------------------------------------------------------------------- bad input
 def test_rows_not_summing_to_one_are_rejected():
-    with pytest.raises(ValueError, match=r"sum to 1 over the output axes; the sum is 1\.1"):
+    with pytest.raises(
+        ValueError, match=r"sum to 1 over the output axes; the sum at index \(0,\) is 1 \+ 0\.1"
+    ):
         causal.Channel([[0.5, 0.6], [0.5, 0.5]], ["A"], ["B"])
     with pytest.raises(ValueError, match="sum to 1"):
         causal.Distribution([0.2, 0.2], ["A"])

@@ -81,9 +81,13 @@ def test_napkin_is_identified_by_id_only(x64, draw_cpts):
 
 def test_bow_is_not_identifiable():
     g = nx.DiGraph([("X", "Y"), ("U", "X"), ("U", "Y")])
-    assert causal.identify(g, "X", "Y", latent=["U"]) is None
+    est = causal.identify(g, "X", "Y", latent=["U"])
+    assert not est and est.identifiable is False
     hedge = causal.find_hedge(g, "X", "Y", latent=["U"])
     assert hedge == causal.Hedge(frozenset({"X", "Y"}), frozenset({"Y"}))
+    assert est.hedge == hedge and "not identifiable" in est.reason
+    with pytest.raises(causal.NotIdentifiableError, match=r"hedge F = \{X, Y\}"):
+        est.evaluate(None, {"X": 1})
     # the same graph given with a bidirected edge instead of a named latent
     assert causal.find_hedge(nx.DiGraph([("X", "Y")]), "X", "Y", bidirected=[("X", "Y")]) == hedge
 
@@ -91,7 +95,7 @@ def test_bow_is_not_identifiable():
 def test_mediator_confounded_with_treatment_is_not_identifiable():
     # X -> Z -> Y with X <-> Z: P(Z | do(X)) is a bow, and Y copies Z.
     g = nx.DiGraph([("X", "Z"), ("Z", "Y")])
-    assert causal.identify(g, "X", "Y", bidirected=[("X", "Z")]) is None
+    assert causal.identify(g, "X", "Y", bidirected=[("X", "Z")]).identifiable is False
     hedge = causal.find_hedge(g, "X", "Y", bidirected=[("X", "Z")])
     assert hedge.f == {"X", "Z"} and hedge.f_prime == {"Z"}
     assert str(hedge) == "hedge F = {X, Z}, F' = {Z}"
@@ -145,7 +149,7 @@ def test_random_graphs_identified_or_hedged(x64, draw_cpts):
         admg = causal.latent_projection(g, latent)
         for x, y in itertools.permutations(admg.nodes, 2):
             est = causal.identify(g, x, y, latent=latent)
-            if est is not None:
+            if est:
                 identified += 1
                 assert causal.find_hedge(g, x, y, latent=latent) is None
                 if x in admg.ancestors([y]):  # otherwise it is just P(y)

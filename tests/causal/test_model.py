@@ -195,7 +195,9 @@ def test_cyclic_graph_is_rejected():
 def test_bad_cpts_are_rejected(smoking_graph, draw_cpts):
     good = draw_cpts(jax.random.key(0), smoking_graph, 2)
     bad = dict(good, T=jnp.array([[0.9, 0.2], [0.5, 0.5]]))
-    with pytest.raises(ValueError, match=r"cpts\['T'\]: rows must sum to 1.*input index \(0,\)"):
+    with pytest.raises(
+        ValueError, match=r"cpts\['T'\]: rows must sum to 1.*at index \(0,\) is 1 [+-] "
+    ):
         causal.CausalModel(smoking_graph, bad, 2, latent=["H"])
     neg = dict(good, T=jnp.array([[1.2, -0.2], [0.5, 0.5]]))
     with pytest.raises(ValueError, match=r"cpts\['T'\] has negative entries"):
@@ -253,3 +255,22 @@ def test_zero_probability_evidence_is_an_error(smoking_graph):
         m.query(["C"], do={"S": 0}, evidence={"T": 1})
     with pytest.raises(ValueError, match="cannot condition"):
         m.do({"S": 0}).joint().condition({"T": 1})
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # pgmpy's own deprecations
+@pytest.mark.parametrize("name", ["sachs", "alarm"])
+def test_from_pgmpy_accepts_pgmpy_shipped_networks_in_float64(x64, name):
+    from pgmpy.utils import get_example_model
+
+    bn = get_example_model(name)  # rows sum to 1 within ~1e-7 (7 stored digits)
+    m = causal.CausalModel.from_pgmpy(bn)
+    for v, table in m.cpts.items():
+        assert table.dtype == jnp.float64
+        np.testing.assert_allclose(np.asarray(table).sum(-1), 1.0, atol=1e-12)  # renormalised
+
+
+def test_row_sum_errors_show_the_deviation(x64):
+    g = nx.DiGraph([("A", "B")])
+    bad = {"A": jnp.array([0.5, 0.5 + 1e-7]), "B": jnp.array([[0.5, 0.5], [0.5, 0.5]])}
+    with pytest.raises(ValueError, match=r"the sum is 1 \+ 1e-07 \(tolerance 1e-09 for float64\)"):
+        causal.CausalModel(g, bad, {"A": 2, "B": 2})

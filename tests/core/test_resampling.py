@@ -55,3 +55,20 @@ def test_degenerate_weights_resample_uniformly_without_nan():
 def test_unknown_scheme_is_a_clear_error():
     with pytest.raises(ValueError, match="resampling must be one of"):
         resampling.get("bogus")
+
+
+@pytest.mark.parametrize("scheme", sorted(resampling.SCHEMES))
+def test_eager_calls_reject_nan_and_empty_log_weights(scheme):
+    r = resampling.get(scheme)
+    k = jax.random.key(0)
+    with pytest.raises(ValueError, match="log_weights has 1 NaN"):
+        r.resample(k, jnp.array([0.0, jnp.nan, 0.0]), 3)
+    with pytest.raises(ValueError, match="log_weights has 1 NaN"):
+        r.conditional(k, jnp.array([0.0, jnp.nan, 0.0]), 0)
+    with pytest.raises(ValueError, match="at least one entry"):
+        r.resample(k, jnp.zeros(0), 3)
+    with pytest.raises(ValueError, match="log_weights must have"):
+        r.resample(k, jnp.zeros((2, 3)), 3)
+    # inside compiled code nothing can raise: NaN counts as -inf (mass 0)
+    idx = jax.jit(lambda lw: r.resample(k, lw, 50))(jnp.array([0.0, jnp.nan, 0.0]))
+    assert not np.any(np.asarray(idx) == 1)

@@ -39,3 +39,13 @@ def test_likelihood_increment_without_resampling_is_lse_difference(x64):
     expected = np.log(np.sum(np.exp(lw_prev + incr)))  # lw_prev is normalised: LSE = 0
     got = weights.log_likelihood_increment(lw_prev, lw_prev + incr)
     np.testing.assert_allclose(got, expected, rtol=1e-14)
+
+
+def test_infinite_log_weights_take_all_the_mass():
+    lw = jnp.array([0.0, jnp.inf, -1.0, jnp.inf, jnp.nan])
+    np.testing.assert_array_equal(weights.normalize(lw), [0.0, 0.5, 0.0, 0.5, 0.0])
+    assert float(weights.ess(lw)) == 2.0
+    s = weights.summarize(lw)
+    assert float(s.logsumexp) == np.inf and float(s.ess) == 2.0 and not bool(s.degenerate)
+    np.testing.assert_array_equal(weights.log_normalize(jnp.array([0.0, jnp.inf])), [-np.inf, 0.0])
+    assert float(weights.log_likelihood_increment(jnp.zeros(2), lw)) == np.inf

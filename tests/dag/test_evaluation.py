@@ -105,3 +105,15 @@ def test_metric_inputs_are_checked():
         dag.sid(np.zeros((2, 2)), np.array([[0, 1], [1, 0]]))
     with pytest.raises(ValueError, match="B_true must be a DAG"):
         dag.sid(np.eye(2), np.zeros((2, 2)))
+
+
+def test_metrics_refuse_cyclic_graphs_and_return_python_numbers():
+    true = np.array([[0, 1, 0], [0, 0, 1], [0, 0, 0]])
+    cyclic = np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0]])
+    with pytest.raises(ValueError, match="B_est must be a DAG; it has a directed cycle"):
+        dag.metrics(true, cyclic)
+    with pytest.raises(ValueError, match=r"B_est must be a DAG \(batch index \[1\]\)"):
+        dag.metrics(np.stack([true, true]), np.stack([true, cyclic]))
+    m = dag.metrics(true, true)
+    assert type(m["shd"]) is int and type(m["nnz"]) is int and m["shd"] == 0
+    assert all(type(m[k]) is float for k in ("tpr", "fdr", "fpr")) and m["tpr"] == 1.0

@@ -124,3 +124,31 @@ def test_text_backend_checks_lm_output():
     short_prm = llm.OutcomeRewardModel(lambda q, r: [0.5])
     with pytest.raises(ValueError, match="1 scores for 2 prefixes"):
         llm.best_of_n(jax.random.key(0), Done(), short_prm, "q", 2)
+
+
+@pytest.mark.parametrize(
+    "initial, transition, match",
+    [
+        (
+            [0.9, 0.9],
+            [[0.5, 0.5], [0.5, 0.5]],
+            r"initial: probabilities must sum to 1; .* 1 \+ 0\.8",
+        ),
+        ([0.5, 0.5], [[0.9, 0.9], [0.1, 0.1]], r"transition: rows must sum to 1; .*index \(0,\)"),
+        ([0.5, 0.5], [[1.5, -0.5], [0.5, 0.5]], "transition has negative entries"),
+        ([0.5, np.nan], [[0.5, 0.5], [0.5, 0.5]], "initial must be finite"),
+    ],
+)
+def test_tabular_lm_refuses_tables_that_are_not_distributions(initial, transition, match):
+    with pytest.raises(ValueError, match=match):
+        llm.tabular.TabularLM(initial, transition)
+
+
+def test_prm_with_no_scores_for_a_nonempty_prefix_is_an_error():
+    prm = llm.ProcessRewardModel(lambda prompt, prefixes: [[] for _ in prefixes])
+    assert prm.score("q", [()]) == [1.0]  # an empty prefix has nothing wrong yet
+    with pytest.raises(ValueError, match="no scores for prefix 0"):
+        prm.score("q", [("step one",)])
+    nan_prm = llm.ProcessRewardModel(lambda prompt, prefixes: [[float("nan")] for _ in prefixes])
+    with pytest.raises(ValueError, match="non-finite"):
+        nan_prm.score("q", [("step one",)])

@@ -219,3 +219,28 @@ def test_shapes_types_and_methods():
         sem.random_parameters(jax.random.key(0), THREE_CYCLE, weight_range=(1.0, 0.5))
     with pytest.raises(ValueError, match="num_samples"):
         sem.LinearSEM(THREE_CYCLE, LAM_3, OMEGA_3).sample(jax.random.key(0), 0)
+
+
+def _three_cycle():
+    return sem.MixedGraph(3, directed=[(0, 1), (1, 2), (2, 0)])
+
+
+def test_one_connection_overflow_is_an_error_not_nan():
+    g = _three_cycle()
+    lam = np.zeros((3, 3), np.float32)
+    lam[0, 1], lam[1, 2], lam[2, 0] = 1e20, 0.5, 0.3
+    omega = np.eye(3, dtype=np.float32)
+    sigma = sem.covariance(g, lam, omega, method="inverse")
+    assert np.all(np.isfinite(np.asarray(sigma)))  # the solves stay finite
+    with pytest.raises(ValueError, match=r"overflows float32.*\|lam\|.*method=\"inverse\""):
+        sem.covariance(g, lam, omega, method="one-connection")
+
+
+@pytest.mark.parametrize("method", ["inverse", "one-connection"])
+def test_omega_that_overflows_float32_is_an_error(method):
+    lam = np.zeros((3, 3), np.float32)
+    lam[0, 1], lam[1, 2], lam[2, 0] = 0.5, 0.5, 0.3
+    omega = np.eye(3, dtype=np.float32)
+    omega[2, 2] = 3e38
+    with pytest.raises(ValueError, match=r"overflows float32.*\|omega\| entry 3e\+38"):
+        sem.covariance(_three_cycle(), lam, omega, method=method)

@@ -157,3 +157,16 @@ def test_nuts_within_particle_gibbs_matches_the_grid_posterior(x64, ar1):
     chain_means = jax.jit(jax.vmap(chain))(keys(12, seed=9), starts[:12])
     # 12 independent chains (250 kept iterations each): their means are i.i.d. estimates.
     assert_within_se(np.asarray(chain_means), exact, z=4, what="posterior mean of rho")
+
+
+def test_kernel_init_and_step_reject_a_path_of_the_wrong_shape():
+    model, params = ssm.stochastic_volatility()
+    _, ys = ssm.simulate(jax.random.key(0), model, params, 12)
+    kernel = smc.csmc.kernel(model, ys, num_particles=10)
+    with pytest.raises(ValueError, match=r"path must have shape \(T, \*state_shape\) with T = 12"):
+        kernel.init(jnp.zeros(11))
+    with pytest.raises(ValueError, match="path must be finite"):
+        kernel.init(jnp.full(12, jnp.nan))
+    state = kernel.init(jnp.zeros((12, 2)))  # right length, wrong state shape
+    with pytest.raises(ValueError, match=r"state.path must have shape \(12,\)"):
+        jax.jit(kernel.step)(jax.random.key(1), state, params)  # caught while tracing

@@ -95,7 +95,9 @@ def test_ppg_result_fields_and_arviz_export(x64, ppg_runs):
     np.testing.assert_allclose(one.estimate[0], np.mean(one.iterates[0][BURN_IN:]), rtol=1e-12)
     assert one.info.ess.shape == (NUM_ITERATIONS, T)
     idata = one.to_inference_data()
-    assert idata.posterior["estimate.0"].shape == (1, NUM_ITERATIONS)
+    assert idata.posterior["estimate.0"].shape == (1, NUM_ITERATIONS - BURN_IN)
+    assert idata.warmup_posterior["estimate.0"].shape == (1, BURN_IN)  # burn-in kept apart
+    np.testing.assert_allclose(idata.posterior["estimate.0"].values.mean(), one.estimate[0])
 
 
 def test_ppg_kernel_is_a_pure_step(x64, problem):

@@ -58,7 +58,9 @@ def test_fit_mle_with_ppg_recovers_the_kalman_mle(x64, mle_problem, lg_params_of
     assert fit.trace["rho"].shape == (1000,)
     np.testing.assert_allclose(fit.model_params.F[0, 0], fit.params["rho"])
     idata = fit.to_inference_data()
-    assert idata.posterior["rho"].shape == (1, 1000)
+    assert "posterior" not in idata.groups()  # optimiser iterates are not posterior draws
+    assert idata.optimization_trace["rho"].shape == (1000,)
+    assert idata.optimization_trace["score_norm"].dims == ("iteration",)
 
 
 @pytest.fixture(scope="module")
@@ -140,5 +142,7 @@ def test_learning_bad_input(x64, mle_problem, lg_params_of):
         smc.fit_mle(k, model, u0, ys, parametrization=lg_params_of, num_backward=0)
     with pytest.raises(ValueError, match="step_size"):
         smc.fit_mle(k, model, u0, ys, parametrization=lg_params_of, step_size=-1.0)
+    with pytest.raises(ValueError, match=r"decay must be in \(0, 1\]"):  # 0 diverges
+        smc.fit_mle(k, model, u0, ys, parametrization=lg_params_of, decay=0.0)
     with pytest.raises(TypeError, match="ParametricProposal"):
         smc.fit_msc(k, model, lg_params_of(u0), ys, lambda x: x, {"a": jnp.array(0.0)})

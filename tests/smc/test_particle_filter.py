@@ -204,3 +204,25 @@ def test_sharded_particle_axis_gives_the_same_log_likelihood():
     assert out.returncode == 0, out.stderr[-2000:]
     a, b = map(float, out.stdout.split())
     np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_params_of_the_wrong_type_name_the_argument():
+    model, params = ssm.stochastic_volatility()
+    _, ys = ssm.simulate(jax.random.key(0), model, params, 10)
+    as_dict = dict(mu=-1.0, rho=0.9, sigma=0.2)
+    with pytest.raises(
+        TypeError, match=r"params must be a StochVolParams.*StochVolParams\(\*\*d\)"
+    ):
+        smc.particle_filter(jax.random.key(1), model, as_dict, ys, 10)
+    with pytest.raises(TypeError, match="params must be a StochVolParams"):
+        smc.paris(
+            jax.random.key(1),
+            model,
+            as_dict,
+            ys,
+            smc.AdditiveFunctional(initial=lambda x0: x0, increment=lambda xp, x, t: x),
+            10,
+        )
+    custom = ssm.StateSpaceModel(model.initial, model.transition, model.observation)
+    with pytest.raises(TypeError, match="params does not fit.*AttributeError"):
+        smc.particle_filter(jax.random.key(1), custom, as_dict, ys, 10)
