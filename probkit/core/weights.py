@@ -55,13 +55,21 @@ def is_degenerate(log_weights: ArrayLike, axis: int = -1) -> Array:
     return ~jnp.any(jnp.isfinite(lw), axis=axis)
 
 
+def _shifted(lw: Array, axis: int) -> tuple[Array, Array]:
+    """`(lw - max, degenerate)`: shifting before the sums keeps log N from being absorbed by
+    huge log-weights (1e30 + log 4 rounds to 1e30 in float32)."""
+    m = jnp.max(lw, axis=axis, keepdims=True)
+    degenerate = ~jnp.isfinite(m)
+    return jnp.where(degenerate, jnp.zeros_like(lw), lw - m), degenerate
+
+
 def log_normalize(log_weights: ArrayLike, axis: int = -1) -> Array:
     """Normalised log-weights `lw - LSE(lw)`; uniform when the set is degenerate."""
     lw = sanitize(log_weights, axis=axis)
-    lse = jax.nn.logsumexp(lw, axis=axis, keepdims=True)
+    shifted, degenerate = _shifted(lw, axis)
+    log_norm = shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
     n = lw.shape[axis]
-    uniform = jnp.full_like(lw, -jnp.log(n))
-    return jnp.where(jnp.isfinite(lse), lw - lse, uniform)
+    return jnp.where(degenerate, jnp.full_like(lw, -jnp.log(n)), log_norm)
 
 
 def normalize(log_weights: ArrayLike, axis: int = -1) -> Array:
@@ -72,8 +80,10 @@ def normalize(log_weights: ArrayLike, axis: int = -1) -> Array:
 def ess(log_weights: ArrayLike, axis: int = -1) -> Array:
     """Effective sample size `exp(2 LSE(lw) - LSE(2 lw))`, in [1, N]; 0 for a degenerate set."""
     lw = sanitize(log_weights, axis=axis)
-    val = jnp.exp(2 * jax.nn.logsumexp(lw, axis=axis) - jax.nn.logsumexp(2 * lw, axis=axis))
-    return jnp.where(is_degenerate(lw, axis=axis), jnp.zeros_like(val), val)
+    shifted, degenerate = _shifted(lw, axis)
+    e = jnp.exp(shifted)
+    val = jnp.sum(e, axis=axis) ** 2 / jnp.sum(e * e, axis=axis)
+    return jnp.where(jnp.squeeze(degenerate, axis), jnp.zeros_like(val), val)
 
 
 def log_mean_exp(log_values: ArrayLike, axis: int | None = -1) -> Array:
