@@ -6,7 +6,7 @@ Doshi, Hu & Eun, *Self-Repellent Random Walks on General Graphs* (ICML 2023); Hu
 
 from probkit.walks.graph import BASES, BaseChain, Graph, base_chain, dense_transition, from_networkx
 from probkit.walks.sa import SAInfo, SAResult, SAState, sa_init, sa_srrw, sa_step
-from probkit.walks.srrw import (
+from probkit.walks.kernel import (
     SRRWInfo,
     SRRWResult,
     SRRWState,

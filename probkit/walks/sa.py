@@ -24,7 +24,7 @@ import numpy as np
 from probkit.core import progress, validate
 from probkit.core import sharding as sharding_mod
 from probkit.core.types import Array, PRNGKey, PyTree
-from probkit.walks import srrw as srrw_mod
+from probkit.walks import kernel as srrw_mod
 from probkit.walks.graph import BASES, BaseChain, Graph, base_chain
 
 __all__ = ["SAInfo", "SAResult", "SAState", "sa_init", "sa_srrw", "sa_step"]

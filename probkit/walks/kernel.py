@@ -211,14 +211,12 @@ def hdt_step(
 ) -> tuple[SRRWState, SRRWInfo]:
     """One HDT-MHRW step: propose a uniform neighbour j, accept with
     min(1, π_j[x] deg_i / (π_i[x] deg_j)), π_i[x] ∝ μ_i (x_i/μ_i)^(-α). O(1)."""
-    k_prop, k_acc = jax.random.split(key)
     i = state.position
     deg_i = chain.degree[i]
-    slot = jnp.minimum(
-        jnp.floor(jax.random.uniform(k_prop) * deg_i).astype(jnp.int32), deg_i - 1
-    )
-    j = chain.neighbors[i, slot]
     dtype = chain.log_mu.dtype
+    u = jax.random.uniform(key, (2,), dtype=dtype)  # proposal slot, acceptance
+    slot = jnp.minimum(jnp.floor(u[0] * deg_i).astype(jnp.int32), deg_i - 1)
+    j = chain.neighbors[i, slot]
 
     def log_pi(v):
         return chain.log_mu[v] - alpha * (_log_x(state, v, step_exponent) - chain.log_mu[v])
@@ -226,7 +224,7 @@ def hdt_step(
     log_acc = (
         log_pi(j) - log_pi(i) + jnp.log(deg_i.astype(dtype)) - jnp.log(chain.degree[j].astype(dtype))
     )
-    accept = jnp.log(jax.random.uniform(k_acc, dtype=dtype)) < log_acc
+    accept = jnp.log(u[1]) < log_acc
     nxt = jnp.where(accept, j, i)
     counts, log_y, log_scale, k, info = _visit(state, nxt, accept, step_exponent, dtype)
     finite = jnp.isfinite(log_acc) | jnp.isneginf(log_acc)
