@@ -5,7 +5,6 @@ Doshi, Hu & Eun, *Self-Repellent Random Walks on General Graphs* (ICML 2023); Hu
 """
 
 from probkit.walks.graph import BASES, BaseChain, Graph, base_chain, dense_transition, from_networkx
-from probkit.walks.sa import SAInfo, SAResult, SAState, sa_init, sa_srrw, sa_step
 from probkit.walks.kernel import (
     SRRWInfo,
     SRRWResult,
@@ -23,6 +22,7 @@ from probkit.walks.kernel import (
     tvd,
     visit_frequencies,
 )
+from probkit.walks.sa import SAInfo, SAResult, SAState, sa_init, sa_srrw, sa_step
 from probkit.walks.theory import asymptotic_covariance, sa_asymptotic_covariance, spectrum
 
 __all__ = [

@@ -13,7 +13,6 @@ non-backtracking walk (second order; its node marginal is ∝ deg, it is not rev
 
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 import networkx as nx
 import numpy as np
@@ -164,4 +163,3 @@ def dense_transition(graph: Graph, base: str = "srw") -> tuple[np.ndarray, np.nd
     w = np.exp(np.asarray(chain.log_p, dtype=float))
     np.add.at(p, (np.repeat(np.arange(n), nbr.shape[1]), nbr.ravel()), w.ravel())
     return p, np.exp(np.asarray(chain.log_mu, dtype=float))
-

@@ -107,9 +107,7 @@ def growing_alpha(c: float = 1000.0) -> Callable:
     return schedule
 
 
-def init(
-    key: PRNGKey, chain: BaseChain, *, start=None, count_offset: int = 0
-) -> SRRWState:
+def init(key: PRNGKey, chain: BaseChain, *, start=None, count_offset: int = 0) -> SRRWState:
     """One walker at `start` (a node index) or drawn from μ; one visit per node.
 
     `count_offset` adds to every initial count (to test exactness of long runs cheaply).
@@ -222,7 +220,10 @@ def hdt_step(
         return chain.log_mu[v] - alpha * (_log_x(state, v, step_exponent) - chain.log_mu[v])
 
     log_acc = (
-        log_pi(j) - log_pi(i) + jnp.log(deg_i.astype(dtype)) - jnp.log(chain.degree[j].astype(dtype))
+        log_pi(j)
+        - log_pi(i)
+        + jnp.log(deg_i.astype(dtype))
+        - jnp.log(chain.degree[j].astype(dtype))
     )
     accept = jnp.log(u[1]) < log_acc
     nxt = jnp.where(accept, j, i)

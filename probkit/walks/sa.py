@@ -64,9 +64,7 @@ class SAResult(NamedTuple):
         from probkit.core import to_inference_data
 
         leaves, _ = jax.tree_util.tree_flatten_with_path(self.trace)
-        post = {
-            (jax.tree_util.keystr(p) or "theta"): jnp.swapaxes(v, 0, 1) for p, v in leaves
-        }
+        post = {(jax.tree_util.keystr(p) or "theta"): jnp.swapaxes(v, 0, 1) for p, v in leaves}
         return to_inference_data(post)
 
 

@@ -47,9 +47,9 @@ def test_one_step_frequencies_match_exact_kernel_row(g5, base):
         counts=jnp.asarray(counts, jnp.int32), previous=jnp.asarray(1, jnp.int32)
     )
     alpha = 2.0
-    draws = jax.jit(
-        jax.vmap(lambda k: walks.step(k, state, chain, alpha, base=base)[0].position)
-    )(testing.keys(20000, seed=3))
+    draws = jax.jit(jax.vmap(lambda k: walks.step(k, state, chain, alpha, base=base)[0].position))(
+        testing.keys(20000, seed=3)
+    )
     freq = np.bincount(np.asarray(draws), minlength=5)
     exact = exact_row(G, mu, counts.astype(float), 2, alpha, base, prev=1)
     testing.assert_chi_square(freq, exact, alpha=1e-3, what=f"K[x] row, base={base}")
@@ -74,9 +74,7 @@ def test_alpha_zero_is_the_base_chain(x64, g5):
     keys = testing.keys(200, seed=1)
     state = walks.init(jax.random.key(0), chain, start=2)
     srrw = jax.vmap(lambda k: walks.step(k, state, chain, 0.0)[0].position)(keys)
-    plain = jax.vmap(
-        lambda k: chain.neighbors[2][walks.kernel._sample(k, chain.log_p[2])]
-    )(keys)
+    plain = jax.vmap(lambda k: chain.neighbors[2][walks.kernel._sample(k, chain.log_p[2])])(keys)
     np.testing.assert_array_equal(np.asarray(srrw), np.asarray(plain))
 
 
@@ -137,7 +135,7 @@ def test_general_step_exponent_measure_sums_to_one(g5):
 
 def test_hdt_variance_is_mhrw_over_2alpha_plus_1(g5):
     alpha = 2.0
-    res = walks.hdt(jax.random.key(5), g5, 20_000, alpha=alpha, num_walkers=1000)
-    emp = 20_005 * np.var(np.asarray(res.empirical, float), axis=0, ddof=1)
+    res = walks.hdt(jax.random.key(5), g5, 10_000, alpha=alpha, num_walkers=500)
+    emp = 10_005 * np.var(np.asarray(res.empirical, float), axis=0, ddof=1)
     exact = np.diag(walks.asymptotic_covariance(g5, 0.0, base="mhrw")) / (2 * alpha + 1)
-    np.testing.assert_allclose(emp, exact, rtol=0.15)  # 4.5% SE per entry, 15% ~ 3.3 SE
+    np.testing.assert_allclose(emp, exact, rtol=0.20)  # 6.3% SE per entry, 20% ~ 3.2 SE
