@@ -53,7 +53,7 @@ def runs(problem):
     ids=["i-alpha1", "i-alpha5", "ii-alpha1", "ii-alpha5"],
 )
 def test_token_covariance_matches_lyapunov(problem, runs, a, b, alpha):
-    g, theta_star, fields, jac, data = problem
+    g, theta_star, fields, jac, _ = problem
     res = runs[a, b, alpha]
     assert not bool(res.failed)
     err = (np.asarray(res.theta, float) - theta_star) / np.sqrt((T + 5.0) ** (-b))
