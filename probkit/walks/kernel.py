@@ -1,0 +1,408 @@
+"""Self-repellent random walks (SRRW; Doshi, Hu & Eun, ICML 2023) and the HDT variant.
+
+A walker on a graph with base chain P (reversible to μ) is pushed away from nodes it has
+over-visited relative to μ:
+
+    X_{n+1} ~ K[x_n](X_n, ·),   K[x](i, j) ∝ P(i, j) (x_j / μ_j)^(-α),
+    x_{n+1} = x_n + γ_{n+1} (δ_{X_{n+1}} - x_n),   γ_n = (n + N)^(-a),
+
+started at one visit per node (x_0 = 1/N; the offset N makes a = 1 give exact visit
+frequencies x_n = counts / (n + N)). α = 0 is the base chain. x_n → μ almost surely and
+√n (x_n - μ) → N(0, V(α)) with V(α) = O(1/α) (`asymptotic_covariance`).
+
+Cost per step O(D) (D = max degree + 1: the normaliser needs every neighbour and the MH
+self-loop). K[x] does not change when x is rescaled, so the kernel uses raw visit counts (a = 1;
+int32, exact to 2^31 visits) or x in log space up to a common scale (a < 1; O(1) update per
+step). Memory: W walkers × N nodes × (int32 counts + float log-measure); `record="final"`
+(default) keeps only the final state, `record="positions"` adds the (T, W) int32 trajectory.
+
+HDT (`hdt`): history-driven target, π_i[x] ∝ μ_i (x_i/μ_i)^(-α) targeted by Metropolis–Hastings
+with SRW proposals; an O(1) step (one neighbour, one accept test), covariance
+V_MHRW / (2α + 1): the repellence is weaker than SRRW's per unit α but each step is cheaper.
+"""
+
+from collections.abc import Callable
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from probkit.core import progress, validate
+from probkit.core import sharding as sharding_mod
+from probkit.core.types import Array, PRNGKey
+from probkit.walks.graph import BASES, BaseChain, Graph, base_chain
+
+__all__ = [
+    "SRRWInfo",
+    "SRRWResult",
+    "SRRWState",
+    "empirical_measure",
+    "ergodic_average",
+    "growing_alpha",
+    "hdt",
+    "hdt_step",
+    "init",
+    "nrmse",
+    "srrw",
+    "step",
+    "transition_probabilities",
+    "tvd",
+    "visit_frequencies",
+]
+
+
+class SRRWState(NamedTuple):
+    position: Array  # () int32 current node index
+    previous: Array  # () int32 previous node (-1 before the first step)
+    counts: Array  # (n,) int32 visit counts, one initial visit per node included
+    log_y: Array  # (n,) float log x_n up to the common scale exp(log_scale)
+    log_scale: Array  # () float
+    num_steps: Array  # () int32 steps taken
+    nonfinite: Array  # () bool: a non-finite kernel row was met
+
+
+class SRRWInfo(NamedTuple):
+    moved: Array  # () bool: X_{n+1} != X_n
+    step_size: Array  # () γ_{n+1}
+
+
+class SRRWResult(NamedTuple):
+    """Result of `srrw` / `hdt`.
+
+    Attributes:
+        empirical: (W, n) empirical measure x_n (rows sum to 1).
+        positions: (W,) node index after the last step.
+        counts: (W, n) int32 visit counts (initial visit per node included).
+        trace: (T, W) int32 positions after each step, or None (`record="final"`).
+        state: final `SRRWState`, leaves with a leading (W,) axis.
+        failed: () bool, some walker met a non-finite kernel row.
+        failed_at: () int32, first such step (-1 if none).
+    """
+
+    empirical: Array
+    positions: Array
+    counts: Array
+    trace: Array | None
+    state: SRRWState
+    failed: Array
+    failed_at: Array
+
+
+def _check_exponent(name: str, value) -> float:
+    value = validate.positive_float(name, value)
+    if not 0.5 < value <= 1.0:
+        raise ValueError(f"{name} must be in (0.5, 1], got {value}")
+    return value
+
+
+def growing_alpha(c: float = 1000.0) -> Callable:
+    """Schedule α_n = α n / (α c + n): grows from 0 to α (Score-Repellent MC's n/(c + n/α))."""
+    c = validate.positive_float("c", c)
+
+    def schedule(n, alpha):
+        n = jnp.asarray(n, jnp.result_type(float))
+        return alpha * n / (alpha * c + n)
+
+    return schedule
+
+
+def init(key: PRNGKey, chain: BaseChain, *, start=None, count_offset: int = 0) -> SRRWState:
+    """One walker at `start` (a node index) or drawn from μ; one visit per node.
+
+    `count_offset` adds to every initial count (to test exactness of long runs cheaply).
+    """
+    n = chain.degree.shape[0]
+    dtype = chain.log_mu.dtype
+    if start is None:
+        pos = jax.random.categorical(key, chain.log_mu).astype(jnp.int32)
+    else:
+        pos = jnp.asarray(start, jnp.int32)
+    counts = jnp.full((n,), 1 + count_offset, jnp.int32)
+    log_y = jnp.full((n,), -jnp.log(jnp.asarray(n, dtype)), dtype)
+    return SRRWState(
+        pos,
+        jnp.asarray(-1, jnp.int32),
+        counts,
+        log_y,
+        jnp.zeros((), dtype),
+        jnp.zeros((), jnp.int32),
+        jnp.zeros((), bool),
+    )
+
+
+def _log_x(state: SRRWState, idx, step_exponent: float):
+    if step_exponent == 1.0:
+        return jnp.log(state.counts[idx].astype(state.log_y.dtype))
+    return state.log_y[idx]
+
+
+def _row_logits(state, chain, alpha, non_backtracking, step_exponent):
+    i = state.position
+    nb = chain.neighbors[i]
+    lp = chain.log_p[i]
+    if non_backtracking:
+        back = (nb == state.previous) & chain.mask[i] & (chain.degree[i] > 1)
+        lp = jnp.where(back, -jnp.inf, lp)
+    rep = _log_x(state, nb, step_exponent) - chain.log_mu[nb]
+    logits = jnp.where(lp > -jnp.inf, lp - alpha * rep, -jnp.inf)
+    return nb, logits
+
+
+def _sample(key, logits):
+    """Inverse-CDF draw from softmax(logits): one uniform per walker (not D + 1 Gumbels).
+
+    Probabilities are formed relative to the row maximum, so a neighbour is drawn with its
+    exact probability up to the dtype's resolution (about 1e-7 absolute in float32).
+    """
+    w = jnp.exp(logits - jnp.max(logits))
+    c = jnp.cumsum(w)
+    u = jax.random.uniform(key, dtype=c.dtype) * c[-1]
+    k = jnp.sum(c <= u).astype(jnp.int32)
+    last = jnp.max(jnp.where(w > 0, jnp.arange(w.shape[0]), 0))
+    return jnp.minimum(k, last)
+
+
+def transition_probabilities(
+    state: SRRWState, chain: BaseChain, alpha, *, base: str = "srw", step_exponent: float = 1.0
+) -> tuple[Array, Array]:
+    """The exact row K[x_n](X_n, ·) as (neighbour indices (D+1,), probabilities (D+1,))."""
+    nb, logits = _row_logits(state, chain, alpha, base == "nbrw", step_exponent)
+    return nb, jax.nn.softmax(logits)
+
+
+def _visit(state: SRRWState, j, moved, step_exponent, dtype):
+    k = state.num_steps + 1
+    n = state.counts.shape[0]
+    gamma = (k.astype(dtype) + n) ** (-step_exponent)
+    counts = state.counts.at[j].add(1)
+    if step_exponent == 1.0:
+        log_y, log_scale = state.log_y, state.log_scale
+    else:
+        log_scale = state.log_scale + jnp.log1p(-gamma)
+        log_y = state.log_y.at[j].set(jnp.logaddexp(state.log_y[j], jnp.log(gamma) - log_scale))
+    return counts, log_y, log_scale, k, SRRWInfo(moved, gamma)
+
+
+def step(
+    key: PRNGKey,
+    state: SRRWState,
+    chain: BaseChain,
+    alpha,
+    *,
+    base: str = "srw",
+    step_exponent: float = 1.0,
+) -> tuple[SRRWState, SRRWInfo]:
+    """One SRRW step of one walker: X ~ K[x](X_n, ·), then the empirical-measure update."""
+    nb, logits = _row_logits(state, chain, alpha, base == "nbrw", step_exponent)
+    finite = jnp.isfinite(jnp.max(logits)) & ~jnp.any(jnp.isnan(logits))
+    j = nb[_sample(key, logits)]
+    counts, log_y, log_scale, k, info = _visit(
+        state, j, j != state.position, step_exponent, logits.dtype
+    )
+    new = SRRWState(j, state.position, counts, log_y, log_scale, k, state.nonfinite | ~finite)
+    return new, info
+
+
+def hdt_step(
+    key: PRNGKey, state: SRRWState, chain: BaseChain, alpha, *, step_exponent: float = 1.0
+) -> tuple[SRRWState, SRRWInfo]:
+    """One HDT-MHRW step: propose a uniform neighbour j, accept with
+    min(1, π_j[x] deg_i / (π_i[x] deg_j)), π_i[x] ∝ μ_i (x_i/μ_i)^(-α). O(1)."""
+    i = state.position
+    deg_i = chain.degree[i]
+    dtype = chain.log_mu.dtype
+    u = jax.random.uniform(key, (2,), dtype=dtype)  # proposal slot, acceptance
+    slot = jnp.minimum(jnp.floor(u[0] * deg_i).astype(jnp.int32), deg_i - 1)
+    j = chain.neighbors[i, slot]
+
+    def log_pi(v):
+        return chain.log_mu[v] - alpha * (_log_x(state, v, step_exponent) - chain.log_mu[v])
+
+    log_acc = (
+        log_pi(j)
+        - log_pi(i)
+        + jnp.log(deg_i.astype(dtype))
+        - jnp.log(chain.degree[j].astype(dtype))
+    )
+    accept = jnp.log(u[1]) < log_acc
+    nxt = jnp.where(accept, j, i)
+    counts, log_y, log_scale, k, info = _visit(state, nxt, accept, step_exponent, dtype)
+    finite = jnp.isfinite(log_acc) | jnp.isneginf(log_acc)
+    new = SRRWState(nxt, i, counts, log_y, log_scale, k, state.nonfinite | ~finite)
+    return new, info
+
+
+def empirical_measure(state: SRRWState, step_exponent: float = 1.0) -> Array:
+    """x_n (n,) from a state (leading batch axes allowed)."""
+    if step_exponent == 1.0:
+        c = state.counts.astype(state.log_y.dtype)
+        return c / jnp.sum(c, axis=-1, keepdims=True)
+    return jax.nn.softmax(state.log_y, axis=-1)
+
+
+def _validate(graph, num_steps, alpha, base, num_walkers, step_exponent, alpha_schedule, record):
+    if not isinstance(graph, Graph):
+        raise TypeError(f"graph must be a walks.Graph (walks.from_networkx), got {type(graph)}")
+    validate.positive_int("num_steps", num_steps)
+    validate.positive_float("alpha", alpha, allow_zero=True)
+    validate.one_of("base", base, BASES)
+    validate.positive_int("num_walkers", num_walkers)
+    _check_exponent("step_exponent", step_exponent)
+    validate.callable_("alpha_schedule", alpha_schedule, allow_none=True)
+    validate.one_of("record", record, ("final", "positions"))
+
+
+def srrw(
+    key: PRNGKey,
+    graph: Graph,
+    num_steps: int,
+    *,
+    alpha: float,
+    base: str = "srw",
+    num_walkers: int = 1,
+    step_exponent: float = 1.0,
+    alpha_schedule: Callable | None = None,
+    record: str = "final",
+    start=None,
+    count_offset: int = 0,
+    sharding: jax.sharding.NamedSharding | None = None,
+    progress_bar: bool = False,
+) -> SRRWResult:
+    """Run `num_walkers` independent SRRWs for `num_steps` steps (vmap over walkers, scan).
+
+    Args:
+        key: PRNG key.
+        graph: `walks.from_networkx(G)`.
+        num_steps: T.
+        alpha: repellence α >= 0 (0: the base chain).
+        base: "srw", "mhrw" or "nbrw".
+        num_walkers: W independent walkers.
+        step_exponent: a in (0.5, 1], γ_n = (n + N)^(-a); 1 gives visit frequencies.
+        alpha_schedule: optional `f(n, alpha) -> α_n` (e.g. `growing_alpha()`).
+        record: "final" (only the final state) or "positions" (also the (T, W) trajectory).
+        start: optional start node index (default: X_0 ~ μ).
+        count_offset: added to every initial count (exactness checks of long runs).
+        sharding: optional `NamedSharding` of the walker axis.
+        progress_bar: tqdm bar driven from inside the loop.
+
+    Returns:
+        `SRRWResult`.
+    """
+    validate.key("key", key)
+    _validate(graph, num_steps, alpha, base, num_walkers, step_exponent, alpha_schedule, record)
+    chain = base_chain(graph, base)
+    return _run(
+        key, chain, jnp.asarray(alpha, chain.log_mu.dtype), start, int(count_offset),
+        num_steps=num_steps, num_walkers=num_walkers, base=base,
+        step_exponent=float(step_exponent), alpha_schedule=alpha_schedule,
+        record=record, sharding=sharding, progress_bar=progress_bar, kernel="srrw",
+    )  # fmt: skip
+
+
+def hdt(
+    key: PRNGKey,
+    graph: Graph,
+    num_steps: int,
+    *,
+    alpha: float,
+    num_walkers: int = 1,
+    step_exponent: float = 1.0,
+    alpha_schedule: Callable | None = None,
+    record: str = "final",
+    start=None,
+    sharding: jax.sharding.NamedSharding | None = None,
+    progress_bar: bool = False,
+) -> SRRWResult:
+    """History-driven-target MHRW (Hu, Ma & Eun 2025): O(1) per step; arguments as `srrw`."""
+    validate.key("key", key)
+    _validate(graph, num_steps, alpha, "mhrw", num_walkers, step_exponent, alpha_schedule, record)
+    chain = base_chain(graph, "mhrw")
+    return _run(
+        key, chain, jnp.asarray(alpha, chain.log_mu.dtype), start, 0,
+        num_steps=num_steps, num_walkers=num_walkers, base="mhrw",
+        step_exponent=float(step_exponent), alpha_schedule=alpha_schedule,
+        record=record, sharding=sharding, progress_bar=progress_bar, kernel="hdt",
+    )  # fmt: skip
+
+
+@partial(
+    jax.jit,
+    static_argnames=(
+        "num_steps", "num_walkers", "base", "step_exponent", "alpha_schedule", "record",
+        "sharding", "progress_bar", "kernel", "count_offset",
+    ),
+)  # fmt: skip
+def _run(
+    key, chain, alpha, start, count_offset, *, num_steps, num_walkers, base, step_exponent,
+    alpha_schedule, record, sharding, progress_bar, kernel,
+):  # fmt: skip
+    k_init, k_run = jax.random.split(key)
+    states = jax.vmap(lambda k: init(k, chain, start=start, count_offset=count_offset))(
+        jax.random.split(k_init, num_walkers)
+    )
+    states = sharding_mod.constrain(states, sharding)
+
+    def one(k, s, a):
+        if kernel == "hdt":
+            return hdt_step(k, s, chain, a, step_exponent=step_exponent)
+        return step(k, s, chain, a, base=base, step_exponent=step_exponent)
+
+    def body(carry, k):
+        s, failed_at = carry
+        a = alpha if alpha_schedule is None else alpha_schedule(s.num_steps[0] + 1, alpha)
+        s, _ = jax.vmap(one, in_axes=(0, 0, None))(jax.random.split(k, num_walkers), s, a)
+        s = sharding_mod.constrain(s, sharding)
+        bad = jnp.any(s.nonfinite)
+        failed_at = jnp.where((failed_at < 0) & bad, s.num_steps[0], failed_at)
+        out = s.position if record == "positions" else None
+        return (s, failed_at), out
+
+    (states, failed_at), trace = progress.scan(
+        body,
+        (states, jnp.asarray(-1, jnp.int32)),
+        jax.random.split(k_run, num_steps),
+        enabled=progress_bar,
+        label="SRRW" if kernel == "srrw" else "HDT",
+    )
+    return SRRWResult(
+        empirical_measure(states, step_exponent),
+        states.position,
+        states.counts,
+        trace,
+        states,
+        failed_at >= 0,
+        failed_at,
+    )
+
+
+def visit_frequencies(result: SRRWResult) -> Array:
+    """(W, n) fraction of the T steps spent at each node (the initial visits excluded)."""
+    c = result.counts - _initial(result)
+    c = c.astype(result.state.log_y.dtype)
+    return c / jnp.sum(c, axis=-1, keepdims=True)
+
+
+def _initial(result: SRRWResult):
+    total = jnp.sum(result.counts, axis=-1, keepdims=True)
+    n = result.counts.shape[-1]
+    per_node = (total - result.state.num_steps[..., None]) // n
+    return per_node
+
+
+def ergodic_average(result: SRRWResult, f) -> Array:
+    """(W,) Σ_i x_n(i) f(i) for a node function f given as an (n,) array."""
+    f = jnp.asarray(f)
+    return result.empirical @ f.astype(result.empirical.dtype)
+
+
+def tvd(empirical, target) -> Array:
+    """Total-variation distance ½ Σ |x - μ| over the last axis."""
+    return 0.5 * jnp.sum(jnp.abs(jnp.asarray(empirical) - jnp.asarray(target)), axis=-1)
+
+
+def nrmse(empirical, target) -> Array:
+    """Per node √E[(x_i - μ_i)²] / μ_i over the leading (walker) axis: (n,)."""
+    x = jnp.asarray(empirical)
+    mu = jnp.asarray(target)
+    return jnp.sqrt(jnp.mean((x - mu) ** 2, axis=0)) / mu
