@@ -264,7 +264,7 @@ def test_from_pgmpy_accepts_pgmpy_shipped_networks_in_float64(x64, name):
 
     bn = get_example_model(name)  # rows sum to 1 within ~1e-7 (7 stored digits)
     m = causal.CausalModel.from_pgmpy(bn)
-    for v, table in m.cpts.items():
+    for table in m.cpts.values():
         assert table.dtype == jnp.float64
         np.testing.assert_allclose(np.asarray(table).sum(-1), 1.0, atol=1e-12)  # renormalised
 
