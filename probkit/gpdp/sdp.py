@@ -145,7 +145,7 @@ def _solve_finite(F, reward, discount, horizon):
 def _infinite_impl(F, reward, discount, threshold, max_sweeps):
     def cond(c):
         _, _, res, n = c
-        return (res > threshold) & (n < max_sweeps) & jnp.isfinite(res)
+        return (n == 0) | ((res > threshold) & (n < max_sweeps) & jnp.isfinite(res))
 
     def body(c):
         value, _, _, n = c
