@@ -293,9 +293,7 @@ def check_grids(x_grid, h_grid, mode):
     h_grid = validate.finite("h_grid", h_grid)
     if h_grid.ndim != 1 or (np.asarray(h_grid) < 0).any():
         raise ValueError("h_grid must be a 1-D array of non-negative harvests")
-    if mode == "paper" and (
-        h_grid.shape != x_grid.shape or not np.allclose(np.asarray(h_grid), g)
-    ):
+    if mode == "paper" and (h_grid.shape != x_grid.shape or not np.allclose(np.asarray(h_grid), g)):
         raise ValueError(
             "h_grid must equal x_grid in paper mode (the published kernel takes the escapement "
             "by shifting the state grid); use mode='corrected' for other harvest grids"

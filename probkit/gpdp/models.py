@@ -32,7 +32,7 @@ __all__ = [
 
 
 class PopulationModel(NamedTuple):
-    """A stock-recruitment map `growth(S, params) -> E-median of X_{t+1}` with its parameter names."""
+    """A stock-recruitment map `growth(S, params)` (median of X_{t+1}) and its parameter names."""
 
     name: str
     growth: Callable
@@ -114,7 +114,9 @@ def _policy_fn(policy, x_grid, kind):
         raise ValueError("x_grid is required when policy is a table")
     x_grid = validate.finite("x_grid", x_grid)
     if table.shape != x_grid.shape:
-        raise ValueError(f"policy table must have shape {x_grid.shape} like x_grid, got {table.shape}")
+        raise ValueError(
+            f"policy table must have shape {x_grid.shape} like x_grid, got {table.shape}"
+        )
     validate.one_of("policy_kind", kind, ["harvest", "escapement"])
 
     def fn(x):

@@ -1,8 +1,8 @@
 """Bayesian parametric fits, their transition tensors, and the paper's full comparison."""
 
-import numpy as np
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.stats import norm
 
 from probkit.core import validate
@@ -94,8 +94,12 @@ def fit_mle(data, *, mode="corrected") -> dict:
         logd = -np.log(y * s * np.sqrt(2 * np.pi)) - 0.5 * ((np.log(y) - np.log(mu)) / s) ** 2
         return -(np.exp(logd).sum() + 1.0) if mode == "paper" else -logd.sum()
 
-    res = minimize(obj, np.array([1.5, 10.0, 5.0, 0.2]), method="Nelder-Mead",
-                   options={"maxiter": 20000, "xatol": 1e-8, "fatol": 1e-10})
+    res = minimize(
+        obj,
+        np.array([1.5, 10.0, 5.0, 0.2]),
+        method="Nelder-Mead",
+        options={"maxiter": 20000, "xatol": 1e-8, "fatol": 1e-10},
+    )
     r, K, C, s = res.x
     return {"r": float(r), "K": float(K), "C": float(C), "sigma": float(s)}
 
@@ -171,8 +175,9 @@ def reproduce_paper(
     x_grid, h_grid = check_grids(x_grid, None, mode)
     discount = validate.probability("discount", discount, open_low=True)
     k_gp, k_par, k_sim = jax.random.split(key, 3)
-    post = fit_gp(k_gp, data, mode=mode, num_warmup=num_warmup, num_samples=num_samples,
-                  num_chains=num_chains)
+    post = fit_gp(
+        k_gp, data, mode=mode, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains
+    )
     tensors = {
         "true": parametric_transition_tensor("allen", TRUTH, x_grid, h_grid, mode=mode),
         "gp": gp_transition_tensor(post, x_grid, h_grid, mode=mode),
@@ -181,8 +186,14 @@ def reproduce_paper(
         ),
     }
     for name, k in zip(("allen", "ricker", "myers"), jax.random.split(k_par, 3)):
-        d = fit_parametric(k, name, data, num_warmup=num_warmup,
-                           num_samples=max(num_par_draws // num_chains, 1), num_chains=num_chains)
+        d = fit_parametric(
+            k,
+            name,
+            data,
+            num_warmup=num_warmup,
+            num_samples=max(num_par_draws // num_chains, 1),
+            num_chains=num_chains,
+        )
         tensors[name] = parametric_transition_tensor(name, d, x_grid, h_grid, mode=mode)
     reward = jnp.minimum(x_grid[None, :], h_grid[:, None])
     out = {}
@@ -193,9 +204,13 @@ def reproduce_paper(
             sol = solve_sdp(F, reward, discount)
         harvest = h_grid[sol.policy]
         tr = simulate(k_sim, "allen", TRUTH, x0, harvest, num_years, num_reps, x_grid=x_grid)
-        out[name] = {"harvest": harvest, "npv": npv(tr), "crashes": int(crashes(tr, crash_threshold))}
+        out[name] = {
+            "harvest": harvest,
+            "npv": npv(tr),
+            "crashes": int(crashes(tr, crash_threshold)),
+        }
     base = out["true"]["npv"]
-    for name, row in out.items():
+    for row in out.values():
         ratio = row["npv"] / base
         row["npv_ratio"] = float(ratio.mean())
         row["npv_ratio_se"] = float(ratio.std() / np.sqrt(ratio.shape[0]))
