@@ -1,0 +1,199 @@
+"""Stock-recruitment models with harvest and lognormal process noise, simulation, NPV.
+
+Dynamics: S_t = max(x_t - h_t, 0) (escapement), X_{t+1} = Z_t f(S_t), Z_t ~ LogNormal(0, sigma).
+"""
+
+import csv
+from collections.abc import Callable
+from importlib import resources
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from probkit.core import validate
+from probkit.core.types import Array
+
+__all__ = [
+    "MODELS",
+    "PopulationModel",
+    "Trajectories",
+    "allen",
+    "beverton_holt",
+    "crashes",
+    "load_training_data",
+    "myers",
+    "npv",
+    "ricker",
+    "simulate",
+    "training_data",
+]
+
+
+class PopulationModel(NamedTuple):
+    """A stock-recruitment map `growth(S, params)` (median of X_{t+1}) and its parameter names."""
+
+    name: str
+    growth: Callable
+    param_names: tuple
+
+
+def _allen(s, p):
+    return s * jnp.exp(p["r"] * (1.0 - s / p["K"]) * (s - p["C"]) / p["K"])
+
+
+def _ricker(s, p):
+    return s * jnp.exp(p["r"] * (1.0 - s / p["K"]))
+
+
+def _myers(s, p):
+    st = jnp.power(jnp.maximum(s, 0.0), p["theta"])
+    return p["r"] * st / (1.0 + st / p["K"])
+
+
+def _bh(s, p):
+    return p["r"] * s / (1.0 + s / p["K"])
+
+
+allen = PopulationModel("allen", _allen, ("r", "K", "C"))
+ricker = PopulationModel("ricker", _ricker, ("r", "K"))
+myers = PopulationModel("myers", _myers, ("r", "theta", "K"))
+beverton_holt = PopulationModel("beverton_holt", _bh, ("r", "K"))
+MODELS = {m.name: m for m in (allen, ricker, myers, beverton_holt)}
+
+
+def _model(model) -> PopulationModel:
+    if isinstance(model, str):
+        validate.one_of("model", model, list(MODELS))
+        return MODELS[model]
+    if not isinstance(model, PopulationModel):
+        raise TypeError(f"model must be a PopulationModel or one of {list(MODELS)}, got {model!r}")
+    return model
+
+
+def _params(model: PopulationModel, params) -> dict:
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict, got {type(params).__name__}")
+    missing = [k for k in (*model.param_names, "sigma") if k not in params]
+    if missing:
+        raise ValueError(f"params is missing {missing} for model {model.name!r}")
+    validate.finite_tree("params", params)
+    return params
+
+
+def load_training_data() -> np.ndarray:
+    """The authors' archived training set (40 rows of (x_t, x_{t+1})).
+
+    Row 0 is the (0, 0) pseudo-datum; rows 1..39 are an unharvested Allen trajectory from 5.5
+    (r=2, K=8, C=5, sigma=0.05). Source: cboettig/nonparametric-bayes,
+    manuscripts/components/data/training_data.csv (CC0).
+    """
+    text = resources.files("probkit.gpdp").joinpath("data/training_data.csv").read_text()
+    rows = list(csv.DictReader(text.splitlines()))
+    return np.array([[float(r["x"]), float(r["y"])] for r in rows])
+
+
+class Trajectories(NamedTuple):
+    """Simulated runs.
+
+    Attributes:
+        stock: (num_reps, num_years) stock x_t at the start of each year (x_0 first).
+        harvest: (num_reps, num_years) realised harvest min(x_t, h(x_t)).
+    """
+
+    stock: Array
+    harvest: Array
+
+
+def _policy_fn(policy, x_grid, kind):
+    if callable(policy):
+        return policy
+    table = validate.finite("policy", policy)
+    if x_grid is None:
+        raise ValueError("x_grid is required when policy is a table")
+    x_grid = validate.finite("x_grid", x_grid)
+    if table.shape != x_grid.shape:
+        raise ValueError(
+            f"policy table must have shape {x_grid.shape} like x_grid, got {table.shape}"
+        )
+    validate.one_of("policy_kind", kind, ["harvest", "escapement"])
+
+    def fn(x):
+        i = jnp.argmin(jnp.abs(x_grid - x))
+        return table[i] if kind == "harvest" else jnp.maximum(x - table[i], 0.0)
+
+    return fn
+
+
+def simulate(
+    key,
+    model,
+    params: dict,
+    x0,
+    policy,
+    num_years: int,
+    num_reps: int,
+    *,
+    x_grid=None,
+    policy_kind: str = "harvest",
+) -> Trajectories:
+    """Forward simulation of harvested stock under a policy.
+
+    The noise draws depend only on `key`, so two policies simulated with the same key share
+    their random numbers (as in the paper's evaluation).
+
+    Args:
+        key: JAX PRNG key.
+        model: a `PopulationModel` or its name ("allen", "ricker", "myers", "beverton_holt").
+        params: dict with the model's parameters and "sigma" (lognormal noise sd).
+        x0: initial stock (> 0).
+        policy: a function x -> target harvest, or a table over `x_grid` read at the nearest
+            grid point: target harvests (`policy_kind="harvest"`) or escapements
+            (`policy_kind="escapement"`, harvest max(x - S(x), 0)).
+        num_years: years per run (stock recorded at years 0..num_years-1).
+        num_reps: independent runs.
+        x_grid: (S,) state grid, required for a table policy.
+        policy_kind: "harvest" or "escapement" (tables only).
+
+    Returns:
+        `Trajectories` (stock, harvest), each (num_reps, num_years).
+    """
+    key = validate.key("key", key)
+    model = _model(model)
+    params = _params(model, params)
+    x0 = validate.positive_float("x0", x0)
+    num_years = validate.positive_int("num_years", num_years)
+    num_reps = validate.positive_int("num_reps", num_reps)
+    fn = _policy_fn(policy, x_grid, policy_kind)
+    dtype = jnp.result_type(float)
+    z = jnp.exp(params["sigma"] * jax.random.normal(key, (num_years, num_reps), dtype))
+
+    def step(x, zt):
+        h = jnp.clip(jax.vmap(fn)(x), 0.0, x)
+        s = jnp.maximum(x - h, 0.0)
+        return zt * model.growth(s, params), (x, h)
+
+    _, (xs, hs) = jax.lax.scan(step, jnp.full((num_reps,), x0, dtype), z)
+    return Trajectories(xs.T, hs.T)
+
+
+def training_data(key, model, params, x0, num_steps, *, harvest=None) -> np.ndarray:
+    """(num_steps, 2) pairs (x_t, x_{t+1}) of one run (unharvested unless `harvest` is given)."""
+    pol = harvest if harvest is not None else (lambda x: 0.0 * x)
+    tr = simulate(key, model, params, x0, pol, num_steps + 1, 1)
+    xs = np.asarray(tr.stock[0])
+    return np.stack([xs[:-1], xs[1:]], axis=1)
+
+
+def npv(traj: Trajectories, discount: float = 1.0) -> Array:
+    """(num_reps,) net present value sum_t discount^t harvest_t (undiscounted by default)."""
+    discount = validate.probability("discount", discount, open_low=True)
+    w = discount ** jnp.arange(traj.harvest.shape[1])
+    return traj.harvest @ w.astype(traj.harvest.dtype)
+
+
+def crashes(traj: Trajectories, threshold: float = 0.05) -> Array:
+    """() number of runs whose stock falls below `threshold` at some year."""
+    threshold = validate.positive_float("threshold", threshold)
+    return jnp.sum(jnp.any(traj.stock < threshold, axis=1))
