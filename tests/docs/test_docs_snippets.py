@@ -22,24 +22,8 @@ def blocks(page: pathlib.Path) -> list[str]:
     return [code for flag, code in BLOCK.findall(page.read_text()) if flag != "notest"]
 
 
-# Pages whose snippets still use undefined names (issue 12, item 6: not yet rewritten). Strict:
-# a page that starts passing must leave this list.
-PENDING = {"causal.md", "llm.md", "paris_ppg.md"}
-
-
 @pytest.mark.parametrize(
-    "page",
-    [
-        pytest.param(
-            p,
-            marks=pytest.mark.xfail(
-                p.name in PENDING, reason="snippets not yet runnable", strict=True
-            ),
-        )
-        for p in PAGES
-        if blocks(p)
-    ],
-    ids=lambda p: str(p.relative_to(ROOT)),
+    "page", [p for p in PAGES if blocks(p)], ids=lambda p: str(p.relative_to(ROOT))
 )
 def test_page_code_runs(page, tmp_path):
     code = "\n\n".join(blocks(page))
