@@ -11,18 +11,18 @@ import os
 import pathlib
 from typing import TYPE_CHECKING
 
-from probkit.causal.diagram import Diagram, Layer, _as_diagram
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # drawing depends on no diagram code at run time (no import cycle)
     import matplotlib.axes
     import matplotlib.figure
+
+    from probkit.causal.diagram import Diagram, Layer
 
 __all__ = ["draw"]
 
 _BOX_LOW, _BOX_HIGH = 0.28, 0.72  # the box's band inside a row of height 1
 
 
-def _place(layer: Layer, below: list[float]) -> list[float]:
+def _place(layer: "Layer", below: list[float]) -> list[float]:
     """x positions of the wires above a layer, given those below it."""
     b, lo = layer.box, len(layer.left)
     ins = below[lo : lo + len(b.dom)]
@@ -60,7 +60,7 @@ def _through(ax, x0: float, x1: float, k: int):
 
 
 def draw(
-    diagram: Diagram,
+    diagram: "Diagram",
     *,
     ax: "matplotlib.axes.Axes | None" = None,
     path: str | os.PathLike | None = None,
@@ -84,7 +84,10 @@ def draw(
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    diagram = _as_diagram(diagram)
+    if not hasattr(diagram, "layers") and hasattr(diagram, "to_diagram"):
+        diagram = diagram.to_diagram()  # a single Box
+    if not all(hasattr(diagram, a) for a in ("dom", "cod", "layers")):
+        raise TypeError(f"diagram must be a causal.Diagram or Box, got {type(diagram).__name__}")
     rows = len(diagram.layers)
     slices = [[float(j) for j in range(len(diagram.dom))]]
     for layer in diagram.layers:

@@ -346,12 +346,6 @@ class MixedGraph:
                         )
         return out
 
-    def one_connections(self, source, target, *, max_terms: int = 100_000):
-        """Shortcut for `probkit.sem.one_connections(self, source, target)`."""
-        from probkit.sem.connections import one_connections
-
-        return one_connections(self, source, target, max_terms=max_terms)
-
     # -- helpers ----------------------------------------------------------------------------
     def _index_digraph(self) -> nx.DiGraph:
         g = nx.DiGraph()

@@ -110,6 +110,14 @@ def test_draw_writes_a_figure(tmp_path, smoking_graph, draw_cpts):
     labels = {t.get_text() for t in fig.axes[0].texts}
     assert {"H", "T", "C", "uniform"} <= labels
     assert "copy(H)" in str(d) and "uniform(S)" in str(d)
+    assert d.draw().axes[0].texts  # the method draws the same way
+
+
+def test_draw_takes_a_single_box_and_names_a_bad_argument():
+    box = Box("f", (Wire("a", 2),), (Wire("b", 3),))
+    assert {"f"} <= {t.get_text() for t in causal.draw(box).axes[0].texts}
+    with pytest.raises(TypeError, match="diagram must be a causal.Diagram or Box"):
+        causal.draw([1, 2])
 
 
 # ---------------------------------------------------------------------- bad input

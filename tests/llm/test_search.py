@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from llm_models import PROMPT, tabular_models
+from .llm_models import PROMPT, tabular_models
 
 from probkit import llm
 from probkit.llm import engine, search, selection
