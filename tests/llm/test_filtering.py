@@ -6,7 +6,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from .llm_models import PROMPT, FixedRewardLM, FixedRewardPRM, fixed_prompt, tabular_models
 
 from probkit import llm
 from probkit.llm import engine
@@ -19,6 +18,8 @@ from probkit.llm.weighting import (
     tempered_resample,
 )
 from probkit.testing import assert_chi_square, assert_within_se, keys
+
+from .llm_models import PROMPT, FixedRewardLM, FixedRewardPRM, fixed_prompt, tabular_models
 
 PAPER_LM, PAPER_PRM = FixedRewardLM(finished_first=(0,)), FixedRewardPRM()
 PAPER_CFG = pf.filter_config(weighting="paper", max_steps=5)

@@ -4,7 +4,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from .llm_models import PROMPT, tabular_models
 
 from probkit import llm
 from probkit.llm import engine, gibbs
@@ -12,6 +11,8 @@ from probkit.llm import filtering as pf
 from probkit.llm.tabular import TabularParticles, exact_target
 from probkit.llm.weighting import logit_reward
 from probkit.testing import assert_chi_square, keys
+
+from .llm_models import PROMPT, tabular_models
 
 LM, PRM = tabular_models()
 TABLE = np.asarray(PRM.table)

@@ -6,12 +6,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from .llm_models import PROMPT, tabular_models
 
 from probkit import llm
 from probkit.llm import engine, search, selection
 from probkit.llm.tabular import exact_target
 from probkit.testing import assert_chi_square, keys
+
+from .llm_models import PROMPT, tabular_models
 
 LM, PRM = tabular_models()
 INIT, TRANS, TABLE = (np.asarray(x) for x in (LM.initial, LM.transition, PRM.table))
