@@ -20,12 +20,13 @@ resampling is not offered). A guided `proposal` may drive the forward pass; back
 ancestor weights always use the model's transition m. Cost O(N T) per iteration, memory
 O(N T).
 
-The pure pieces `init(path)`, `step(key, state, params, model, ys, num_particles, ...)` and
+The pure pieces `init(path)`, `step(key, state, model, params, ys, num_particles, ...)` and
 `kernel(model, ys, num_particles, ...)` (which closes over the static choices and returns
 `step(key, state, params)`) make it a Gibbs block: alternate it with any MCMC step on the
 parameters (see `docs/paris_ppg.md` for NUTS within particle Gibbs).
 """
 
+from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
 
@@ -36,8 +37,8 @@ from probkit.core import accumulate, progress, validate
 from probkit.core import resampling as resampling_mod
 from probkit.core.inference_data import to_inference_data as _to_idata
 from probkit.core.types import Array, PRNGKey, PyTree
+from probkit.smc import _deprecation, filtering
 from probkit.smc import backward as backward_mod
-from probkit.smc import filtering
 from probkit.smc._checks import check_path, check_setup
 from probkit.ssm import model as ssm_model
 from probkit.ssm.model import StateSpaceModel
@@ -83,8 +84,10 @@ class CSMCResult(NamedTuple):
 
 
 class CSMCKernel(NamedTuple):
-    init: object  # path -> CSMCState
-    step: object  # (key, state, params) -> (CSMCState, CSMCInfo)
+    """`init(path) -> CSMCState`; the pure `step(key, state, params) -> (CSMCState, CSMCInfo)`."""
+
+    init: Callable[[Array], CSMCState]
+    step: Callable[[PRNGKey, CSMCState, PyTree], tuple[CSMCState, CSMCInfo]]
 
 
 # --- the conditional particle filter --------------------------------------------------------
@@ -100,7 +103,7 @@ def conditional_init(
     *,
     proposal: filtering.Proposal | None = None,
     pinned: "bool | Array" = True,
-) -> tuple[filtering.ParticleFilterState, Array]:
+) -> tuple[filtering.ParticleFilterState, filtering.ParticleFilterInfo]:
     """Particles at t = 0 with ξ_0^0 = `reference0` (unconditional when None or not `pinned`)."""
     if proposal is None:
         x0 = ssm_model.sample_initial(key, model, params, num_particles)
@@ -114,7 +117,7 @@ def conditional_init(
         incr = incr + ssm_model.initial_log_prob(model, params, x0) - jax.vmap(q0.log_prob)(x0)
     dtype = jnp.result_type(x0.dtype, incr.dtype)
     lw_prev = jnp.full((num_particles,), -jnp.log(num_particles), dtype)
-    lw, acc, degenerate, first, ess, _, _ = filtering._reweight(
+    lw, acc, degenerate, first, ess, inc, bad = filtering._reweight(
         lw_prev,
         incr.astype(dtype),
         accumulate.init(jnp.zeros((), dtype)),
@@ -122,7 +125,9 @@ def conditional_init(
         jnp.full((), -1, jnp.int32),
         0,
     )
-    return filtering.ParticleFilterState(x0, lw, acc, degenerate, first), ess
+    ident = jnp.arange(num_particles, dtype=jnp.int32)
+    info = filtering.ParticleFilterInfo(ident, ess, jnp.zeros((), bool), inc, bad)
+    return filtering.ParticleFilterState(x0, lw, acc, degenerate, first), info
 
 
 def conditional_step(
@@ -134,19 +139,26 @@ def conditional_step(
     t,
     reference_t: Array | None,
     *,
-    resampler: resampling_mod.Resampler,
+    resampling: "str | resampling_mod.Resampler | None" = None,
     proposal: filtering.Proposal | None = None,
     ancestor_sampling: bool = False,
     pinned: "bool | Array" = True,
-) -> tuple[filtering.ParticleFilterState, Array, Array]:
-    """One conditional filter step at t >= 1 (resampling every step): `(state, ancestors, ess)`.
+    resampler: "resampling_mod.Resampler | None" = None,
+) -> tuple[filtering.ParticleFilterState, filtering.ParticleFilterInfo]:
+    """One conditional filter step at t >= 1 (resampling every step): `(state, info)`.
 
     With `reference_t` None (or `pinned` false) this is an ordinary step with the scheme's
     unconditional resampler. Otherwise ancestors[0] is 0 (the reference's previous position)
     or, with `ancestor_sampling`, drawn ∝ ω_t-1^j m(ξ_t-1^j, ζ_t); the others follow the
     scheme's conditional law, and ξ_t^0 = ζ_t. `pinned` may be a traced bool, so that one
     compiled loop serves both an unconditional first pass and conditional iterations.
+    `resampling` (default "systematic") is a scheme name or `Resampler`; `resampler` is its
+    deprecated spelling.
     """
+    resampling = _deprecation.renamed(
+        "conditional_step", "resampler", "resampling", resampler, resampling, "systematic"
+    )
+    resampler = resampling_mod.get(resampling)
     k_anc, k_res, k_move = jax.random.split(key, 3)
     n = state.log_weights.shape[0]
     lw_prev = state.log_weights
@@ -174,7 +186,7 @@ def conditional_step(
         x = x.at[0].set(jnp.where(pinned, reference_t, x[0]))
     incr = filtering._incremental(model, params, proposal, x_prev, x, y, t)
     uniform = jnp.full_like(lw_prev, -jnp.log(n))
-    lw, acc, degenerate, first, ess, _, _ = filtering._reweight(
+    lw, acc, degenerate, first, ess, inc, bad = filtering._reweight(
         uniform,
         incr.astype(lw_prev.dtype),
         state.log_likelihood,
@@ -182,7 +194,8 @@ def conditional_step(
         state.first_failure,
         t,
     )
-    return filtering.ParticleFilterState(x, lw, acc, degenerate, first), ancestors, ess
+    info = filtering.ParticleFilterInfo(ancestors, ess, jnp.ones((), bool), inc, bad)
+    return filtering.ParticleFilterState(x, lw, acc, degenerate, first), info
 
 
 class _History(NamedTuple):
@@ -200,11 +213,13 @@ def _forward(
     T = ys.shape[0]
     k0, k_rest = jax.random.split(key)
     ref0 = None if reference is None else reference[0]
-    state, ess0 = conditional_init(k0, model, params, ys[0], num_particles, ref0, proposal=proposal)
+    state, info0 = conditional_init(
+        k0, model, params, ys[0], num_particles, ref0, proposal=proposal
+    )
 
     def body(st, inp):
         k, y, t, ref_t = inp
-        st, anc, ess = conditional_step(
+        st, info = conditional_step(
             k,
             st,
             model,
@@ -212,11 +227,11 @@ def _forward(
             y,
             t,
             ref_t,
-            resampler=resampler,
+            resampling=resampler,
             proposal=proposal,
             ancestor_sampling=ancestor_sampling,
         )
-        return st, (st.particles, st.log_weights, anc, ess)
+        return st, (st.particles, st.log_weights, info.ancestors, info.ess)
 
     keys = jax.random.split(k_rest, T - 1)
     ts = jnp.arange(1, T, dtype=jnp.int32)
@@ -232,7 +247,7 @@ def _forward(
         stack(init_state.particles, xs),
         stack(init_state.log_weights, lws),
         stack(ident, ancs),
-        stack(ess0, ess),
+        stack(info0.ess, ess),
         accumulate.value(state.log_likelihood),
         state.degenerate,
     )
@@ -286,8 +301,8 @@ def init(path: Array) -> CSMCState:
 def step(
     key: PRNGKey,
     state: CSMCState,
-    params: PyTree,
     model: StateSpaceModel,
+    params: PyTree,
     ys: Array,
     num_particles: int,
     *,
@@ -295,7 +310,12 @@ def step(
     resampling: "str | resampling_mod.Resampler" = "systematic",
     proposal: filtering.Proposal | None = None,
 ) -> tuple[CSMCState, CSMCInfo]:
-    """One conditional-SMC iteration: a new path given the reference `state.path`."""
+    """One conditional-SMC iteration: a new path given the reference `state.path`.
+
+    The pre-0.2 order `(key, state, params, model, ...)` still works for one release, with a
+    DeprecationWarning.
+    """
+    model, params = _deprecation.model_params("csmc.step", model, params)
     validate.one_of("sampler", sampler, SAMPLERS)
     resampler = resampling_mod.get(resampling)
     k_fwd, k_path = jax.random.split(key)
@@ -386,8 +406,8 @@ def kernel(
         return step(
             key,
             state,
-            params,
             model,
+            params,
             ys,
             num_particles,
             sampler=sampler,
@@ -427,8 +447,8 @@ def _csmc(
         state, info = step(
             k,
             state,
-            params,
             model,
+            params,
             ys,
             num_particles,
             sampler=sampler,

@@ -26,6 +26,7 @@ from probkit.core import accumulate, progress, validate, weights
 from probkit.core import resampling as resampling_mod
 from probkit.core import sharding as sharding_mod
 from probkit.core.types import Array, PRNGKey, PyTree
+from probkit.smc import _deprecation
 from probkit.ssm import model as ssm_model
 from probkit.ssm.model import StateSpaceModel
 
@@ -180,12 +181,21 @@ def step(
     t: Array,
     *,
     proposal: Proposal | None = None,
-    resampling_scheme: str | resampling_mod.Resampler = "systematic",
+    resampling: str | resampling_mod.Resampler | None = None,
     ess_threshold: float = 0.5,
     sharding: jax.sharding.NamedSharding | None = None,
+    resampling_scheme: str | resampling_mod.Resampler | None = None,
 ) -> tuple[ParticleFilterState, ParticleFilterInfo]:
-    """One filter step at time t >= 1: (maybe) resample, propagate, reweight."""
-    resampler = resampling_mod.get(resampling_scheme, argname="resampling")
+    """One filter step at time t >= 1: (maybe) resample, propagate, reweight.
+
+    `resampling` (default "systematic") is a scheme name or a `Resampler`;
+    `resampling_scheme` is its deprecated spelling.
+    """
+    resampling = _deprecation.renamed(
+        "particle_filter.step", "resampling_scheme", "resampling",
+        resampling_scheme, resampling, "systematic",
+    )  # fmt: skip
+    resampler = resampling_mod.get(resampling, argname="resampling")
     k_res, k_move = jax.random.split(key)
     n = state.log_weights.shape[0]
     identity = jnp.arange(n, dtype=jnp.int32)
@@ -222,7 +232,7 @@ def step(
         "model",
         "num_particles",
         "proposal",
-        "resampling_scheme",
+        "resampling",
         "ess_threshold",
         "history",
         "sharding",
@@ -236,7 +246,7 @@ def _run(
     ys,
     num_particles,
     proposal,
-    resampling_scheme,
+    resampling,
     ess_threshold,
     history,
     sharding,
@@ -259,7 +269,7 @@ def _run(
             y,
             t,
             proposal=proposal,
-            resampling_scheme=resampling_scheme,
+            resampling=resampling,
             ess_threshold=ess_threshold,
             sharding=sharding,
         )

@@ -42,6 +42,7 @@ iteration). It would not be needed for the path either: the second fact already 
 frozen particle's unpinned draws.
 """
 
+from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
 
@@ -52,9 +53,9 @@ from probkit.core import accumulate, progress, validate
 from probkit.core import resampling as resampling_mod
 from probkit.core.inference_data import to_inference_data as _to_idata
 from probkit.core.types import Array, PRNGKey, PyTree
+from probkit.smc import _deprecation, filtering
 from probkit.smc import backward as backward_mod
 from probkit.smc import conditional as csmc_mod
-from probkit.smc import filtering
 from probkit.smc._checks import check_path, check_setup
 from probkit.smc.functional import (
     AdditiveFunctional,
@@ -121,8 +122,10 @@ class PPGResult(NamedTuple):
 
 
 class PPGKernel(NamedTuple):
-    init: object  # (key, params) -> PPGState
-    step: object  # (key, state, params) -> (PPGState, PPGInfo)
+    """`init(key, params) -> PPGState`; the pure `step(key, state, params) -> (state, PPGInfo)`."""
+
+    init: Callable[[PRNGKey, PyTree], PPGState]
+    step: Callable[[PRNGKey, PPGState, PyTree], tuple[PPGState, PPGInfo]]
 
 
 def sweep(
@@ -136,7 +139,7 @@ def sweep(
     *,
     num_backward: int = 2,
     backward: backward_mod.BackwardKernel,
-    resampler: resampling_mod.Resampler,
+    resampling: "str | resampling_mod.Resampler" = "systematic",
     proposal: filtering.Proposal | None = None,
     pinned: "bool | Array" = True,
 ) -> tuple[PyTree, Array, PPGInfo]:
@@ -148,7 +151,7 @@ def sweep(
     T = ys.shape[0]
     k0, k_scan, k_last, k_trace = jax.random.split(key, 4)
     ref0 = None if reference is None else reference[0]
-    pf, ess0 = csmc_mod.conditional_init(
+    pf, info0 = csmc_mod.conditional_init(
         k0, model, params, ys[0], num_particles, ref0, proposal=proposal, pinned=pinned
     )
     if functional is None:
@@ -162,7 +165,7 @@ def sweep(
         st, s, e, ok = carry
         k, y, t, ref_t = inp
         k_f, k_b = jax.random.split(k)
-        new, _, ess = csmc_mod.conditional_step(
+        new, step_info = csmc_mod.conditional_step(
             k_f,
             st,
             model,
@@ -170,7 +173,7 @@ def sweep(
             y,
             t,
             ref_t,
-            resampler=resampler,
+            resampling=resampling,
             proposal=proposal,
             pinned=pinned,
         )
@@ -190,7 +193,7 @@ def sweep(
             num_backward=num_backward,
             backward=backward,
         )
-        return (new, s, e, ok & finite), (new.particles, J, ess, binfo)
+        return (new, s, e, ok & finite), (new.particles, J, step_info.ess, binfo)
 
     keys = jax.random.split(k_scan, T - 1)
     ts = jnp.arange(1, T, dtype=jnp.int32)
@@ -216,7 +219,7 @@ def sweep(
     info = PPGInfo(
         estimate,
         accumulate.value(pf.log_likelihood),
-        jnp.concatenate([ess0[None], ess]),
+        jnp.concatenate([info0.ess[None], ess]),
         jnp.mean(binfo.trials) if T > 1 else jnp.ones((), dtype),
         jnp.sum(binfo.fallbacks).astype(jnp.int32),
         jnp.any(binfo.bound_violated),
@@ -228,8 +231,8 @@ def sweep(
 
 def init(
     key: PRNGKey,
-    params: PyTree,
     model: StateSpaceModel,
+    params: PyTree,
     ys: Array,
     num_particles: int,
     *,
@@ -238,7 +241,12 @@ def init(
     resampling: "str | resampling_mod.Resampler" = "systematic",
     proposal: filtering.Proposal | None = None,
 ) -> PPGState:
-    """ζ[0]: the trace-back of one unconditional PaRIS pass."""
+    """ζ[0]: the trace-back of one unconditional PaRIS pass.
+
+    The pre-0.2 order `(key, params, model, ...)` still works for one release, with a
+    DeprecationWarning.
+    """
+    model, params = _deprecation.model_params("ppg.init", model, params)
     _, path, _ = sweep(
         key,
         model,
@@ -249,7 +257,7 @@ def init(
         None,
         num_backward=num_backward,
         backward=backward_mod.get(backward),
-        resampler=resampling_mod.get(resampling),
+        resampling=resampling_mod.get(resampling),
         proposal=proposal,
     )
     return PPGState(path)
@@ -258,8 +266,8 @@ def init(
 def step(
     key: PRNGKey,
     state: PPGState,
-    params: PyTree,
     model: StateSpaceModel,
+    params: PyTree,
     ys: Array,
     functional: AdditiveFunctional,
     num_particles: int,
@@ -269,7 +277,12 @@ def step(
     resampling: "str | resampling_mod.Resampler" = "systematic",
     proposal: filtering.Proposal | None = None,
 ) -> tuple[PPGState, PPGInfo]:
-    """One PPG iteration: `(state, info)` with the iteration's estimate in `info.estimate`."""
+    """One PPG iteration: `(state, info)` with the iteration's estimate in `info.estimate`.
+
+    The pre-0.2 order `(key, state, params, model, ...)` still works for one release, with a
+    DeprecationWarning.
+    """
+    model, params = _deprecation.model_params("ppg.step", model, params)
     _, path, info = sweep(
         key,
         model,
@@ -280,7 +293,7 @@ def step(
         state.path,
         num_backward=num_backward,
         backward=backward_mod.get(backward),
-        resampler=resampling_mod.get(resampling),
+        resampling=resampling_mod.get(resampling),
         proposal=proposal,
     )
     return PPGState(path), info
@@ -316,10 +329,10 @@ def kernel(
     opts = dict(num_backward=num_backward, backward=kern, resampling=resampler, proposal=proposal)
 
     def init_fn(key, params):
-        return init(key, params, model, ys, num_particles, **opts)
+        return init(key, model, params, ys, num_particles, **opts)
 
     def step_fn(key, state, params):
-        return step(key, state, params, model, ys, functional, num_particles, **opts)
+        return step(key, state, model, params, ys, functional, num_particles, **opts)
 
     return PPGKernel(init_fn, step_fn)
 
@@ -359,7 +372,7 @@ def _ppg(
     conditional=True,
 ):
     opts = dict(
-        num_backward=num_backward, backward=backward, resampler=resampling, proposal=proposal
+        num_backward=num_backward, backward=backward, resampling=resampling, proposal=proposal
     )
     # Without a starting path, an extra first iteration is the unconditional PaRIS pass giving
     # ζ[0]; the same compiled sweep serves it, with `pinned` false, and its estimate is dropped.

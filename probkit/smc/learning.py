@@ -128,7 +128,7 @@ def _run(
     T = ys.shape[0]
     k_init, k_loop = jax.random.split(key)
     opts = dict(
-        num_backward=num_backward, backward=backward, resampler=resampling, proposal=proposal
+        num_backward=num_backward, backward=backward, resampling=resampling, proposal=proposal
     )
     if estimator == "ppg":
         _, path0, _ = ppg_mod.sweep(

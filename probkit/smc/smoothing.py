@@ -234,7 +234,7 @@ def step(
         y,
         t,
         proposal=proposal,
-        resampling_scheme=resampling,
+        resampling=resampling,
         ess_threshold=ess_threshold,
         sharding=sharding,
     )
