@@ -1,8 +1,10 @@
-"""Shared machinery: types, resampling, log-weights, validation, progress, ArviZ, sharding."""
+"""Shared machinery: types, resampling, log-weights, the particle step, validation, progress,
+ArviZ, sharding."""
 
 from probkit.core import (
     accumulate,
     errors,
+    particles,
     precision,
     prng,
     progress,
@@ -17,6 +19,7 @@ from probkit.core.inference_data import to_inference_data
 __all__ = [
     "accumulate",
     "errors",
+    "particles",
     "precision",
     "prng",
     "progress",

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 
 from probkit.core import resampling as resampling_mod
 from probkit.core import validate, weights
+from probkit.core.particles import resample_when, reweight
 from probkit.core.types import Array, PRNGKey, PyTree
 from probkit.llm import engine, selection
 from probkit.llm.protocols import AnswerFn, AnyLanguageModel, AnyRewardModel, Budget, Prompt
@@ -320,35 +321,37 @@ def _update(k_res, state: FilterState, extend, out, r_new, bad, cfg: FilterConfi
         log_phi = twisted_log_potential(rewards, tau)
         prev_dead = jnp.isneginf(state.log_weights) | jnp.isneginf(state.log_potentials)
         lw = jnp.where(prev_dead, -jnp.inf, state.log_weights + log_phi - state.log_potentials)
-        summary = weights.summarize(lw)
-        log_evidence = state.log_evidence + summary.logsumexp - weights.logsumexp(state.log_weights)
-        degenerate = summary.degenerate
-        ess = summary.ess
-        log_probs = summary.log_normalized
+        rw = reweight(state.log_weights, lw)
+        log_evidence = state.log_evidence + rw.log_evidence_increment
+        degenerate = rw.degenerate
+        ess = rw.ess
+        log_probs = rw.log_weights
         all_done = jnp.all(finished)
         if reference:
             do_resample = ~all_done
             res_anc = cfg.resampling.conditional(k_res, log_probs, jnp.zeros((), jnp.int32))
             res_lw = jnp.full_like(log_probs, -jnp.log(n))
             t_ent = jnp.ones((), log_probs.dtype)
+        elif cfg.entropic is None:
+            # the state-space filter's step: resample when ESS < threshold x (live particles)
+            t_ent = jnp.ones((), log_probs.dtype)
+            res_anc, res_lw, do_resample = resample_when(
+                k_res, log_probs, cfg.resampling, cfg.ess_threshold,
+                ess=ess, live=live, enabled=~all_done if cfg.resample else False,
+            )  # fmt: skip
+            log_probs = weights.log_normalize(log_probs)
         else:
             do_resample = (
                 jnp.asarray(cfg.resample) & ~all_done & (ess < cfg.ess_threshold * num_live)
             )
-            res_log_total = jnp.zeros((), log_probs.dtype)
-            if cfg.entropic is None:
-                t_ent = jnp.ones((), log_probs.dtype)
-                res_anc = cfg.resampling.resample(k_res, log_probs, n).astype(jnp.int32)
-                res_lw = jnp.where(live, -jnp.log(num_live.astype(log_probs.dtype)), -jnp.inf)
-            else:
-                t_ent = cfg.entropic.temperature(log_probs, progress)
-                res_anc, res_lw, res_log_total = tempered_resample(
-                    k_res, cfg.resampling, log_probs, t_ent
-                )
+            t_ent = cfg.entropic.temperature(log_probs, progress)
+            res_anc, res_lw, res_log_total = tempered_resample(
+                k_res, cfg.resampling, log_probs, t_ent
+            )
             log_evidence = log_evidence + jnp.where(do_resample, res_log_total, 0.0)
             log_probs = weights.log_normalize(log_probs / t_ent)
         ancestors = jnp.where(do_resample, res_anc.astype(jnp.int32), identity)
-        new_lw = jnp.where(do_resample, res_lw, summary.log_normalized)
+        new_lw = jnp.where(do_resample, res_lw, rw.log_weights)
         log_potentials = log_phi
         temperature = tau * t_ent
 

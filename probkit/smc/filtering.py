@@ -22,9 +22,10 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
 
-from probkit.core import accumulate, progress, validate, weights
+from probkit.core import accumulate, progress, validate
 from probkit.core import resampling as resampling_mod
 from probkit.core import sharding as sharding_mod
+from probkit.core.particles import resample_when, reweight
 from probkit.core.types import Array, PRNGKey, PyTree
 from probkit.smc import _deprecation
 from probkit.ssm import model as ssm_model
@@ -119,19 +120,17 @@ def _incremental(model, params, proposal, x_prev, x, y, t):
 
 
 def _reweight(lw_prev, incr, ll_acc, degenerate, first_failure, t):
-    """Add incremental log-weights; returns the new state pieces and this step's info."""
-    summary = weights.summarize(lw_prev + incr)
-    inc = summary.logsumexp - weights.logsumexp(lw_prev)
-    bad = summary.degenerate
-    first_failure = jnp.where(bad & (first_failure < 0), t, first_failure)
+    """Add incremental log-weights (`core.particles.reweight`); the new state pieces and info."""
+    rw = reweight(lw_prev, lw_prev + incr)
+    first_failure = jnp.where(rw.degenerate & (first_failure < 0), t, first_failure)
     return (
-        summary.log_normalized,
-        accumulate.add(ll_acc, inc),
-        degenerate | bad,
+        rw.log_weights,
+        accumulate.add(ll_acc, rw.log_evidence_increment),
+        degenerate | rw.degenerate,
         first_failure,
-        summary.ess,
-        inc,
-        bad,
+        rw.ess,
+        rw.log_evidence_increment,
+        rw.degenerate,
     )
 
 
@@ -197,23 +196,10 @@ def step(
     )  # fmt: skip
     resampler = resampling_mod.get(resampling, argname="resampling")
     k_res, k_move = jax.random.split(key)
-    n = state.log_weights.shape[0]
-    identity = jnp.arange(n, dtype=jnp.int32)
-    if ess_threshold >= 1.0:
-        do_resample = jnp.ones((), bool)
-        ancestors = resampler.resample(k_res, state.log_weights, n)
-    elif ess_threshold <= 0.0:
-        do_resample = jnp.zeros((), bool)
-        ancestors = identity
-    else:
-        do_resample = weights.ess(state.log_weights) < ess_threshold * n
-        ancestors = jnp.where(
-            do_resample, resampler.resample(k_res, state.log_weights, n), identity
-        )
-    ancestors = sharding_mod.constrain(ancestors, sharding)
-    lw_prev = jnp.where(
-        do_resample, jnp.full_like(state.log_weights, -jnp.log(n)), state.log_weights
+    ancestors, lw_prev, do_resample = resample_when(
+        k_res, state.log_weights, resampler, ess_threshold
     )
+    ancestors = sharding_mod.constrain(ancestors, sharding)
     x_prev = jnp.take(state.particles, ancestors, axis=0)
     x = sharding_mod.constrain(
         _sample_proposal(k_move, model, params, proposal, x_prev, y, t), sharding
