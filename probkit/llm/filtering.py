@@ -537,8 +537,9 @@ def particle_filter(
             a ``(start, end, steps)`` linear annealing, or an `Annealing`.
         resampling: a `probkit.core.resampling` scheme name; default multinomial for "paper"
             (as the authors) and systematic for "twisted".
-        ess_threshold: "twisted" resamples when ESS < ess_threshold·N ("paper" resamples at
-            every step, as the authors do).
+        ess_threshold: "twisted" resamples when ESS < ess_threshold·N, at every step when 1,
+            never when 0 (the rule of `smc.particle_filter`, `core.particles.resample_when`);
+            "paper" resamples at every step, as the authors do.
         entropic: raise the resampling temperature when diversity collapses early
             (`True` for the default `Entropic()` schedule, or an `Entropic`).
         max_steps: particles still unfinished after this many steps are stopped, kept, and
