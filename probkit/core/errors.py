@@ -5,7 +5,9 @@ nothing can raise, so numerical failure is reported in a result's info field ins
 codes here give those flags one meaning across probkit.
 """
 
-__all__ = ["NumericalFailure", "ProbkitError", "check_finite_result"]
+import jax.numpy as jnp
+
+__all__ = ["NumericalFailure", "ProbkitError", "check_finite_result", "first_failure"]
 
 
 class ProbkitError(Exception):
@@ -14,6 +16,12 @@ class ProbkitError(Exception):
 
 class NumericalFailure(ProbkitError, FloatingPointError):
     """Raised by `check_finite_result` when a result reports failure."""
+
+
+def first_failure(flags) -> "jnp.ndarray":
+    """() int32: the index of the first true entry of the (T,) bool `flags`, -1 if none."""
+    flags = jnp.asarray(flags, bool)
+    return jnp.where(jnp.any(flags), jnp.argmax(flags), -1).astype(jnp.int32)
 
 
 def check_finite_result(result, *, what: str = "result") -> None:

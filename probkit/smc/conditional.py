@@ -33,7 +33,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from probkit.core import accumulate, progress, validate
+from probkit.core import accumulate, errors, progress, validate
 from probkit.core import resampling as resampling_mod
 from probkit.core.inference_data import to_inference_data as _to_idata
 from probkit.core.types import Array, PRNGKey, PyTree
@@ -74,6 +74,16 @@ class CSMCInfo(NamedTuple):
 class CSMCResult(NamedTuple):
     paths: Array  # (num_iterations, T, *state_shape) the path after each iteration
     info: CSMCInfo  # stacked over iterations
+
+    @property
+    def failed(self) -> Array:
+        """() bool: some iteration's conditional filter had no finite weight."""
+        return jnp.any(self.info.degenerate)
+
+    @property
+    def failed_at(self) -> Array:
+        """() int32: the first such iteration, -1 if none."""
+        return errors.first_failure(self.info.degenerate)
 
     def to_inference_data(self, name: str = "x"):
         """ArviZ `InferenceData`: the paths as one chain, `posterior[name]` `(1, draws, T, ...)`."""

@@ -49,7 +49,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from probkit.core import accumulate, progress, validate
+from probkit.core import accumulate, errors, progress, validate
 from probkit.core import resampling as resampling_mod
 from probkit.core.inference_data import to_inference_data as _to_idata
 from probkit.core.types import Array, PRNGKey, PyTree
@@ -102,6 +102,11 @@ class PPGResult(NamedTuple):
     info: PPGInfo  # stacked over iterations
     failed: Array  # () bool: degenerate weights or non-finite functional values
     burn_in: Array  # () int32 k0: iterations left out of the roll-out estimate
+
+    @property
+    def failed_at(self) -> Array:
+        """() int32: the first iteration with degenerate weights or non-finite values, -1."""
+        return errors.first_failure(self.info.degenerate | self.info.nonfinite)
 
     def to_inference_data(self, name: str = "x"):
         """ArviZ `InferenceData`: the paths (`keep_paths=True`) and the iterates as one chain;

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpyro.distributions as dist
 
-from probkit.core import progress, validate
+from probkit.core import errors, progress, validate
 from probkit.core import resampling as resampling_mod
 from probkit.core.inference_data import optimization_trace
 from probkit.core.types import Array, PRNGKey, PyTree
@@ -75,6 +75,11 @@ class FitResult(NamedTuple):
     scores: PyTree  # the score estimates per observation H_k / T, leaves (num_steps, ...)
     info: FitInfo
     failed: Array  # () bool, some step had degenerate weights or a non-finite score
+
+    @property
+    def failed_at(self) -> Array:
+        """() int32: the first step with degenerate weights or a non-finite score, -1 if none."""
+        return errors.first_failure(self.info.degenerate | self.info.nonfinite)
 
     def to_inference_data(self):
         """ArviZ `InferenceData` with one group, `optimization_trace` (dim `iteration`): every

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from probkit.core import accumulate, progress, validate
+from probkit.core import accumulate, errors, progress, validate
 from probkit.core import resampling as resampling_mod
 from probkit.core import sharding as sharding_mod
 from probkit.core.types import Array, PRNGKey, PyTree
@@ -338,8 +338,7 @@ def _paris(
     infos = jax.tree.map(stack, info0, infos)
     online = jax.tree.map(stack, estimate0, online)
     bad = infos.degenerate | infos.nonfinite
-    failed = jnp.any(bad)
-    failed_at = jnp.where(failed, jnp.argmax(bad), -1).astype(jnp.int32)
+    failed, failed_at = jnp.any(bad), errors.first_failure(bad)
     ll = accumulate.value(state.filter.log_likelihood)
     ll = jnp.where(state.filter.degenerate, -jnp.inf, ll)
     estimate = jax.tree.map(lambda o: o[-1], online)

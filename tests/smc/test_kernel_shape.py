@@ -130,3 +130,25 @@ def test_old_resampling_spellings_warn_and_agree(tiny):
             jax.random.key(1), c_state, model, params, ys[1], 1, jnp.zeros(1),
             resampler=smc.conditional.resampling_mod.get("systematic"),
         )  # fmt: skip
+
+
+# ------------------------------------------------------------------ one result convention
+
+
+def test_every_smc_result_carries_failed_and_failed_at():
+    for result in (
+        smc.ParticleFilterResult, smc.ParisResult, smc.PPGResult, smc.CSMCResult, smc.FitResult,
+    ):  # fmt: skip
+        assert hasattr(result, "failed") and hasattr(result, "failed_at"), result.__name__
+
+
+def test_failed_at_is_the_first_failing_iteration():
+    from probkit.core import errors
+
+    assert int(errors.first_failure(jnp.array([False, False, True, True]))) == 2
+    assert int(errors.first_failure(jnp.zeros(3, bool))) == -1
+    info = smc.CSMCInfo(
+        jnp.ones((3, 4)), jnp.zeros(3), jnp.ones((3, 4), bool), jnp.array([False, True, True])
+    )
+    res = smc.CSMCResult(jnp.zeros((3, 4, 1)), info)
+    assert bool(res.failed) and int(res.failed_at) == 1
