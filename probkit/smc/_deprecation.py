@@ -4,6 +4,8 @@ import warnings
 
 from probkit.ssm.model import StateSpaceModel
 
+__all__ = ["model_params", "renamed"]
+
 
 def model_params(fn: str, model, params):
     """`(model, params)`; swapped, with a DeprecationWarning, when given in the old order.
