@@ -20,6 +20,7 @@ from probkit.causal import (
     drawing,
     estimand,
     identification,
+    interop,
     model,
 )
 from probkit.causal.channel import (
@@ -105,6 +106,7 @@ __all__ = [
     "identification",
     "identify",
     "identity",
+    "interop",
     "interpret",
     "latent_projection",
     "model",

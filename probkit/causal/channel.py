@@ -143,8 +143,8 @@ class Channel:
         self.table, self.inputs, self.outputs = table, inputs, outputs
 
     @classmethod
-    def _make(cls, table: Array, inputs: tuple, outputs: tuple):
-        """Build without validation (for results of operations on valid channels)."""
+    def unchecked(cls, table: Array, inputs: tuple, outputs: tuple):
+        """Build without validation (for results of operations on valid channels and models)."""
         obj = object.__new__(cls)
         obj.table, obj.inputs, obj.outputs = table, tuple(inputs), tuple(outputs)
         return obj
@@ -154,7 +154,7 @@ class Channel:
 
     @classmethod
     def tree_unflatten(cls, aux, children):
-        return cls._make(children[0], *aux)
+        return cls.unchecked(children[0], *aux)
 
     # ----------------------------------------------------------------- description
     @property
@@ -202,13 +202,15 @@ class Channel:
                 f"unknown output(s) {unknown}; this channel's outputs are {self.outputs}"
             )
         out = contract([(self.table, self.variables)], self.inputs + outputs)
-        return self._result(out, self.inputs, outputs)
+        return self.unchecked_result(out, self.inputs, outputs)
 
     def at(self, values: Mapping[str, int]) -> "Channel":
         """Fix some inputs to given states: `c(· | a)`; a `Distribution` once no input is left."""
         values = check_assignment("values", values, {n: self.cardinality[n] for n in self.inputs})
         table, _ = _take(self.table, self.variables, values)
-        return self._result(table, tuple(n for n in self.inputs if n not in values), self.outputs)
+        return self.unchecked_result(
+            table, tuple(n for n in self.inputs if n not in values), self.outputs
+        )
 
     def relabel(self, mapping: Mapping[str, str]) -> "Channel":
         """Rename variables (`{old: new}`); names not in `mapping` are kept."""
@@ -219,13 +221,14 @@ class Channel:
             raise ValueError(
                 f"relabelling makes {sorted(set(ins) & set(outs))} both input and output"
             )
-        return self._result(self.table, ins, outs)
+        return self.unchecked_result(self.table, ins, outs)
 
     @staticmethod
-    def _result(table: Array, inputs: tuple, outputs: tuple) -> "Channel":
+    def unchecked_result(table: Array, inputs: tuple, outputs: tuple) -> "Channel":
+        """A `Channel`, or a `Distribution` when there are no inputs, built without validation."""
         if inputs:
-            return Channel._make(table, inputs, outputs)
-        return Distribution._make(table, (), outputs)
+            return Channel.unchecked(table, inputs, outputs)
+        return Distribution.unchecked(table, (), outputs)
 
 
 @jax.tree_util.register_pytree_node_class
@@ -271,7 +274,7 @@ class Distribution(Channel):
 
     def transpose(self, names: Sequence[str]) -> "Distribution":
         """The same distribution with its axes in the order `names`."""
-        return Distribution._make(self.array(names), (), tuple(names))
+        return Distribution.unchecked(self.array(names), (), tuple(names))
 
     def marginal(self, names: Sequence[str]) -> "Distribution":
         """The marginal over `names` (in that order)."""
@@ -296,7 +299,7 @@ class Distribution(Channel):
         if validate.is_concrete(mass) and not float(mass) > 0:
             raise ValueError(f"cannot condition on {evidence}: it has probability 0")
         size = int(np.prod(table.shape)) if table.ndim else 1
-        return Distribution._make(safe_divide(table, mass, 1.0 / size), (), rest)
+        return Distribution.unchecked(safe_divide(table, mass, 1.0 / size), (), rest)
 
     def conditional(
         self, outputs: Sequence[str], given: Sequence[str], *, on_zero: str = "raise"
@@ -330,7 +333,7 @@ class Distribution(Channel):
                 "probability 0 (pass on_zero='uniform' to fill such rows)"
             )
         size = int(np.prod([self.cardinality[n] for n in outputs])) if outputs else 1
-        return Channel._result(safe_divide(joint, mass, 1.0 / size), given, outputs)
+        return Channel.unchecked_result(safe_divide(joint, mass, 1.0 / size), given, outputs)
 
     def disintegrate(self, given: Sequence[str], *, on_zero: str = "raise") -> Channel:
         """ω(rest | given): the channel from `given` to all the other variables."""
@@ -357,7 +360,7 @@ class Distribution(Channel):
             )
         names = self.names + channel.outputs
         table = contract([(self.table, self.names), (channel.table, channel.variables)], names)
-        return Distribution._make(table, (), names)
+        return Distribution.unchecked(table, (), names)
 
 
 def compose(*channels: Channel) -> Channel:
@@ -392,7 +395,7 @@ def compose(*channels: Channel) -> Channel:
                     f"side and {g.cardinality[n]} on the other"
                 )
         table = contract([(f.table, f.variables), (g.table, g.variables)], f.inputs + g.outputs)
-        out = Channel._result(table, f.inputs, g.outputs)
+        out = Channel.unchecked_result(table, f.inputs, g.outputs)
     return out
 
 
@@ -414,7 +417,7 @@ def tensor(*channels: Channel) -> Channel:
     inputs = tuple(n for c in channels for n in c.inputs)
     outputs = tuple(n for c in channels for n in c.outputs)
     table = contract([(c.table, c.variables) for c in channels], inputs + outputs)
-    return Channel._result(table, inputs, outputs)
+    return Channel.unchecked_result(table, inputs, outputs)
 
 
 def _size(size) -> int:

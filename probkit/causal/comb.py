@@ -113,7 +113,7 @@ class Comb:
             (self.second.table, tuple(ren.get(n, n) for n in self.second.variables)),
         ]
         table = contract(factors, self.a + self.c)
-        return Channel._make(table, self.a, self.c)
+        return Channel.unchecked(table, self.a, self.c)
 
     def as_channel(self) -> Channel:
         """The comb as a plain channel B -> A + C: f(a, c | b) = ω(a) ω(c | a, b)."""
@@ -121,7 +121,7 @@ class Comb:
             [(self.first.table, self.a), (self.second.table, self.second.variables)],
             self.hole + self.a + self.c,
         )
-        return Channel._make(table, self.hole, self.a + self.c)
+        return Channel.unchecked(table, self.hole, self.a + self.c)
 
 
 def comb_disintegrate(

@@ -362,7 +362,7 @@ def interpret(diagram: Diagram, boxes: Mapping[str, ArrayLike] | None = None) ->
             "Rename or Discard, or use causal.evaluate for the bare table"
         )
     table = evaluate(diagram, boxes)
-    return Channel._result(
+    return Channel.unchecked_result(
         table, tuple(w.name for w in diagram.dom), tuple(w.name for w in diagram.cod)
     )
 

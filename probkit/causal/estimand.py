@@ -307,4 +307,4 @@ class Estimand:
                     f"the joint violates the positivity this estimand needs at "
                     f"{values}: the result sums to {total:.6g}, not 1"
                 )
-        return Distribution._make(table, (), self.outcome)
+        return Distribution.unchecked(table, (), self.outcome)

@@ -14,13 +14,13 @@ order first, the node's own states last, each row summing to 1.
   einsum of the truncated factorisation per (X, Y);
 - `m.diagram()` / `CausalModel.from_diagram(d)` convert to and from the string diagram with one
   box per variable (see `probkit.causal.diagram`);
-- `CausalModel.from_pgmpy`, `.to_pgmpy`, `.from_dict`, `.to_dict` for interop.
+- `CausalModel.from_pgmpy`, `.to_pgmpy`, `.from_dict`, `.to_dict` for interop (implemented in
+  `probkit.causal.interop`).
 
 Queries are einsums over the CPTs of the relevant ancestors only (descendants of the query sum to
 one), ordered by opt_einsum, so models with dozens of variables answer without forming the joint.
 """
 
-import warnings
 from collections.abc import Mapping, Sequence
 
 import jax
@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import networkx as nx
 import numpy as np
 
+from probkit.causal import interop
 from probkit.causal.channel import (
     Channel,
     Distribution,
@@ -39,12 +40,9 @@ from probkit.causal.channel import (
     value_index,
 )
 from probkit.causal.contraction import contract, take
-from probkit.causal.diagram import Box, Copy, Diagram, Discard, Permute, Wire
+from probkit.causal.diagram import Diagram
 from probkit.core import validate
 from probkit.core.types import Array, ArrayLike, PRNGKey
-
-# Row-sum tolerance for CPTs read from pgmpy (its example files keep about 7 significant digits).
-_PGMPY_SUM_TOL = 1e-5
 
 __all__ = ["CausalModel", "empirical", "random_cpts", "random_model"]
 
@@ -225,7 +223,7 @@ class CausalModel:
         """
         names = self._order if include_latent else self.observed
         table = contract([self._factor(v) for v in self._order], names)
-        return Distribution._make(table, (), names)
+        return Distribution.unchecked(table, (), names)
 
     def do(self, interventions: Mapping[str, ArrayLike]) -> "CausalModel":
         """Surgery: the model in which each intervened variable is set from outside.
@@ -289,7 +287,7 @@ class CausalModel:
                 f"the evidence {evidence} has probability 0{what}; the conditional is undefined"
             )
         size = int(np.prod(table.shape))
-        return Distribution._make(safe_divide(table, mass, 1.0 / size), (), variables)
+        return Distribution.unchecked(safe_divide(table, mass, 1.0 / size), (), variables)
 
     def effects(
         self, treatments: Sequence[str] | None = None, outcomes: Sequence[str] | None = None
@@ -328,7 +326,7 @@ class CausalModel:
                         )
                     ones = jnp.ones((self._card[x],), dtype=marginal[y].dtype)
                     table = contract([(ones, (x,)), (marginal[y], (y,))], (x, y))
-                out[(x, y)] = Channel._make(table, (x,), (y,))
+                out[(x, y)] = Channel.unchecked(table, (x,), (y,))
         return out
 
     def sample(
@@ -348,211 +346,34 @@ class CausalModel:
 
     # ------------------------------------------------------------------ diagrams
     def diagram(self) -> Diagram:
-        """The string diagram: one box per variable (its CPT), copies feeding children.
-
-        Latent variables' wires are discarded (or consumed); the codomain is the observed
-        variables in topological order, so `interpret(m.diagram())` equals `m.joint()`.
-        """
-        last_use = {}
-        for v in self._order:
-            for p in self._parents[v]:
-                last_use[p] = v
-        lanes: list[Wire] = []
-        d = Diagram.id(())
-        wire = {v: Wire(v, self._card[v]) for v in self._order}
-        for v in self._order:
-            take = []  # indices of the lanes the box will consume, in parent order
-            for p in self._parents[v]:
-                i = next(j for j, w in enumerate(lanes) if w.name == p and j not in take)
-                keep = p not in self._latent or last_use[p] != v
-                if keep:
-                    d = d >> (Diagram.id(lanes[:i]) @ Copy(lanes[i]) @ Diagram.id(lanes[i + 1 :]))
-                    lanes.insert(i, lanes[i])
-                    take = [t + 1 if t > i else t for t in take]
-                    i += 1
-                take.append(i)
-            rest = [j for j in range(len(lanes)) if j not in take]
-            perm = rest + take
-            if perm != list(range(len(lanes))):
-                d = d >> Permute(lanes, perm)
-                lanes = [lanes[j] for j in perm]
-            kept = lanes[: len(rest)]
-            if not validate.is_concrete(self._cpts[v]):
-                raise ValueError("diagram() needs concrete CPTs (call it outside jit/vmap)")
-            box = Box(v, tuple(wire[p] for p in self._parents[v]), (wire[v],), data=self._cpts[v])
-            d = d >> (Diagram.id(kept) @ box)
-            lanes = [*kept, wire[v]]
-            if v in self._latent and v not in last_use:
-                d = d >> (Diagram.id(lanes[:-1]) @ Discard(wire[v]))
-                lanes = lanes[:-1]
-        target = [wire[v] for v in self.observed]
-        perm = [lanes.index(w) for w in target]
-        if perm != list(range(len(lanes))):
-            d = d >> Permute(lanes, perm)
-        return d
+        """`causal.interop.to_diagram`: one box per variable (its CPT), copies feeding children;
+        `interpret(m.diagram())` equals `m.joint()`."""
+        return interop.to_diagram(self)
 
     @classmethod
     def from_diagram(cls, diagram: Diagram) -> "CausalModel":
-        """Read a causal model off a diagram with no inputs.
-
-        Each box must emit exactly one wire, named after the variable it defines; its inputs,
-        traced back through copies and permutations, are the variable's parents and its data is
-        the CPT. A `Uniform` generator on a wire defines that variable with a uniform CPT (as
-        left by `cut`). Variables whose wire reaches the codomain are observed, the others
-        latent.
-        """
-        if not isinstance(diagram, Diagram):
-            raise TypeError(f"diagram must be a Diagram, got {type(diagram).__name__}")
-        if diagram.dom:
-            raise ValueError("from_diagram needs a diagram with no input wires (a state)")
-        lanes: list[str] = []
-        parents: dict[str, tuple] = {}
-        cpts: dict[str, Array] = {}
-        card: dict[str, int] = {}
-        for layer in diagram.layers:
-            b, lo = layer.box, len(layer.left)
-            ins = lanes[lo : lo + len(b.dom)]
-            if b.kind in ("box", "uniform"):
-                if len(b.cod) != 1:
-                    raise ValueError(
-                        f"box {b.name!r} emits {len(b.cod)} wires; a causal "
-                        "model's boxes emit exactly one (its variable)"
-                    )
-                v = b.cod[0].name
-                if v in parents:
-                    raise ValueError(f"two boxes emit the variable {v!r}")
-                if len(set(ins)) != len(ins):
-                    raise ValueError(
-                        f"box {b.name!r} reads the variable(s) "
-                        f"{sorted({p for p in ins if ins.count(p) > 1})} twice"
-                    )
-                card[v] = b.cod[0].size
-                if b.kind == "uniform":
-                    table = jnp.full((card[v],), 1.0 / card[v], dtype=jnp.result_type(float))
-                elif b.data is None:
-                    raise ValueError(f"box {b.name!r} has no data (CPT)")
-                else:
-                    order = sorted(range(len(ins)), key=lambda i: ins[i])
-                    table = jnp.transpose(b.data, [*order, len(ins)])
-                parents[v] = tuple(sorted(ins))
-                cpts[v] = table
-                outs = [v]
-            elif b.kind == "copy":
-                outs = ins * len(b.cod)
-            elif b.kind == "discard":
-                outs = []
-            elif b.kind == "permute":
-                outs = [ins[p] for p in b.params]
-            else:
-                raise ValueError(f"from_diagram cannot read a {b.kind!r} generator ({b.name})")
-            lanes[lo : lo + len(b.dom)] = outs
-        if len(set(lanes)) != len(lanes):
-            raise ValueError(f"the diagram outputs some variable twice: {lanes}")
-        graph = nx.DiGraph()
-        graph.add_nodes_from(parents)
-        graph.add_edges_from((p, v) for v, ps in parents.items() for p in ps)
-        latent = [v for v in parents if v not in lanes]
-        return cls(graph, cpts, card, latent=latent)
+        """`causal.interop.from_diagram`: read a causal model off a diagram with no inputs."""
+        return interop.from_diagram(cls, diagram)
 
     # ------------------------------------------------------------------ interop
+    # The conversions live in `probkit.causal.interop`; these are their classmethod spellings.
     @classmethod
     def from_dict(cls, spec: Mapping[str, Mapping], latent: Sequence[str] = ()) -> "CausalModel":
-        """Build from plain dicts: `{var: {"parents": [...], "cpt": table}}`.
-
-        Here the CPT's leading axes follow the `parents` list as written (any order); the
-        number of states is read from the CPT's last axis.
-        """
-        if not isinstance(spec, Mapping):
-            raise TypeError(f"spec must be a dict, got {type(spec).__name__}")
-        graph, cpts = nx.DiGraph(), {}
-        for v, entry in spec.items():
-            if not isinstance(entry, Mapping) or "cpt" not in entry:
-                raise ValueError(f"spec[{v!r}] must be a dict with keys 'parents' and 'cpt'")
-            ps = check_names(f"spec[{v!r}]['parents']", entry.get("parents", ()))
-            table = as_table(f"spec[{v!r}]['cpt']", entry["cpt"])
-            if table.ndim != len(ps) + 1:
-                raise ValueError(
-                    f"spec[{v!r}]['cpt'] must have {len(ps) + 1} axes (parents "
-                    f"{list(ps)}, then {v!r}), got shape {table.shape}"
-                )
-            order = sorted(range(len(ps)), key=lambda i: ps[i])
-            cpts[v] = jnp.transpose(table, [*order, len(ps)])
-            graph.add_node(v)
-            graph.add_edges_from((p, v) for p in ps)
-        unknown = [n for n in graph if n not in spec]
-        if unknown:
-            raise ValueError(f"parents {unknown} have no entry in spec")
-        return cls(graph, cpts, None, latent=latent)
+        """`causal.interop.from_dict`: `{var: {"parents": [...], "cpt": table}}` -> model."""
+        return interop.from_dict(cls, spec, latent)
 
     def to_dict(self) -> dict[str, dict]:
-        """`{var: {"parents": sorted parents, "cpt": nested lists}}` (inverse of `from_dict`)."""
-        return {
-            v: {"parents": list(self._parents[v]), "cpt": np.asarray(self._cpts[v]).tolist()}
-            for v in self._order
-        }
+        """`causal.interop.to_dict`: `{var: {"parents": sorted parents, "cpt": lists}}`."""
+        return interop.to_dict(self)
 
     @classmethod
     def from_pgmpy(cls, model, latent: Sequence[str] | None = None) -> "CausalModel":
-        """Build from a pgmpy `DiscreteBayesianNetwork` (needs pgmpy installed).
-
-        States are indexed 0..k-1 in the order of each CPD's `state_names`. `latent` defaults to
-        the pgmpy model's `latents`.
-        """
-        DiscreteBayesianNetwork, _ = _pgmpy()
-        if not isinstance(model, DiscreteBayesianNetwork):
-            raise TypeError(
-                f"model must be a pgmpy DiscreteBayesianNetwork, got {type(model).__name__}"
-            )
-        graph = nx.DiGraph()
-        graph.add_nodes_from(model.nodes)
-        graph.add_edges_from(model.edges)
-        cpts = {}
-        for cpd in model.get_cpds():
-            evidence = list(cpd.variables[1:])
-            table = np.moveaxis(np.asarray(cpd.values, dtype=float), 0, -1)
-            # pgmpy's shipped networks store probabilities to about 7 digits, so rows sum to 1
-            # within ~1e-7 whatever the dtype: accept float32-level rounding, then renormalise.
-            validate.stochastic(f"CPD of {cpd.variable!r}", table, 1, atol=_PGMPY_SUM_TOL)
-            table = table / table.sum(axis=-1, keepdims=True)
-            order = sorted(range(len(evidence)), key=lambda i: evidence[i])
-            cpts[cpd.variable] = np.transpose(table, [*order, len(evidence)])
-        if latent is None:
-            latent = sorted(getattr(model, "latents", ()) or ())
-        return cls(graph, {v: jnp.asarray(t) for v, t in cpts.items()}, None, latent=latent)
+        """`causal.interop.from_pgmpy`: from a pgmpy `DiscreteBayesianNetwork`."""
+        return interop.from_pgmpy(cls, model, latent)
 
     def to_pgmpy(self):
-        """A pgmpy `DiscreteBayesianNetwork` with the same graph, CPTs and latents."""
-        DiscreteBayesianNetwork, TabularCPD = _pgmpy()
-        bn = DiscreteBayesianNetwork(
-            [(p, v) for v in self._order for p in self._parents[v]], latents=set(self._latent)
-        )
-        bn.add_nodes_from(self._order)
-        for v in self._order:
-            ps = list(self._parents[v])
-            values = np.moveaxis(np.asarray(self._cpts[v], dtype=float), -1, 0)
-            bn.add_cpds(
-                TabularCPD(
-                    v,
-                    self._card[v],
-                    values.reshape(self._card[v], -1),
-                    evidence=ps or None,
-                    evidence_card=[self._card[p] for p in ps] or None,
-                )
-            )
-        return bn
-
-
-def _pgmpy():
-    """pgmpy's network and CPD classes (pgmpy is optional; its import-time deprecation
-    warnings are about its own internals, not actionable here, so they are silenced)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            from pgmpy.factors.discrete import TabularCPD
-            from pgmpy.models import DiscreteBayesianNetwork
-    except ImportError as exc:  # pragma: no cover - pgmpy is in the test extra
-        raise ImportError("pgmpy interop needs pgmpy: pip install pgmpy") from exc
-    return DiscreteBayesianNetwork, TabularCPD
+        """`causal.interop.to_pgmpy`: a pgmpy `DiscreteBayesianNetwork`."""
+        return interop.to_pgmpy(self)
 
 
 def _check_cardinality(cardinality, nodes, tables) -> dict[str, int]:

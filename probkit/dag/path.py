@@ -170,7 +170,7 @@ def objective(W: Array, sigma: Array, problem: Problem, mu: Array, s: Array) -> 
     _, r = scores.residual_moments(W, problem.cov)
     h = acyclicity.log_det_acyclicity_value(W, s)
     l1 = jnp.sum(jnp.abs(W) * problem.penalized)
-    return mu * (scores._score_from_moments(problem.variant, r, sigma) + problem.lambda1 * l1) + h
+    return mu * (scores.score_from_moments(problem.variant, r, sigma) + problem.lambda1 * l1) + h
 
 
 def objective_grad(

@@ -36,6 +36,7 @@ __all__ = [
     "noise_update",
     "residual_moments",
     "score",
+    "score_from_moments",
     "score_grad",
     "variant_code",
 ]
@@ -80,7 +81,8 @@ def noise_update(variant, r: Array, sigma_min: Array) -> Array:
     return jnp.where(code == 1, ev, jnp.where(code == 2, nv, jnp.ones_like(r)))
 
 
-def _score_from_moments(variant, r: Array, sigma: Array) -> Array:
+def score_from_moments(variant, r: Array, sigma: Array) -> Array:
+    """The score from the residual second moments r (..., d) and noise scales sigma (..., d)."""
     code = variant_code(variant)
     return jnp.where(
         code == 0, 0.5 * jnp.sum(r, axis=-1), 0.5 * jnp.sum(r / sigma + sigma, axis=-1)
@@ -100,7 +102,7 @@ def score(variant: str, W: ArrayLike, cov: ArrayLike, sigma: ArrayLike | None = 
     W, cov = jnp.asarray(W), jnp.asarray(cov)
     _, r = residual_moments(W, cov)
     sig = jnp.ones_like(r) if sigma is None else jnp.broadcast_to(jnp.asarray(sigma), r.shape)
-    return _score_from_moments(variant, r, sig)
+    return score_from_moments(variant, r, sig)
 
 
 def score_grad(variant: str, W: ArrayLike, cov: ArrayLike, sigma: ArrayLike | None = None) -> Array:

@@ -49,7 +49,9 @@ __all__ = [
     "StepInfo",
     "filter_config",
     "init",
+    "init_backend",
     "particle_filter",
+    "run_backend",
     "step",
 ]
 
@@ -125,7 +127,7 @@ class FilterState(NamedTuple):
     ess: Array  # (max_steps,) ESS of the resampling weights at each step
     resampled: Array  # (max_steps,) bool
     temperatures: Array  # (max_steps,) resampling temperature used at each step
-    live: Array  # (N,) bool, slots in use (all True unless the run is padded, see `_init`)
+    live: Array  # (N,) bool, slots in use (all True unless the run is padded, see `init_backend`)
     temperature_scale: Array  # () multiplies the schedule (a tempering chain's temperature)
 
 
@@ -181,10 +183,10 @@ def _float():
 
 def init(lm, reward_model, prompt, num_particles: int, config: FilterConfig) -> FilterState:
     """N empty partial solutions with reward 1 (nothing wrong yet) and uniform weights."""
-    return _init(engine.make_backend(lm, reward_model), prompt, num_particles, config)
+    return init_backend(engine.make_backend(lm, reward_model), prompt, num_particles, config)
 
 
-def _init(
+def init_backend(
     backend, prompt, n: int, config: FilterConfig, num_live=None, temperature_scale=1.0
 ) -> FilterState:
     """Initial state; with `num_live`, only the first `num_live` of `n` slots are used.
@@ -455,7 +457,7 @@ def finalize(
     )
 
 
-def _run(
+def run_backend(
     key,
     backend,
     prompt,
@@ -464,22 +466,24 @@ def _run(
     num_live=None,
     temperature_scale=1.0,
 ) -> ParticleFilterResult:
+    """The filter on an `engine` backend, unchecked (callers validate once): `init_backend`,
+    `run_loop`, `finalize`. Used by the searches, particle Gibbs and the testbed harness."""
     k_loop, k_sel = jax.random.split(key)
-    state = _init(backend, prompt, num_particles, cfg, num_live, temperature_scale)
+    state = init_backend(backend, prompt, num_particles, cfg, num_live, temperature_scale)
     state, _ = run_loop(k_loop, backend, prompt, state, cfg)
     return finalize(k_sel, backend, prompt, state, cfg)
 
 
 @jax.jit(static_argnames=("lm", "reward_model", "num_particles", "cfg"))
 def _run_jax(key, lm, reward_model, prompt, num_particles, cfg):
-    return _run(key, engine.JaxBackend(lm, reward_model), prompt, num_particles, cfg)
+    return run_backend(key, engine.JaxBackend(lm, reward_model), prompt, num_particles, cfg)
 
 
 def run(key, backend, prompt, num_particles: int, cfg: FilterConfig) -> ParticleFilterResult:
     """Run a configured filter on a backend (compiled for JAX-native models)."""
     if backend.jax_native:
         return _run_jax(key, backend.lm, backend.reward_model, prompt, num_particles, cfg)
-    return _run(key, backend, prompt, num_particles, cfg)
+    return run_backend(key, backend, prompt, num_particles, cfg)
 
 
 def report(result, *, what: str) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "init",
     "parallel_tempering",
     "particle_gibbs",
+    "run_backend",
     "step",
     "tempering_step",
 ]
@@ -110,7 +111,7 @@ def _sweep(key, backend, prompt, n, cfg, reference, temperature=1.0):
     `temperature` scales the configured schedule (a tempering chain's temperature; traced).
     """
     k_loop, k_ref = jax.random.split(key)
-    state = pf._init(backend, prompt, n, cfg, temperature_scale=temperature)
+    state = pf.init_backend(backend, prompt, n, cfg, temperature_scale=temperature)
     state, history = pf.run_loop(
         k_loop, backend, prompt, state, cfg, reference, on_step=_recorder(backend, n, cfg.max_steps)
     )
@@ -339,7 +340,8 @@ def _run_chains(key, backend, prompt, n, iterations, cfg, temperatures):
     )
 
 
-def _run(key, backend, prompt, n, iterations, cfg):
+def run_backend(key, backend, prompt, n, iterations, cfg):
+    """One chain of `iterations` particle-Gibbs sweeps on an `engine` backend, unchecked."""
     return _run_chains(key, backend, prompt, n, iterations, cfg, (1.0,))
 
 

@@ -36,8 +36,11 @@ from probkit.llm.protocols import AnswerFn, AnyLanguageModel, AnyRewardModel, Bu
 __all__ = [
     "SearchResult",
     "beam_search",
+    "beam_search_backend",
     "best_of_n",
+    "best_of_n_backend",
     "dvts",
+    "dvts_backend",
     "weighted_best_of_n",
 ]
 
@@ -159,10 +162,11 @@ def _package(
 # best-of-N and weighted best-of-N: the filter engine without resampling, scored on completion
 
 
-def _bon(key, backend, prompt, n, max_steps, select):
+def best_of_n_backend(key, backend, prompt, n, max_steps, select):
+    """best-of-N on an `engine` backend, arguments unchecked (the public function validates)."""
     cfg = pf.FilterConfig(max_steps=max_steps, select=select, resample=False, score_all=False)
     k_loop, k_sel = jax.random.split(key)
-    state = pf._init(backend, prompt, n, cfg)
+    state = pf.init_backend(backend, prompt, n, cfg)
     state, _ = pf.run_loop(k_loop, backend, prompt, state, cfg)
     return _package(
         k_sel,
@@ -182,7 +186,7 @@ def _bon(key, backend, prompt, n, max_steps, select):
 
 @jax.jit(static_argnames=("lm", "reward_model", "n", "max_steps", "select"))
 def _bon_jax(key, lm, reward_model, prompt, n, max_steps, select):
-    return _bon(key, engine.JaxBackend(lm, reward_model), prompt, n, max_steps, select)
+    return best_of_n_backend(key, engine.JaxBackend(lm, reward_model), prompt, n, max_steps, select)
 
 
 def _run_bon(key, lm, reward_model, prompt, budget, select, max_steps, answer_fn, what):
@@ -192,7 +196,7 @@ def _run_bon(key, lm, reward_model, prompt, budget, select, max_steps, answer_fn
     if backend.jax_native:
         res = _bon_jax(key, lm, reward_model, prompt, budget, max_steps, select)
     else:
-        res = _bon(key, backend, prompt, budget, max_steps, select)
+        res = best_of_n_backend(key, backend, prompt, budget, max_steps, select)
     pf.report(res, what=what)
     return res
 
@@ -339,7 +343,8 @@ def _beam_update(st: BeamState, out, r, bad, width: int, max_steps: int):
     return new, src, slots
 
 
-def _beam(key, backend, prompt, n, width, max_steps, select, num_live=None):
+def beam_search_backend(key, backend, prompt, n, width, max_steps, select, num_live=None):
+    """beam search on an `engine` backend, arguments unchecked (the public function validates)."""
     k_loop, k_sel = jax.random.split(key)
 
     def cond(carry):
@@ -399,7 +404,7 @@ def beam_search(
         ValueError: budget smaller than, or not a multiple of, beam_width.
     """
     return _run_tree_search(
-        _beam,
+        beam_search_backend,
         "beam_search",
         key,
         lm,
@@ -474,7 +479,8 @@ def _dvts_update(st: DvtsState, out, r, bad, width: int, max_steps: int):
     return new, src
 
 
-def _dvts(key, backend, prompt, n, width, max_steps, select, num_live=None):
+def dvts_backend(key, backend, prompt, n, width, max_steps, select, num_live=None):
+    """DVTS on an `engine` backend, arguments unchecked (the public function validates)."""
     k_loop, k_sel = jax.random.split(key)
     f = jnp.result_type(float)
     zi = jnp.zeros((), jnp.int32)
@@ -538,7 +544,7 @@ def dvts(
         ValueError: budget smaller than, or not a multiple of, beam_width.
     """
     return _run_tree_search(
-        _dvts,
+        dvts_backend,
         "dvts",
         key,
         lm,

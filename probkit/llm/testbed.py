@@ -333,7 +333,7 @@ def _pf_family(**kw):
 
     def run(key, lm, prm, prompt, capacity, num_live, max_steps, group):
         cfg = pf.filter_config(max_steps=max_steps, **kw)
-        res = pf._run(key, pf.engine.JaxBackend(lm, prm), prompt, capacity, cfg, num_live)
+        res = pf.run_backend(key, pf.engine.JaxBackend(lm, prm), prompt, capacity, cfg, num_live)
         return _select_all(res)
 
     return Family(run, (lambda b: "all") if padded else (lambda b: b))
@@ -354,7 +354,9 @@ def _pg_family(iterations=4, **kw):
         if n < 2:
             return None
         cfg = pf.filter_config(max_steps=max_steps, **kw)
-        return _select_all(pg._run(key, pf.engine.JaxBackend(lm, prm), prompt, n, iterations, cfg))
+        return _select_all(
+            pg.run_backend(key, pf.engine.JaxBackend(lm, prm), prompt, n, iterations, cfg)
+        )
 
     return Family(run, lambda b: b)
 
@@ -362,8 +364,8 @@ def _pg_family(iterations=4, **kw):
 # Method families: one run per (family, budget) serves every selection rule of the family.
 FAMILIES: dict[str, Family | None] = {
     "bon": None,  # one shared pool of max(budgets) independent solutions, nested prefixes
-    "beam": _search_family(search._beam),
-    "dvts": _search_family(search._dvts),
+    "beam": _search_family(search.beam_search_backend),
+    "dvts": _search_family(search.dvts_backend),
     "pf": _pf_family(),
     "pf_twisted": _pf_family(weighting="twisted"),
     "epf": _pf_family(entropic=True, resampling="systematic"),
@@ -477,7 +479,9 @@ class BenchmarkTable:
 @functools.lru_cache(maxsize=32)
 def _bon_pool_fn(lm, prm, n, max_steps):
     def one(k, prompt):
-        res = search._bon(k, pf.engine.JaxBackend(lm, prm), prompt, n, max_steps, "argmax")
+        res = search.best_of_n_backend(
+            k, pf.engine.JaxBackend(lm, prm), prompt, n, max_steps, "argmax"
+        )
         return res.rewards, res.answers
 
     return jax.jit(jax.vmap(one))

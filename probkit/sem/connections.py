@@ -116,7 +116,7 @@ class _Cycles(NamedTuple):
 
 @functools.lru_cache(maxsize=64)
 def _cycle_table(graph: MixedGraph, max_terms: int) -> _Cycles:
-    g = graph._index_digraph()
+    g = graph.index_digraph()
     found = []
     for c in nx.simple_cycles(g):
         found.append(c)
@@ -209,7 +209,7 @@ def iter_one_connections(
     if s == t:
         paths: Iterator = iter([[s]])
     else:
-        paths = nx.all_simple_paths(graph._index_digraph(), s, t)
+        paths = nx.all_simple_paths(graph.index_digraph(), s, t)
     for p in paths:
         path = tuple(labels[v] for v in p)
         rest = full & ~sum(1 << v for v in p)

@@ -280,7 +280,7 @@ class MixedGraph:
     # -- structure --------------------------------------------------------------------------
     def is_acyclic(self) -> bool:
         """True when D has no directed cycle (then Sigma is polynomial: the trek rule)."""
-        return nx.is_directed_acyclic_graph(self._index_digraph())
+        return nx.is_directed_acyclic_graph(self.index_digraph())
 
     def bows(self) -> tuple:
         """Pairs (u, v) with u -> v (or v -> u) in D and u <-> v in B."""
@@ -310,7 +310,7 @@ class MixedGraph:
 
     def directed_cycle_indices(self) -> list[tuple]:
         """`directed_cycles` as node positions."""
-        return _canonical_cycles(self._index_digraph())
+        return _canonical_cycles(self.index_digraph())
 
     def treks(self, i, j, *, max_terms: int = 100_000) -> list[Trek]:
         """Every trek between nodes i and j (acyclic D only: with cycles there are infinitely many).
@@ -323,7 +323,7 @@ class MixedGraph:
                 f"{self.directed_cycles()[:3]}; use sem.one_connections for cyclic graphs"
             )
         a, b = self.index(i), self.index(j)
-        g = self._index_digraph()
+        g = self.index_digraph()
         paths_to = _paths_into(g, (a, b))
         tops = [((k,), k, k) for k in range(self.num_nodes)]
         tops += [((k, l), k, l) for k, l in self._bidirected]
@@ -347,7 +347,8 @@ class MixedGraph:
         return out
 
     # -- helpers ----------------------------------------------------------------------------
-    def _index_digraph(self) -> nx.DiGraph:
+    def index_digraph(self) -> nx.DiGraph:
+        """The directed part as a networkx DiGraph on node indices 0..num_nodes-1."""
         g = nx.DiGraph()
         g.add_nodes_from(range(self.num_nodes))
         g.add_edges_from(self._directed)

@@ -38,7 +38,7 @@ from probkit.sem.connections import DEFAULT_MAX_TERMS
 from probkit.sem.graph import MixedGraph
 from probkit.sem.identifiability import random_rational_point
 from probkit.sem.model import host_parameters
-from probkit.sem.symbolic import _polys
+from probkit.sem.symbolic import polynomial_system
 
 __all__ = ["VanishingIdealResult", "explore_vanishing_ideal", "vanishing_ideal"]
 
@@ -270,7 +270,7 @@ def explore_vanishing_ideal(
     values = _sample_points(graph, num_points, seed)
     numerators = None
     if certify:
-        polys = _polys(graph, max_terms)
+        polys = polynomial_system(graph, max_terms)
         numerators = {v: polys.numerators[variables[v]] for v in range(m)}
     rng = random.Random(seed + 1)
     symbols = [sympy.Symbol(f"s_{i}_{j}") for i, j in variables]

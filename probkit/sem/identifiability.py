@@ -29,7 +29,7 @@ from sympy.polys.matrices import DomainMatrix
 from probkit.core import validate
 from probkit.sem.graph import MixedGraph
 from probkit.sem.model import (
-    _covariance_inverse,
+    covariance_by_inverse,
     host_parameters,
     unpack_parameters,
 )
@@ -81,7 +81,7 @@ def _jacobian_at(graph, lam, omega) -> np.ndarray:
 @jax.jit
 def _dense_jacobian(lam, omega):
     rows, cols = _vech_indices(lam.shape[-1])
-    return jax.jacfwd(lambda l, o: _covariance_inverse(l, o)[0][rows, cols], argnums=(0, 1))(
+    return jax.jacfwd(lambda l, o: covariance_by_inverse(l, o)[0][rows, cols], argnums=(0, 1))(
         lam, omega
     )
 

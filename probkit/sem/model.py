@@ -41,6 +41,7 @@ __all__ = [
     "batch_covariance",
     "check_parameters",
     "covariance",
+    "covariance_by_inverse",
     "host_parameters",
     "pack_parameters",
     "parameter_names",
@@ -270,7 +271,8 @@ def check_parameters(graph: MixedGraph, lam: ArrayLike, omega: ArrayLike, *, bat
 # -- covariance ---------------------------------------------------------------------------------
 @jax.jit
 @exact_products
-def _covariance_inverse(lam, omega):
+def covariance_by_inverse(lam, omega):
+    """(Sigma, det(I - Lambda)) by two linear solves: Sigma = (I - L)^-T Omega (I - L)^-1."""
     n = lam.shape[-1]
     a = jnp.eye(n, dtype=lam.dtype) - lam
     x = jnp.linalg.solve(a.T, omega)  # (I - L)^{-T} Omega
@@ -286,7 +288,7 @@ def _covariance_one_connection(plan, lam, omega):
 
 def _covariance_and_det(graph, lam, omega, method, max_terms):
     if method == "inverse":
-        return _covariance_inverse(lam, omega)
+        return covariance_by_inverse(lam, omega)
     return _covariance_one_connection_jit(graph, lam, omega, max_terms)
 
 
@@ -350,7 +352,7 @@ def _batch_chunk(graph, lams, omegas, max_terms):
     """Covariances, determinants and failure flags of one chunk (B, n, n) of draws."""
     n = lams.shape[-1]
     if graph is None:
-        sigma, det = jax.vmap(_covariance_inverse)(lams, omegas)
+        sigma, det = jax.vmap(covariance_by_inverse)(lams, omegas)
     else:
         plan = compile_plan(graph, max_terms)
         ones = jnp.ones((1, lams.shape[0]), lams.dtype)

@@ -29,6 +29,7 @@ __all__ = [
     "lambda_matrix",
     "omega_matrix",
     "parameter_symbols",
+    "polynomial_system",
     "symbolic_covariance",
     "symbolic_parametrization",
 ]
@@ -137,7 +138,8 @@ def _levels(first, levels, factors):
 
 
 @functools.lru_cache(maxsize=32)
-def _polys(graph: MixedGraph, max_terms: int) -> _Polys:
+def polynomial_system(graph: MixedGraph, max_terms: int) -> _Polys:
+    """The covariance numerators and determinant as polynomial-ring elements (cached)."""
     return _Polys(graph, max_terms)
 
 
@@ -154,7 +156,7 @@ class SymbolicCovariance:
         _check_graph(graph)
         self.graph = graph
         self.max_terms = max_terms
-        self._polys = _polys(graph, max_terms)
+        self._polys = polynomial_system(graph, max_terms)
 
     @property
     def parameters(self) -> tuple:

@@ -37,7 +37,7 @@ from probkit.core import accumulate, errors, progress, validate
 from probkit.core import resampling as resampling_mod
 from probkit.core.inference_data import to_inference_data as _to_idata
 from probkit.core.types import Array, PRNGKey, PyTree
-from probkit.smc import _deprecation, filtering
+from probkit.smc import _deprecation, filtering, propagation
 from probkit.smc import backward as backward_mod
 from probkit.smc._checks import check_path, check_setup
 from probkit.ssm import model as ssm_model
@@ -127,7 +127,7 @@ def conditional_init(
         incr = incr + ssm_model.initial_log_prob(model, params, x0) - jax.vmap(q0.log_prob)(x0)
     dtype = jnp.result_type(x0.dtype, incr.dtype)
     lw_prev = jnp.full((num_particles,), -jnp.log(num_particles), dtype)
-    lw, acc, degenerate, first, ess, inc, bad = filtering._reweight(
+    lw, acc, degenerate, first, ess, inc, bad = propagation.reweight_state(
         lw_prev,
         incr.astype(dtype),
         accumulate.init(jnp.zeros((), dtype)),
@@ -191,12 +191,12 @@ def conditional_step(
     else:
         ancestors = jax.lax.cond(pinned, conditional, unconditional, None)
     x_prev = jnp.take(state.particles, ancestors, axis=0)
-    x = filtering._sample_proposal(k_move, model, params, proposal, x_prev, y, t)
+    x = propagation.sample_proposal(k_move, model, params, proposal, x_prev, y, t)
     if reference_t is not None and pinned is not False:
         x = x.at[0].set(jnp.where(pinned, reference_t, x[0]))
-    incr = filtering._incremental(model, params, proposal, x_prev, x, y, t)
+    incr = propagation.incremental_log_weights(model, params, proposal, x_prev, x, y, t)
     uniform = jnp.full_like(lw_prev, -jnp.log(n))
-    lw, acc, degenerate, first, ess, inc, bad = filtering._reweight(
+    lw, acc, degenerate, first, ess, inc, bad = propagation.reweight_state(
         uniform,
         incr.astype(lw_prev.dtype),
         state.log_likelihood,

@@ -12,7 +12,7 @@ result's `failed` flag and `failed_at` step say so and the log-likelihood is -in
 """
 
 import dataclasses
-import functools
+import weakref
 from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
@@ -25,9 +25,9 @@ import numpyro.distributions as dist
 from probkit.core import accumulate, progress, validate
 from probkit.core import resampling as resampling_mod
 from probkit.core import sharding as sharding_mod
-from probkit.core.particles import resample_when, reweight
+from probkit.core.particles import resample_when
 from probkit.core.types import Array, PRNGKey, PyTree
-from probkit.smc import _deprecation
+from probkit.smc import _deprecation, propagation
 from probkit.ssm import model as ssm_model
 from probkit.ssm.model import StateSpaceModel
 
@@ -100,40 +100,6 @@ class ParticleFilterResult(NamedTuple):
         return jax.vmap(one)(self.particles, w)
 
 
-def _sample_proposal(key, model, params, proposal, x_prev, y, t):
-    if proposal is None:
-        return ssm_model.sample_transition(key, model, params, x_prev, t)
-    if proposal.vectorized:
-        return proposal.transition(params, x_prev, y, t).sample(key)
-    keys = jax.random.split(key, x_prev.shape[0])
-    return jax.vmap(lambda k, xp: proposal.transition(params, xp, y, t).sample(k))(keys, x_prev)
-
-
-def _incremental(model, params, proposal, x_prev, x, y, t):
-    lw = ssm_model.observation_log_prob(model, params, x, y, t)
-    if proposal is not None:
-        lw = lw + ssm_model.transition_log_prob(model, params, x_prev, x, t)
-        lw = lw - jax.vmap(lambda xp, xi: proposal.transition(params, xp, y, t).log_prob(xi))(
-            x_prev, x
-        )
-    return lw
-
-
-def _reweight(lw_prev, incr, ll_acc, degenerate, first_failure, t):
-    """Add incremental log-weights (`core.particles.reweight`); the new state pieces and info."""
-    rw = reweight(lw_prev, lw_prev + incr)
-    first_failure = jnp.where(rw.degenerate & (first_failure < 0), t, first_failure)
-    return (
-        rw.log_weights,
-        accumulate.add(ll_acc, rw.log_evidence_increment),
-        degenerate | rw.degenerate,
-        first_failure,
-        rw.ess,
-        rw.log_evidence_increment,
-        rw.degenerate,
-    )
-
-
 def init(
     key: PRNGKey,
     model: StateSpaceModel,
@@ -156,7 +122,7 @@ def init(
     incr = incr + ssm_model.observation_log_prob(model, params, x0, y0, 0)
     dtype = jnp.result_type(x0.dtype, incr.dtype)
     lw_prev = jnp.full((num_particles,), -jnp.log(num_particles), dtype)
-    lw, acc, degenerate, first, ess, inc, bad = _reweight(
+    lw, acc, degenerate, first, ess, inc, bad = propagation.reweight_state(
         lw_prev,
         incr.astype(dtype),
         accumulate.init(jnp.zeros((), dtype)),
@@ -202,10 +168,12 @@ def step(
     ancestors = sharding_mod.constrain(ancestors, sharding)
     x_prev = jnp.take(state.particles, ancestors, axis=0)
     x = sharding_mod.constrain(
-        _sample_proposal(k_move, model, params, proposal, x_prev, y, t), sharding
+        propagation.sample_proposal(k_move, model, params, proposal, x_prev, y, t), sharding
     )
-    incr = _incremental(model, params, proposal, x_prev, x, y, t).astype(lw_prev.dtype)
-    lw, acc, degenerate, first, ess, inc, bad = _reweight(
+    incr = propagation.incremental_log_weights(model, params, proposal, x_prev, x, y, t).astype(
+        lw_prev.dtype
+    )
+    lw, acc, degenerate, first, ess, inc, bad = propagation.reweight_state(
         lw_prev, incr, state.log_likelihood, state.degenerate, state.first_failure, t
     )
     new_state = ParticleFilterState(x, sharding_mod.constrain(lw, sharding), acc, degenerate, first)
@@ -300,13 +268,27 @@ def _run(
     )
 
 
-@functools.lru_cache(maxsize=512)
+# Per model (weakly held: a model that is dropped takes its entries with it), per parameter
+# layout and key type: the observation layout, found by abstract tracing.
+_LAYOUTS: "weakref.WeakKeyDictionary[StateSpaceModel, dict]" = weakref.WeakKeyDictionary()
+
+
 def _observation_layout(model, params_abstract, treedef, key_abstract):
     """(observation shape, observation law type, whether partial missingness is supported).
 
     Traced abstractly (`jax.eval_shape`), and cached per model and parameter shapes, so a call
     costs no device work.
     """
+    per_model = _LAYOUTS.setdefault(model, {})
+    cache_key = (params_abstract, treedef, key_abstract)
+    if cache_key not in per_model:
+        per_model[cache_key] = _trace_observation_layout(
+            model, params_abstract, treedef, key_abstract
+        )
+    return per_model[cache_key]
+
+
+def _trace_observation_layout(model, params_abstract, treedef, key_abstract):
     found = {}
 
     def probe(leaves, k):

@@ -63,7 +63,7 @@ from probkit.smc.functional import (
     evaluate_initial,
     leaf_names,
 )
-from probkit.smc.smoothing import _all_finite, _centre, update_statistics
+from probkit.smc.smoothing import all_finite, centre_statistics, update_statistics
 from probkit.ssm.model import StateSpaceModel
 
 __all__ = [
@@ -163,8 +163,8 @@ def sweep(
         stats, est, finite0 = None, None, jnp.ones((), bool)
     else:
         tau = evaluate_initial(functional, pf.particles, params, ys[0])
-        stats, c = _centre(tau, pf.log_weights)
-        est, finite0 = accumulate.add(accumulate.init(c), c), _all_finite(c)
+        stats, c = centre_statistics(tau, pf.log_weights)
+        est, finite0 = accumulate.add(accumulate.init(c), c), all_finite(c)
 
     def body(carry, inp):
         st, s, e, ok = carry

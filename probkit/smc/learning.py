@@ -150,7 +150,7 @@ def _run(
                 k, model, params, ys, functional, num_particles, path, **opts
             )
             return score, path, info.log_likelihood, info.degenerate, info.nonfinite
-        res = paris_mod._paris(
+        res = paris_mod.run_unchecked(
             k,
             model,
             params,

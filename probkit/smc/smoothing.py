@@ -45,8 +45,11 @@ __all__ = [
     "ParisInfo",
     "ParisResult",
     "ParisState",
+    "all_finite",
+    "centre_statistics",
     "init",
     "paris",
+    "run_unchecked",
     "step",
     "update_statistics",
     "weighted_mean",
@@ -86,7 +89,8 @@ def weighted_mean(log_weights: Array, values: PyTree) -> PyTree:
     return jax.tree.map(lambda v: jnp.tensordot(w.astype(v.dtype), v, axes=(0, 0)), values)
 
 
-def _all_finite(tree) -> Array:
+def all_finite(tree) -> Array:
+    """() bool: every leaf of `tree` is finite everywhere."""
     leaves = jax.tree.leaves(tree)
     out = jnp.ones((), bool)
     for leaf in leaves:
@@ -94,7 +98,8 @@ def _all_finite(tree) -> Array:
     return out
 
 
-def _centre(tau: PyTree, log_weights: Array):
+def centre_statistics(tau: PyTree, log_weights: Array):
+    """(tau - c, c) with c the weighted mean of tau (leaves (N, ...)) under log_weights (N,)."""
     c = weighted_mean(log_weights, tau)
     return jax.tree.map(lambda v, m: v - m, tau, c), c
 
@@ -148,8 +153,8 @@ def update_statistics(
         return jnp.mean(gathered.reshape(n, k, *gathered.shape[1:]), axis=1)
 
     tau_rel = jax.tree.map(new_leaf, statistics, incr)
-    statistics, c = _centre(tau_rel, log_weights)
-    finite = _all_finite(c)
+    statistics, c = centre_statistics(tau_rel, log_weights)
+    finite = all_finite(c)
     return statistics, accumulate.add(estimate, c), J, binfo, finite
 
 
@@ -184,9 +189,9 @@ def init(
         key, model, params, y0, num_particles, proposal=proposal, sharding=sharding
     )
     tau = evaluate_initial(functional, pf_state.particles, params, y0)
-    stats, c = _centre(tau, pf_state.log_weights)
+    stats, c = centre_statistics(tau, pf_state.log_weights)
     stats = sharding_mod.constrain(stats, sharding)
-    finite = _all_finite(c)
+    finite = all_finite(c)
     dtype = pf_state.log_weights.dtype
     state = ParisState(pf_state, stats, accumulate.add(accumulate.init(c), c), ~finite)
     info = ParisInfo(
@@ -285,7 +290,7 @@ def step(
         "progress_bar",
     ),
 )
-def _paris(
+def run_unchecked(
     key,
     model,
     params,
@@ -300,6 +305,8 @@ def _paris(
     sharding,
     progress_bar,
 ):
+    """`paris` without argument checks, all arguments positional: for callers that validated
+    them once (`fit_mle`, `fit_msc`) and run PaRIS inside their own compiled loop."""
     T = ys.shape[0]
     k0, k_rest = jax.random.split(key)
     state, info0 = init(
@@ -406,7 +413,7 @@ def paris(
     if kernel.needs_ancestors:
         _check_mcmc(proposal, ess_threshold)
     check_functional(functional, model, params, ys, key)
-    return _paris(
+    return run_unchecked(
         key,
         model,
         params,

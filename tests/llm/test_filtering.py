@@ -30,7 +30,7 @@ def _runner(lm, prm, n, cfg):
     """Compiled, vmapped runs; the temperature is data (`temperature_scale`), not a recompile."""
 
     def one(k, temperature):
-        return pf._run(k, engine.JaxBackend(lm, prm), PROMPT, n, cfg, None, temperature)
+        return pf.run_backend(k, engine.JaxBackend(lm, prm), PROMPT, n, cfg, None, temperature)
 
     return jax.jit(jax.vmap(one, in_axes=(0, None)))
 

@@ -99,7 +99,7 @@ def _answers(fn, num_runs, seed, **kw):
 
 
 def test_best_of_n_matches_enumeration():
-    res = _answers(search._bon, 4000, 0, n=2, max_steps=4, select="argmax")
+    res = _answers(search.best_of_n_backend, 4000, 0, n=2, max_steps=4, select="argmax")
     # Exact laws by enumerating the 31 x 31 pairs of complete paths; chi-square at 1e-3.
     assert_chi_square(np.bincount(np.asarray(res.answer), minlength=3), bon_law(False), 1e-3)
     # Weighted best-of-N on the same solutions: the answer with the largest reward sum.
@@ -113,13 +113,13 @@ def test_best_of_n_matches_enumeration():
 
 
 def test_dvts_matches_enumeration():
-    res = _answers(search._dvts, 4000, 1, n=2, width=2, max_steps=4, select="argmax")
+    res = _answers(search.dvts_backend, 4000, 1, n=2, width=2, max_steps=4, select="argmax")
     assert_chi_square(np.bincount(np.asarray(res.answer), minlength=3), dvts_law(), 1e-3)
     assert np.all(np.asarray(res.valid))
 
 
 def test_beam_search_matches_enumeration():
-    res = _answers(search._beam, 4000, 2, n=2, width=2, max_steps=4, select="argmax")
+    res = _answers(search.beam_search_backend, 4000, 2, n=2, width=2, max_steps=4, select="argmax")
     assert_chi_square(np.bincount(np.asarray(res.answer), minlength=3), beam_law(), 1e-3)
     # Two extensions per step until the pool is full; the answer is the pool's best.
     steps = np.asarray(res.num_steps)

@@ -141,8 +141,8 @@ def test_paris_compiles_once_per_static_configuration(x64, lgssm_2d, sum_and_pai
     model, params, ys, _ = lgssm_2d
     h = sum_and_pairs
     smc.paris(jax.random.key(0), model, params, ys, h, 20, backward="exact")
-    before = smoothing._paris._cache_size()
+    before = smoothing.run_unchecked._cache_size()
     params2 = params._replace(F=params.F * 0.5, R=params.R * 2.0)
     smc.paris(jax.random.key(1), model, params2, ys + 1.0, h, 20, backward="exact")
     smc.paris(jax.random.key(2), model, params, ys * 2.0, h, 20, backward="exact")
-    assert smoothing._paris._cache_size() == before
+    assert smoothing.run_unchecked._cache_size() == before
