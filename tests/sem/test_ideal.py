@@ -68,7 +68,7 @@ def test_full_dimensional_model_has_no_low_degree_relations():
 def test_certification_rejects_a_wrong_candidate():
     polys = sem.symbolic.symbolic_parametrization(CHAIN)  # noqa: F841  (builds the cache)
     numerators = {
-        v: ideal._polys(CHAIN, sem.connections.DEFAULT_MAX_TERMS).numerators[ij]
+        v: ideal.polynomial_system(CHAIN, sem.connections.DEFAULT_MAX_TERMS).numerators[ij]
         for v, ij in enumerate(ideal._variables(3))
     }
     tetrad = {(2, 3): 1, (1, 4): -1}  # s_0_2 s_1_1 - s_0_1 s_1_2 by variable ids
