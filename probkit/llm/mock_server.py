@@ -95,6 +95,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload: dict):
         data = json.dumps(payload).encode()
+        # A request stops counting as in flight when its answer starts: the client can send
+        # its next request only after reading this one, so counting until the handler thread
+        # returns (which a loaded machine may delay) would overstate the client's concurrency.
+        self._answered()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -110,9 +114,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             count = len(server.requests)
             server.in_flight += 1
             server.max_in_flight = max(server.max_in_flight, server.in_flight)
+        self._in_flight = True
         try:
             self._answer(server, body, count)
         finally:
+            self._answered()
+
+    def _answered(self):
+        if getattr(self, "_in_flight", False):
+            self._in_flight = False
+            server: MockServer = self.server.owner  # type: ignore[attr-defined]
             with server.lock:
                 server.in_flight -= 1
 
@@ -148,7 +159,8 @@ class MockServer:
 
     Attributes:
         requests: every (path, JSON body) received, in order.
-        max_in_flight: the most requests handled at the same time.
+        max_in_flight: the most requests received and not yet being answered at one time (the
+            client's concurrency).
         url: ``http://127.0.0.1:<port>/v1`` once started.
     """
 
