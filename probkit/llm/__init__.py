@@ -14,8 +14,8 @@ from probkit.llm import answers, engine, protocols, selection, tabular, testbed,
 from probkit.llm.answers import extract_answer
 from probkit.llm.filtering import (
     FilterConfig,
+    FilterResult,
     FilterState,
-    ParticleFilterResult,
     Reference,
     filter_config,
     particle_filter,
@@ -48,7 +48,7 @@ __all__ = [
     "LanguageModel",
     "OpenAICompatibleLM",
     "OutcomeRewardModel",
-    "ParticleFilterResult",
+    "FilterResult",
     "ParticleGibbsResult",
     "ProcessRewardModel",
     "Reference",
@@ -82,4 +82,8 @@ def __getattr__(name):
         from probkit.llm.transformers_lm import TransformersLM
 
         return TransformersLM
+    if name == "ParticleFilterResult":  # deprecated spelling of FilterResult (0.2 only)
+        from probkit.llm import filtering
+
+        return filtering.__getattr__(name)
     raise AttributeError(f"module 'probkit.llm' has no attribute {name!r}")

@@ -44,7 +44,7 @@ __all__ = [
     "WEIGHTINGS",
     "FilterConfig",
     "FilterState",
-    "ParticleFilterResult",
+    "FilterResult",
     "Reference",
     "StepInfo",
     "filter_config",
@@ -124,6 +124,7 @@ class FilterState(NamedTuple):
     budget: Budget  # compute spent so far
     invalid_rewards: Array  # () int32 reward scores outside [0, 1] or NaN (JAX-native models)
     failed: Array  # () bool, every weight was zero at some step (twisted)
+    failed_at: Array  # () int32 the first such step, -1 if none
     ess: Array  # (max_steps,) ESS of the resampling weights at each step
     resampled: Array  # (max_steps,) bool
     temperatures: Array  # (max_steps,) resampling temperature used at each step
@@ -156,7 +157,7 @@ class Reference(NamedTuple):
     truncated: Array
 
 
-class ParticleFilterResult(NamedTuple):
+class FilterResult(NamedTuple):
     answer: Any  # canonical answer chosen: () int32 (JAX-native; -1 none) or str | None
     index: Array  # () int32 index of the chosen particle
     response: str | None  # the chosen solution's text (text models), None for JAX-native
@@ -175,6 +176,7 @@ class ParticleFilterResult(NamedTuple):
     budget: Budget  # LM steps, tokens, scored prefixes
     invalid_rewards: Array  # () int32 (always 0 for text models, which raise instead)
     failed: Array  # () bool, every weight became zero at some step
+    failed_at: Array  # () int32 the first such step, -1 if none
 
 
 def _float():
@@ -218,6 +220,7 @@ def init_backend(
         budget=Budget(zero_i, zero_i, zero_i),
         invalid_rewards=zero_i,
         failed=jnp.zeros((), bool),
+        failed_at=jnp.full((), -1, jnp.int32),
         ess=jnp.zeros((config.max_steps,), f),
         resampled=jnp.zeros((config.max_steps,), bool),
         temperatures=jnp.zeros((config.max_steps,), f),
@@ -372,6 +375,9 @@ def _update(k_res, state: FilterState, extend, out, r_new, bad, cfg: FilterConfi
         budget=budget,
         invalid_rewards=state.invalid_rewards + bad,
         failed=state.failed | degenerate,
+        failed_at=jnp.where(degenerate & (state.failed_at < 0), s, state.failed_at).astype(
+            jnp.int32
+        ),
         ess=state.ess.at[s].set(ess.astype(state.ess.dtype), mode="drop"),
         resampled=state.resampled.at[s].set(do_resample, mode="drop"),
         temperatures=state.temperatures.at[s].set(temperature.astype(state.ess.dtype), mode="drop"),
@@ -423,7 +429,7 @@ def selection_log_weights(state: FilterState, cfg: FilterConfig) -> Array:
 
 def finalize(
     key, backend, prompt, state: FilterState, cfg: FilterConfig, log_weights=None, vote_weights=None
-) -> ParticleFilterResult:
+) -> FilterResult:
     """Choose the answer and package the result."""
     ids, labels = backend.answers(prompt, state.particles)
     lw = selection_log_weights(state, cfg) if log_weights is None else log_weights
@@ -435,7 +441,7 @@ def finalize(
         i = int(index)
         answers = [labels[a] if a >= 0 else None for a in map(int, ids)]
         answer, response = answers[i], backend.texts(state.particles)[i]
-    return ParticleFilterResult(
+    return FilterResult(
         answer=answer,
         index=index,
         response=response,
@@ -454,6 +460,7 @@ def finalize(
         budget=state.budget,
         invalid_rewards=state.invalid_rewards,
         failed=state.failed,
+        failed_at=state.failed_at,
     )
 
 
@@ -465,7 +472,7 @@ def run_backend(
     cfg: FilterConfig,
     num_live=None,
     temperature_scale=1.0,
-) -> ParticleFilterResult:
+) -> FilterResult:
     """The filter on an `engine` backend, unchecked (callers validate once): `init_backend`,
     `run_loop`, `finalize`. Used by the searches, particle Gibbs and the testbed harness."""
     k_loop, k_sel = jax.random.split(key)
@@ -479,7 +486,7 @@ def _run_jax(key, lm, reward_model, prompt, num_particles, cfg):
     return run_backend(key, engine.JaxBackend(lm, reward_model), prompt, num_particles, cfg)
 
 
-def run(key, backend, prompt, num_particles: int, cfg: FilterConfig) -> ParticleFilterResult:
+def run(key, backend, prompt, num_particles: int, cfg: FilterConfig) -> FilterResult:
     """Run a configured filter on a backend (compiled for JAX-native models)."""
     if backend.jax_native:
         return _run_jax(key, backend.lm, backend.reward_model, prompt, num_particles, cfg)
@@ -524,7 +531,7 @@ def particle_filter(
     entropic: bool | Entropic = False,
     max_steps: int = 40,
     answer_fn: AnswerFn | None = None,
-) -> ParticleFilterResult:
+) -> FilterResult:
     """Particle filtering over reasoning steps with a reward model as likelihood.
 
     Args:
@@ -552,7 +559,7 @@ def particle_filter(
             ``\\boxed{}``).
 
     Returns:
-        `ParticleFilterResult` (`.answer`, `.response`, `.log_evidence`, `.budget`, ...).
+        `FilterResult` (`.answer`, `.response`, `.log_evidence`, `.budget`, ...).
 
     Raises:
         ValueError: empty prompt, a reward outside [0, 1] or NaN, bad settings.
@@ -577,3 +584,15 @@ def particle_filter(
 
 particle_filter.init = init
 particle_filter.step = step
+
+
+def __getattr__(name):
+    if name == "ParticleFilterResult":
+        warnings.warn(
+            "probkit.llm.ParticleFilterResult is deprecated (removed in 0.3): it is "
+            "probkit.llm.FilterResult, distinct from probkit.smc.ParticleFilterResult",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return FilterResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,9 +6,20 @@ pieces for writing your own loop; likewise `smc.paris.init/.step`, `smc.csmc.ini
 and `smc.ppg.init/.step/.kernel`.
 """
 
-from probkit.smc import backward, conditional, filtering, functional, gibbs, learning, smoothing
+from probkit.smc import (
+    backward,
+    conditional,
+    config,
+    filtering,
+    functional,
+    gibbs,
+    learning,
+    propagation,
+    smoothing,
+)
 from probkit.smc.backward import BackwardKernel
 from probkit.smc.conditional import CSMCInfo, CSMCKernel, CSMCResult, CSMCState, csmc
+from probkit.smc.config import SMCConfig
 from probkit.smc.filtering import (
     ParticleFilterInfo,
     ParticleFilterResult,
@@ -39,12 +50,14 @@ __all__ = [
     "PPGKernel",
     "PPGResult",
     "PPGState",
+    "SMCConfig",
     "ParticleFilterInfo",
     "ParticleFilterResult",
     "ParticleFilterState",
     "Proposal",
     "backward",
     "conditional",
+    "config",
     "csmc",
     "filtering",
     "fit_mle",
@@ -55,6 +68,7 @@ __all__ = [
     "paris",
     "particle_filter",
     "ppg",
+    "propagation",
     "score_functional",
     "smoothing",
 ]

@@ -40,6 +40,7 @@ from probkit.core.types import Array, PRNGKey, PyTree
 from probkit.smc import _deprecation, filtering, propagation
 from probkit.smc import backward as backward_mod
 from probkit.smc._checks import check_path, check_setup
+from probkit.smc.config import SMCConfig
 from probkit.ssm import model as ssm_model
 from probkit.ssm.model import StateSpaceModel
 
@@ -428,31 +429,8 @@ def kernel(
     return CSMCKernel(init_fn, step_fn)
 
 
-@partial(
-    jax.jit,
-    static_argnames=(
-        "model",
-        "num_particles",
-        "num_iterations",
-        "sampler",
-        "resampling",
-        "proposal",
-        "progress_bar",
-    ),
-)
-def _csmc(
-    key,
-    model,
-    params,
-    ys,
-    path,
-    num_particles,
-    num_iterations,
-    sampler,
-    resampling,
-    proposal,
-    progress_bar,
-):
+@partial(jax.jit, static_argnames=("model", "config", "num_iterations", "sampler", "progress_bar"))
+def _csmc(key, model, params, ys, path, config, num_iterations, sampler, progress_bar):
     def body(state, k):
         state, info = step(
             k,
@@ -460,10 +438,10 @@ def _csmc(
             model,
             params,
             ys,
-            num_particles,
+            config.num_particles,
             sampler=sampler,
-            resampling=resampling,
-            proposal=proposal,
+            resampling=config.resampling,
+            proposal=config.proposal,
         )
         return state, (state.path, info)
 
@@ -514,30 +492,25 @@ def csmc(
     )
     validate.positive_int("num_iterations", num_iterations)
     validate.one_of("sampler", sampler, SAMPLERS)
+    config = SMCConfig(num_particles=num_particles, resampling=scheme, proposal=proposal)
     if path is None:
         k_init, key = jax.random.split(key)
-        path = _initial_path(k_init, model, params, ys, num_particles, scheme, proposal)
+        path = _initial_path(k_init, model, params, ys, config)
     else:
         path = check_path("path", path, model, params, ys, key)
-    return _csmc(
+    return _csmc(key, model, params, ys, path, config, num_iterations, sampler, bool(progress_bar))
+
+
+@partial(jax.jit, static_argnames=("model", "config"))
+def _initial_path(key, model, params, ys, config):
+    return initial_path(
         key,
         model,
         params,
         ys,
-        path,
-        num_particles,
-        num_iterations,
-        sampler,
-        scheme,
-        proposal,
-        bool(progress_bar),
-    )
-
-
-@partial(jax.jit, static_argnames=("model", "num_particles", "resampling", "proposal"))
-def _initial_path(key, model, params, ys, num_particles, resampling, proposal):
-    return initial_path(
-        key, model, params, ys, num_particles, resampling=resampling, proposal=proposal
+        config.num_particles,
+        resampling=config.resampling,
+        proposal=config.proposal,
     )
 
 

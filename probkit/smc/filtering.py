@@ -11,7 +11,6 @@ If every weight becomes -inf (or NaN) at some step the filter cannot continue me
 result's `failed` flag and `failed_at` step say so and the log-likelihood is -inf — never NaN.
 """
 
-import dataclasses
 import weakref
 from collections.abc import Callable
 from functools import partial
@@ -20,7 +19,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro.distributions as dist
 
 from probkit.core import accumulate, progress, validate
 from probkit.core import resampling as resampling_mod
@@ -28,6 +26,8 @@ from probkit.core import sharding as sharding_mod
 from probkit.core.particles import resample_when
 from probkit.core.types import Array, PRNGKey, PyTree
 from probkit.smc import _deprecation, propagation
+from probkit.smc.config import SMCConfig
+from probkit.smc.propagation import Proposal
 from probkit.ssm import model as ssm_model
 from probkit.ssm.model import StateSpaceModel
 
@@ -40,23 +40,6 @@ __all__ = [
     "particle_filter",
     "step",
 ]
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Proposal:
-    """Guided-filter proposal: `initial(params, y0)` and `transition(params, x_prev, y, t)`.
-
-    Both return numpyro distributions for one particle (or a batch when `vectorized=True`,
-    as for `StateSpaceModel`).
-    """
-
-    initial: Callable[[PyTree, Array], dist.Distribution]
-    transition: Callable[[PyTree, Array, Array, Array], dist.Distribution]
-    vectorized: bool = False
-
-    def __post_init__(self):
-        if not callable(self.initial) or not callable(self.transition):
-            raise TypeError("Proposal.initial and Proposal.transition must be callable")
 
 
 class ParticleFilterState(NamedTuple):
@@ -180,32 +163,9 @@ def step(
     return new_state, ParticleFilterInfo(ancestors, ess, do_resample, inc, bad)
 
 
-@partial(
-    jax.jit,
-    static_argnames=(
-        "model",
-        "num_particles",
-        "proposal",
-        "resampling",
-        "ess_threshold",
-        "history",
-        "sharding",
-        "progress_bar",
-    ),
-)
-def _run(
-    key,
-    model,
-    params,
-    ys,
-    num_particles,
-    proposal,
-    resampling,
-    ess_threshold,
-    history,
-    sharding,
-    progress_bar,
-):
+@partial(jax.jit, static_argnames=("model", "config", "history", "progress_bar"))
+def _run(key, model, params, ys, config, history, progress_bar):
+    num_particles, proposal, sharding = config.num_particles, config.proposal, config.sharding
     T = ys.shape[0]
     k0, k_rest = jax.random.split(key)
     state0, info0 = init(
@@ -223,8 +183,8 @@ def _run(
             y,
             t,
             proposal=proposal,
-            resampling=resampling,
-            ess_threshold=ess_threshold,
+            resampling=config.resampling,
+            ess_threshold=config.ess_threshold,
             sharding=sharding,
         )
         if history:
@@ -385,26 +345,16 @@ def particle_filter(
     validate.key("key", key)
     if not isinstance(model, StateSpaceModel):
         raise TypeError(f"model must be a probkit.ssm.StateSpaceModel, got {type(model).__name__}")
-    if proposal is not None and not isinstance(proposal, Proposal):
-        raise TypeError(f"proposal must be a probkit.smc.Proposal or None, got {type(proposal)}")
-    num_particles = validate.positive_int("num_particles", num_particles, minimum=2)
-    ess_threshold = validate.probability("ess_threshold", ess_threshold)
-    scheme = resampling_mod.get(resampling)
+    config = SMCConfig(
+        num_particles=num_particles,
+        resampling=resampling,
+        ess_threshold=ess_threshold,
+        proposal=proposal,
+        sharding=sharding,
+    )
     validate.finite_tree("params", params)
     ys = check_observations(model, params, ys, key)
-    return _run(
-        key,
-        model,
-        params,
-        ys,
-        num_particles,
-        proposal,
-        scheme,
-        ess_threshold,
-        bool(history),
-        sharding,
-        bool(progress_bar),
-    )
+    return _run(key, model, params, ys, config, bool(history), bool(progress_bar))
 
 
 # blackjax-style access to the kernel pieces: smc.particle_filter.init / .step.

@@ -57,6 +57,7 @@ from probkit.smc import _deprecation, filtering
 from probkit.smc import backward as backward_mod
 from probkit.smc import conditional as csmc_mod
 from probkit.smc._checks import check_path, check_setup
+from probkit.smc.config import SMCConfig
 from probkit.smc.functional import (
     AdditiveFunctional,
     check_functional,
@@ -139,21 +140,21 @@ def sweep(
     params: PyTree,
     ys: Array,
     functional: AdditiveFunctional | None,
-    num_particles: int,
     reference: Array | None,
+    config: SMCConfig,
     *,
-    num_backward: int = 2,
-    backward: backward_mod.BackwardKernel,
-    resampling: "str | resampling_mod.Resampler" = "systematic",
-    proposal: filtering.Proposal | None = None,
     pinned: "bool | Array" = True,
 ) -> tuple[PyTree, Array, PPGInfo]:
-    """One PaRIS pass, conditional on `reference` (unconditional when None or not `pinned`).
+    """One PaRIS pass, conditional on `reference` (unconditional when None or not `pinned`),
+    with the particle count, schemes and proposal of `config` (`ess_threshold` is not used:
+    the conditional filter resamples at every step).
 
     Returns `(estimate, path, info)`: Π(h) (None without a functional), the path traced back
     through the PaRIS backward draws, and the pass's diagnostics. `pinned` may be traced.
     """
     T = ys.shape[0]
+    num_particles, num_backward = config.num_particles, config.num_backward
+    proposal = config.proposal
     k0, k_scan, k_last, k_trace = jax.random.split(key, 4)
     ref0 = None if reference is None else reference[0]
     pf, info0 = csmc_mod.conditional_init(
@@ -178,7 +179,7 @@ def sweep(
             y,
             t,
             ref_t,
-            resampling=resampling,
+            resampling=config.resampling,
             proposal=proposal,
             pinned=pinned,
         )
@@ -196,7 +197,7 @@ def sweep(
             y,
             t,
             num_backward=num_backward,
-            backward=backward,
+            backward=config.backward,
         )
         return (new, s, e, ok & finite), (new.particles, J, step_info.ess, binfo)
 
@@ -252,19 +253,14 @@ def init(
     DeprecationWarning.
     """
     model, params = _deprecation.model_params("ppg.init", model, params)
-    _, path, _ = sweep(
-        key,
-        model,
-        params,
-        ys,
-        None,
-        num_particles,
-        None,
-        num_backward=num_backward,
-        backward=backward_mod.get(backward),
-        resampling=resampling_mod.get(resampling),
+    config = SMCConfig(
+        num_particles=num_particles,
+        resampling=resampling,
         proposal=proposal,
+        num_backward=num_backward,
+        backward=backward,
     )
+    _, path, _ = sweep(key, model, params, ys, None, None, config)
     return PPGState(path)
 
 
@@ -288,19 +284,14 @@ def step(
     DeprecationWarning.
     """
     model, params = _deprecation.model_params("ppg.step", model, params)
-    _, path, info = sweep(
-        key,
-        model,
-        params,
-        ys,
-        functional,
-        num_particles,
-        state.path,
-        num_backward=num_backward,
-        backward=backward_mod.get(backward),
-        resampling=resampling_mod.get(resampling),
+    config = SMCConfig(
+        num_particles=num_particles,
+        resampling=resampling,
         proposal=proposal,
+        num_backward=num_backward,
+        backward=backward,
     )
+    _, path, info = sweep(key, model, params, ys, functional, state.path, config)
     return PPGState(path), info
 
 
@@ -326,18 +317,21 @@ def kernel(
         raise TypeError(
             f"functional must be a probkit.smc.AdditiveFunctional, got {type(functional).__name__}"
         )
-    validate.positive_int("num_particles", num_particles, minimum=2)
-    validate.positive_int("num_backward", num_backward, minimum=1)
-    kern = backward_mod.check(backward, model)
-    resampler = resampling_mod.get(resampling)
+    config = SMCConfig(
+        num_particles=num_particles,
+        resampling=resampling,
+        proposal=proposal,
+        num_backward=num_backward,
+        backward=backward_mod.check(backward, model),
+    )
     ys = validate.observations("ys", ys)
-    opts = dict(num_backward=num_backward, backward=kern, resampling=resampler, proposal=proposal)
 
     def init_fn(key, params):
-        return init(key, model, params, ys, num_particles, **opts)
+        return PPGState(sweep(key, model, params, ys, None, None, config)[1])
 
     def step_fn(key, state, params):
-        return step(key, state, model, params, ys, functional, num_particles, **opts)
+        _, path, info = sweep(key, model, params, ys, functional, state.path, config)
+        return PPGState(path), info
 
     return PPGKernel(init_fn, step_fn)
 
@@ -347,13 +341,9 @@ def kernel(
     static_argnames=(
         "model",
         "functional",
-        "num_particles",
+        "config",
         "num_iterations",
-        "num_backward",
         "burn_in",
-        "backward",
-        "resampling",
-        "proposal",
         "keep_paths",
         "progress_bar",
     ),
@@ -365,20 +355,13 @@ def _ppg(
     ys,
     functional,
     path,
-    num_particles,
+    config,
     num_iterations,
-    num_backward,
     burn_in,
-    backward,
-    resampling,
-    proposal,
     keep_paths,
     progress_bar,
     conditional=True,
 ):
-    opts = dict(
-        num_backward=num_backward, backward=backward, resampling=resampling, proposal=proposal
-    )
     # Without a starting path, an extra first iteration is the unconditional PaRIS pass giving
     # ζ[0]; the same compiled sweep serves it, with `pinned` false, and its estimate is dropped.
     extra = 1 if path is None else 0
@@ -389,15 +372,7 @@ def _ppg(
     def body(ref, inp):
         i, k = inp
         _, new, info = sweep(
-            k,
-            model,
-            params,
-            ys,
-            functional,
-            num_particles,
-            ref,
-            pinned=(i >= extra) & conditional,
-            **opts,
+            k, model, params, ys, functional, ref, config, pinned=(i >= extra) & conditional
         )
         return new, (info, new if keep_paths else None)
 
@@ -492,13 +467,15 @@ def ppg(
         ys,
         functional,
         path,
-        num_particles,
+        SMCConfig(
+            num_particles=num_particles,
+            resampling=scheme,
+            proposal=proposal,
+            num_backward=num_backward,
+            backward=kern,
+        ),
         num_iterations,
-        num_backward,
         burn_in,
-        kern,
-        scheme,
-        proposal,
         bool(keep_paths),
         bool(progress_bar),
         jnp.asarray(bool(conditional)),

@@ -44,15 +44,18 @@ from probkit.smc import filtering
 from probkit.smc import gibbs as ppg_mod
 from probkit.smc import smoothing as paris_mod
 from probkit.smc._checks import check_setup
+from probkit.smc.config import SMCConfig
 from probkit.smc.functional import AdditiveFunctional, leaf_names, log_prob, score_functional
 from probkit.ssm.model import StateSpaceModel
 
 __all__ = [
     "FitInfo",
     "FitResult",
+    "LoopSettings",
     "ParametricProposal",
     "fit_mle",
     "fit_msc",
+    "loop_settings",
     "reparametrized",
 ]
 
@@ -108,63 +111,41 @@ class _Loop(NamedTuple):
     path: Array | None
 
 
-def _run(
-    key,
-    model,
-    params_of,
-    ys,
-    functional,
-    theta0,
-    *,
-    num_particles,
-    num_steps,
-    estimator,
-    num_backward,
-    backward,
-    resampling,
-    proposal,
-    optimizer,
-    step_size,
-    decay,
-    average_from,
-    progress_bar,
-):
-    """SA loop: params_of(θ) are the smoother's params; the functional's value is shaped as θ."""
+class LoopSettings(NamedTuple):
+    """The stochastic-approximation settings of `fit_mle` / `fit_msc`, validated once by
+    `loop_settings` (hashable: a static `jit` argument)."""
+
+    num_steps: int
+    estimator: str  # "ppg" or "paris"
+    optimizer: object  # an optax GradientTransformation, or None for Robbins–Monro steps
+    step_size: float
+    decay: float
+    average_from: int
+    progress_bar: bool
+
+
+def _run(key, model, params_of, ys, functional, theta0, config: SMCConfig, loop: LoopSettings):
+    """SA loop: params_of(θ) are the smoother's params; the functional's value is shaped as θ.
+
+    PaRIS runs resample at every step (`ess_threshold` 1) whatever `config` says, as the paper's
+    score estimator does.
+    """
     T = ys.shape[0]
+    estimator, optimizer = loop.estimator, loop.optimizer
     k_init, k_loop = jax.random.split(key)
-    opts = dict(
-        num_backward=num_backward, backward=backward, resampling=resampling, proposal=proposal
-    )
     if estimator == "ppg":
-        _, path0, _ = ppg_mod.sweep(
-            k_init, model, params_of(theta0), ys, None, num_particles, None, **opts
-        )
+        _, path0, _ = ppg_mod.sweep(k_init, model, params_of(theta0), ys, None, None, config)
     else:
         path0 = None
     opt_state0 = optimizer.init(theta0) if optimizer is not None else None
+    paris_config = config.replace(ess_threshold=1.0, sharding=None)
 
     def estimate(k, theta, path):
         params = params_of(theta)
         if estimator == "ppg":
-            score, path, info = ppg_mod.sweep(
-                k, model, params, ys, functional, num_particles, path, **opts
-            )
+            score, path, info = ppg_mod.sweep(k, model, params, ys, functional, path, config)
             return score, path, info.log_likelihood, info.degenerate, info.nonfinite
-        res = paris_mod.run_unchecked(
-            k,
-            model,
-            params,
-            ys,
-            functional,
-            num_particles,
-            num_backward,
-            backward,
-            proposal,
-            resampling,
-            1.0,
-            None,
-            False,
-        )
+        res = paris_mod.run_unchecked(k, model, params, ys, functional, paris_config, False)
         return (
             res.estimate,
             None,
@@ -180,7 +161,7 @@ def _run(
         ok = ~nonfinite & jnp.isfinite(_tree_norm(g))
         g = jax.tree.map(lambda v: jnp.where(ok, v, jnp.zeros_like(v)), g)
         if optimizer is None:
-            gamma = step_size * jnp.power(i + 1.0, -decay)
+            gamma = loop.step_size * jnp.power(i + 1.0, -loop.decay)
             theta = jax.tree.map(lambda th, v: th + gamma * v.astype(th.dtype), carry.theta, g)
             opt_state = None
         else:
@@ -190,22 +171,25 @@ def _run(
         info = FitInfo(_tree_norm(g), ll, degenerate, ~ok)
         return _Loop(theta, opt_state, path), (theta, g, info)
 
-    steps = jnp.arange(num_steps, dtype=jnp.int32)
-    keys = jax.random.split(k_loop, num_steps)
+    steps = jnp.arange(loop.num_steps, dtype=jnp.int32)
+    keys = jax.random.split(k_loop, loop.num_steps)
     final, (trace, scores, infos) = progress.scan(
         body,
         _Loop(theta0, opt_state0, path0),
         (steps, keys),
-        enabled=progress_bar,
+        enabled=loop.progress_bar,
         label=f"fit ({estimator})",
     )
-    averaged = jax.tree.map(lambda v: jnp.mean(v[average_from:], axis=0), trace)
+    averaged = jax.tree.map(lambda v: jnp.mean(v[loop.average_from :], axis=0), trace)
     failed = jnp.any(infos.degenerate | infos.nonfinite)
     return averaged, final.theta, trace, scores, infos, failed
 
 
-def _check_loop_args(num_steps, estimator, optimizer, step_size, decay, average_from):
-    validate.positive_int("num_steps", num_steps)
+def loop_settings(
+    num_steps, estimator, optimizer, step_size, decay, average_from, progress_bar
+) -> LoopSettings:
+    """Validated `LoopSettings` (errors name the argument)."""
+    num_steps = validate.positive_int("num_steps", num_steps)
     validate.one_of("estimator", estimator, ESTIMATORS)
     if optimizer is not None and not _is_optax(optimizer):
         raise TypeError(
@@ -223,7 +207,9 @@ def _check_loop_args(num_steps, estimator, optimizer, step_size, decay, average_
         raise ValueError(
             f"average_from must be an integer in [0, {num_steps}), got {average_from!r}"
         )
-    return step_size, decay, average_from
+    return LoopSettings(
+        num_steps, estimator, optimizer, step_size, decay, average_from, bool(progress_bar)
+    )
 
 
 def _float_tree(name, tree):
@@ -265,64 +251,11 @@ def reparametrized(model: StateSpaceModel, parametrization: Callable | None) -> 
     return out
 
 
-@partial(
-    jax.jit,
-    static_argnames=(
-        "model",
-        "parametrization",
-        "num_particles",
-        "num_steps",
-        "estimator",
-        "num_backward",
-        "backward",
-        "resampling",
-        "proposal",
-        "optimizer",
-        "step_size",
-        "decay",
-        "average_from",
-        "progress_bar",
-    ),
-)
-def _fit_mle(
-    key,
-    model,
-    theta0,
-    ys,
-    parametrization,
-    num_particles,
-    num_steps,
-    estimator,
-    num_backward,
-    backward,
-    resampling,
-    proposal,
-    optimizer,
-    step_size,
-    decay,
-    average_from,
-    progress_bar,
-):
+@partial(jax.jit, static_argnames=("model", "parametrization", "config", "loop"))
+def _fit_mle(key, model, theta0, ys, parametrization, config, loop):
     model_u = reparametrized(model, parametrization)
     averaged, last, trace, scores, infos, failed = _run(
-        key,
-        model_u,
-        lambda u: u,
-        ys,
-        score_functional(model_u),
-        theta0,
-        num_particles=num_particles,
-        num_steps=num_steps,
-        estimator=estimator,
-        num_backward=num_backward,
-        backward=backward,
-        resampling=resampling,
-        proposal=proposal,
-        optimizer=optimizer,
-        step_size=step_size,
-        decay=decay,
-        average_from=average_from,
-        progress_bar=progress_bar,
+        key, model_u, lambda u: u, ys, score_functional(model_u), theta0, config, loop
     )
     model_params = averaged if parametrization is None else parametrization(averaged)
     return FitResult(averaged, last, model_params, trace, scores, infos, failed)
@@ -388,28 +321,17 @@ def fit_mle(
         proposal=proposal,
         resampling=resampling,
     )
-    step_size, decay, average_from = _check_loop_args(
-        num_steps, estimator, optimizer, step_size, decay, average_from
+    loop = loop_settings(
+        num_steps, estimator, optimizer, step_size, decay, average_from, progress_bar
     )
-    return _fit_mle(
-        key,
-        model,
-        theta0,
-        ys,
-        parametrization,
-        num_particles,
-        num_steps,
-        estimator,
-        num_backward,
-        kern,
-        scheme,
-        proposal,
-        optimizer,
-        step_size,
-        decay,
-        average_from,
-        bool(progress_bar),
+    config = SMCConfig(
+        num_particles=num_particles,
+        resampling=scheme,
+        proposal=proposal,
+        num_backward=num_backward,
+        backward=kern,
     )
+    return _fit_mle(key, model, theta0, ys, parametrization, config, loop)
 
 
 # --- Markov score climbing ------------------------------------------------------------------
@@ -477,63 +399,12 @@ def _combined(model: StateSpaceModel, q: ParametricProposal) -> _Combined:
     return out
 
 
-@partial(
-    jax.jit,
-    static_argnames=(
-        "model",
-        "proposal",
-        "num_particles",
-        "num_steps",
-        "estimator",
-        "num_backward",
-        "backward",
-        "resampling",
-        "optimizer",
-        "step_size",
-        "decay",
-        "average_from",
-        "progress_bar",
-    ),
-)
-def _fit_msc(
-    key,
-    model,
-    params,
-    proposal,
-    lam0,
-    ys,
-    num_particles,
-    num_steps,
-    estimator,
-    num_backward,
-    backward,
-    resampling,
-    optimizer,
-    step_size,
-    decay,
-    average_from,
-    progress_bar,
-):
+@partial(jax.jit, static_argnames=("model", "proposal", "config", "loop"))
+def _fit_msc(key, model, params, proposal, lam0, ys, config, loop):
     comb = _combined(model, proposal)
+    config = config.replace(proposal=comb.proposal)
     averaged, last, trace, scores, infos, failed = _run(
-        key,
-        comb.model,
-        lambda lam: (params, lam),
-        ys,
-        comb.functional,
-        lam0,
-        num_particles=num_particles,
-        num_steps=num_steps,
-        estimator=estimator,
-        num_backward=num_backward,
-        backward=backward,
-        resampling=resampling,
-        proposal=comb.proposal,
-        optimizer=optimizer,
-        step_size=step_size,
-        decay=decay,
-        average_from=average_from,
-        progress_bar=progress_bar,
+        key, comb.model, lambda lam: (params, lam), ys, comb.functional, lam0, config, loop
     )
     return FitResult(averaged, last, averaged, trace, scores, infos, failed)
 
@@ -580,25 +451,10 @@ def fit_msc(
         backward=backward,
         resampling=resampling,
     )
-    step_size, decay, average_from = _check_loop_args(
-        num_steps, estimator, optimizer, step_size, decay, average_from
+    loop = loop_settings(
+        num_steps, estimator, optimizer, step_size, decay, average_from, progress_bar
     )
-    return _fit_msc(
-        key,
-        model,
-        params,
-        proposal,
-        lam0,
-        ys,
-        num_particles,
-        num_steps,
-        estimator,
-        num_backward,
-        kern,
-        scheme,
-        optimizer,
-        step_size,
-        decay,
-        average_from,
-        bool(progress_bar),
+    config = SMCConfig(
+        num_particles=num_particles, resampling=scheme, num_backward=num_backward, backward=kern
     )
+    return _fit_msc(key, model, params, proposal, lam0, ys, config, loop)

@@ -1,18 +1,41 @@
 """The pieces of one state-space particle step shared by the filter and the conditional filter.
 
-`sample_proposal` moves particles (bootstrap: the model's transition; guided: a `Proposal`),
+`Proposal` is a guided filter's proposal (exported as `smc.Proposal`); `sample_proposal` moves
+particles (bootstrap: the model's transition; guided: a `Proposal`),
 `incremental_log_weights` gives g(y|x) m(x|x_prev) / q(x|x_prev, y), and `reweight_state`
 adds them through `core.particles.reweight`, the one reweighting step of the library.
 """
 
+import dataclasses
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
+import numpyro.distributions as dist
 
 from probkit.core import accumulate
 from probkit.core.particles import reweight
+from probkit.core.types import Array, PyTree
 from probkit.ssm import model as ssm_model
 
-__all__ = ["incremental_log_weights", "reweight_state", "sample_proposal"]
+__all__ = ["Proposal", "incremental_log_weights", "reweight_state", "sample_proposal"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Proposal:
+    """Guided-filter proposal: `initial(params, y0)` and `transition(params, x_prev, y, t)`.
+
+    Both return numpyro distributions for one particle (or a batch when `vectorized=True`,
+    as for `StateSpaceModel`).
+    """
+
+    initial: Callable[[PyTree, Array], dist.Distribution]
+    transition: Callable[[PyTree, Array, Array, Array], dist.Distribution]
+    vectorized: bool = False
+
+    def __post_init__(self):
+        if not callable(self.initial) or not callable(self.transition):
+            raise TypeError("Proposal.initial and Proposal.transition must be callable")
 
 
 def sample_proposal(key, model, params, proposal, x_prev, y, t):

@@ -33,6 +33,7 @@ from probkit.core.types import Array, PRNGKey, PyTree
 from probkit.smc import backward as backward_mod
 from probkit.smc import filtering
 from probkit.smc._checks import check_setup
+from probkit.smc.config import SMCConfig
 from probkit.smc.functional import (
     AdditiveFunctional,
     check_functional,
@@ -275,42 +276,22 @@ def step(
     return new_state, info
 
 
-@partial(
-    jax.jit,
-    static_argnames=(
-        "model",
-        "functional",
-        "num_particles",
-        "num_backward",
-        "backward",
-        "proposal",
-        "resampling",
-        "ess_threshold",
-        "sharding",
-        "progress_bar",
-    ),
-)
-def run_unchecked(
-    key,
-    model,
-    params,
-    ys,
-    functional,
-    num_particles,
-    num_backward,
-    backward,
-    proposal,
-    resampling,
-    ess_threshold,
-    sharding,
-    progress_bar,
-):
-    """`paris` without argument checks, all arguments positional: for callers that validated
-    them once (`fit_mle`, `fit_msc`) and run PaRIS inside their own compiled loop."""
+@partial(jax.jit, static_argnames=("model", "functional", "config", "progress_bar"))
+def run_unchecked(key, model, params, ys, functional, config: SMCConfig, progress_bar: bool):
+    """`paris` without argument checks, its options in a validated `SMCConfig`: for callers that
+    validated them once (`paris`, `fit_mle`, `fit_msc`) and may run PaRIS inside their own
+    compiled loop."""
     T = ys.shape[0]
     k0, k_rest = jax.random.split(key)
     state, info0 = init(
-        k0, model, params, ys[0], functional, num_particles, proposal=proposal, sharding=sharding
+        k0,
+        model,
+        params,
+        ys[0],
+        functional,
+        config.num_particles,
+        proposal=config.proposal,
+        sharding=config.sharding,
     )
     estimate0 = accumulate.value(state.estimate)
 
@@ -324,12 +305,12 @@ def run_unchecked(
             y,
             t,
             functional,
-            num_backward=num_backward,
-            backward=backward,
-            proposal=proposal,
-            resampling=resampling,
-            ess_threshold=ess_threshold,
-            sharding=sharding,
+            num_backward=config.num_backward,
+            backward=config.backward,
+            proposal=config.proposal,
+            resampling=config.resampling,
+            ess_threshold=config.ess_threshold,
+            sharding=config.sharding,
         )
         return st, (info, accumulate.value(st.estimate))
 
@@ -413,21 +394,16 @@ def paris(
     if kernel.needs_ancestors:
         _check_mcmc(proposal, ess_threshold)
     check_functional(functional, model, params, ys, key)
-    return run_unchecked(
-        key,
-        model,
-        params,
-        ys,
-        functional,
-        num_particles,
-        num_backward,
-        kernel,
-        proposal,
-        scheme,
-        ess_threshold,
-        sharding,
-        bool(progress_bar),
+    config = SMCConfig(
+        num_particles=num_particles,
+        resampling=scheme,
+        ess_threshold=ess_threshold,
+        proposal=proposal,
+        num_backward=num_backward,
+        backward=kernel,
+        sharding=sharding,
     )
+    return run_unchecked(key, model, params, ys, functional, config, bool(progress_bar))
 
 
 # blackjax-style access to the kernel pieces: smc.paris.init / .step.

@@ -351,3 +351,24 @@ def test_bad_settings_are_refused(kwargs, error):
     lm, rm, prompt, n = (args.pop(k) for k in ("lm", "reward_model", "prompt", "num_particles"))
     with pytest.raises(error):
         llm.particle_filter(jax.random.key(0), lm, rm, prompt, n, **args)
+
+
+def test_failed_at_is_the_first_step_whose_weights_all_vanish():
+    # Every reward 0: under twisted weighting every weight is zero after the first step, which
+    # the result reports (failed, failed_at = 0) instead of NaN weights.
+    lm = FixedRewardLM()
+    dead = llm.particle_filter(
+        jax.random.key(0), lm, FixedRewardPRM(), fixed_prompt([0.0] * 4), 4, weighting="twisted"
+    )
+    assert bool(dead.failed) and int(dead.failed_at) == 0
+    assert not np.isnan(np.asarray(dead.log_weights)).any()
+    alive = llm.particle_filter(
+        jax.random.key(0), lm, FixedRewardPRM(), fixed_prompt([0.5] * 4), 4, weighting="twisted"
+    )
+    assert not bool(alive.failed) and int(alive.failed_at) == -1
+
+
+def test_the_old_result_name_is_a_deprecated_alias():
+    with pytest.warns(DeprecationWarning, match="FilterResult"):
+        assert llm.ParticleFilterResult is llm.FilterResult
+    assert llm.FilterResult is not __import__("probkit").smc.ParticleFilterResult
