@@ -116,7 +116,10 @@ def init(key: PRNGKey, chain: BaseChain, *, start=None, count_offset: int = 0) -
     n = chain.degree.shape[0]
     dtype = chain.log_mu.dtype
     if start is None:
-        pos = jax.random.categorical(key, chain.log_mu).astype(jnp.int32)
+        # inverse CDF: one uniform per walker (a Gumbel per node would cost O(n) per walker)
+        cdf = jnp.cumsum(jnp.exp(chain.log_mu - jnp.max(chain.log_mu)))
+        u = jax.random.uniform(key, dtype=cdf.dtype) * cdf[-1]
+        pos = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), n - 1).astype(jnp.int32)
     else:
         pos = jnp.asarray(start, jnp.int32)
     counts = jnp.full((n,), 1 + count_offset, jnp.int32)
