@@ -159,12 +159,18 @@ def _sample(key, logits):
     Probabilities are formed relative to the row maximum, so a neighbour is drawn with its
     exact probability up to the dtype's resolution (about 1e-7 absolute in float32).
     """
-    w = jnp.exp(logits - jnp.max(logits))
-    c = jnp.cumsum(w)
-    u = jax.random.uniform(key, dtype=c.dtype) * c[-1]
-    k = jnp.sum(c <= u).astype(jnp.int32)
-    last = jnp.max(jnp.where(w > 0, jnp.arange(w.shape[0]), 0))
-    return jnp.minimum(k, last)
+    return _sample_uniform(jax.random.uniform(key, dtype=logits.dtype), logits)
+
+
+def _sample_uniform(u, logits):
+    """`_sample` with its uniform u in [0, 1) given; logits (..., D + 1), u (...)."""
+    w = jnp.exp(logits - jnp.max(logits, axis=-1, keepdims=True))
+    c = jnp.cumsum(w, axis=-1)
+    total = c[..., -1:]
+    # u < c[-1] strictly (a uniform near 1 could round u up to c[-1]), so the first k with
+    # c_k > u has w_k > 0: never a masked column, with no extra pass over the row
+    v = jnp.minimum(jnp.asarray(u, c.dtype)[..., None] * total, jnp.nextafter(total, 0))
+    return jnp.sum(c <= v, axis=-1).astype(jnp.int32)
 
 
 def transition_probabilities(
@@ -199,7 +205,7 @@ def step(
 ) -> tuple[SRRWState, SRRWInfo]:
     """One SRRW step of one walker: X ~ K[x](X_n, ·), then the empirical-measure update."""
     nb, logits = _row_logits(state, chain, alpha, base == "nbrw", step_exponent)
-    finite = jnp.isfinite(jnp.max(logits)) & ~jnp.any(jnp.isnan(logits))
+    finite = jnp.isfinite(jnp.max(logits))  # a NaN logit makes the max NaN
     j = nb[_sample(key, logits)]
     counts, log_y, log_scale, k, info = _visit(
         state, j, j != state.position, step_exponent, logits.dtype
@@ -294,6 +300,7 @@ def srrw(
     functions=None,
     start=None,
     count_offset: int = 0,
+    layout: str = "padded",
     sharding: jax.sharding.NamedSharding | None = None,
     progress_bar: bool = False,
 ) -> SRRWResult:
@@ -319,6 +326,9 @@ def srrw(
             are summed over walkers at each checkpoint (needs `summary_every`).
         start: optional start node index (default: X_0 ~ μ).
         count_offset: added to every initial count (exactness checks of long runs).
+        layout: "padded" (every walker reads a row of width max degree + 1) or "bucketed"
+            (walkers grouped by their node's degree bucket read rows of the bucket's width;
+            faster on heavy-tailed graphs, see `probkit.walks.bucketed`).
         sharding: optional `NamedSharding` of the walker axis
             (`probkit.core.sharding.batch_sharding()`).
         progress_bar: tqdm bar driven from inside the loop.
@@ -329,13 +339,19 @@ def srrw(
     validate.key("key", key)
     _validate(graph, num_steps, alpha, base, num_walkers, step_exponent, alpha_schedule, record)
     every, functions = _streaming(graph, num_steps, summary_every, functions)
+    validate.one_of("layout", layout, ("padded", "bucketed"))
     chain = base_chain(graph, base)
+    plan = None
+    if layout == "bucketed":
+        from probkit.walks.bucketed import bucket_widths
+
+        plan = bucket_widths(graph)
     return _run(
         key, chain, jnp.asarray(alpha, chain.log_mu.dtype), start, functions, int(count_offset),
         num_steps=num_steps, num_walkers=num_walkers, base=base,
         step_exponent=float(step_exponent), alpha_schedule=alpha_schedule,
         record=record, every=every, sharding=sharding, progress_bar=progress_bar,
-        kernel="srrw",
+        kernel="srrw", plan=plan,
     )  # fmt: skip
 
 
@@ -365,6 +381,7 @@ def hdt(
         num_steps=num_steps, num_walkers=num_walkers, base="mhrw",
         step_exponent=float(step_exponent), alpha_schedule=alpha_schedule,
         record=record, every=every, sharding=sharding, progress_bar=progress_bar, kernel="hdt",
+        plan=None,
     )  # fmt: skip
 
 
@@ -372,12 +389,12 @@ def hdt(
     jax.jit,
     static_argnames=(
         "num_steps", "num_walkers", "base", "step_exponent", "alpha_schedule", "record",
-        "every", "sharding", "progress_bar", "kernel", "count_offset",
+        "every", "sharding", "progress_bar", "kernel", "count_offset", "plan",
     ),
 )  # fmt: skip
 def _run(
     key, chain, alpha, start, functions, count_offset, *, num_steps, num_walkers, base,
-    step_exponent, alpha_schedule, record, every, sharding, progress_bar, kernel,
+    step_exponent, alpha_schedule, record, every, sharding, progress_bar, kernel, plan,
 ):  # fmt: skip
     k_init, k_run = jax.random.split(key)
     states = jax.vmap(lambda k: init(k, chain, start=start, count_offset=count_offset))(
@@ -395,7 +412,13 @@ def _run(
         s, failed_at, t = carry  # t: steps taken; the step's key is fold_in(k_run, t)
         k = jax.random.fold_in(k_run, t)
         a = alpha if alpha_schedule is None else alpha_schedule(t + 1, alpha)
-        s, _ = jax.vmap(one, in_axes=(0, 0, None))(jax.random.split(k, num_walkers), s, a)
+        ks = jax.random.split(k, num_walkers)
+        if plan is None:
+            s, _ = jax.vmap(one, in_axes=(0, 0, None))(ks, s, a)
+        else:
+            from probkit.walks.bucketed import bucketed_step
+
+            s, _ = bucketed_step(ks, s, chain, a, plan, base=base, step_exponent=step_exponent)
         s = sharding_mod.constrain(s, sharding)
         bad = jnp.any(s.nonfinite)
         failed_at = jnp.where((failed_at < 0) & bad, t + 1, failed_at)

@@ -91,20 +91,16 @@ def test_streaming_summary_is_exact(run, x64):
 
 
 def test_streaming_keeps_only_sums():
-    """Output memory of the streaming record is O(R n), of record="positions" T x W."""
+    """The compiled streaming program's outputs are O(R n) and it allocates nothing per step
+    (record="positions" would output T x W x 4 bytes = 40 MB here)."""
     g = walks.from_networkx(nx.Graph(EDGES))
     num_steps, num_walkers = 100_000, 100
-
-    def memory(**kw):
-        f = jax.jit(lambda k: walks.srrw(k, g, num_steps, alpha=1.0, num_walkers=num_walkers,
-                                         **kw))  # fmt: skip
-        return f.lower(jax.random.key(0)).compile().memory_analysis()
-
-    stream, full = memory(summary_every=1000), memory(record="positions")
-    assert full.output_size_in_bytes >= 4 * num_steps * num_walkers
+    f = jax.jit(lambda k: walks.srrw(k, g, num_steps, alpha=1.0, num_walkers=num_walkers,
+                                     summary_every=1000))  # fmt: skip
+    mem = f.lower(jax.random.key(0)).compile().memory_analysis()
     state = num_walkers * 5 * (4 + 4)  # counts and log-measure
-    assert stream.output_size_in_bytes < 2 * state + 100 * 8 * 8  # + R x (n + 2) sums
-    assert stream.temp_size_in_bytes < 4 * num_steps  # nothing per step (no T keys either)
+    assert mem.output_size_in_bytes < 2 * state + 100 * 8 * 8  # + R x (n + 2) sums
+    assert mem.temp_size_in_bytes < 4 * num_steps  # nothing per step (no T keys either)
 
 
 def test_growing_alpha_closed_form():
@@ -175,3 +171,22 @@ def test_sharded_walker_axis_gives_the_same_walks():
     assert int(same) >= 63
     if int(same) == 64:
         np.testing.assert_allclose(float(fa), float(fb), rtol=1e-12)
+
+
+@pytest.mark.parametrize("base", ["nbrw", "mhrw"])  # SRW rows + backtracking; self column
+def test_bucketed_layout_gives_the_padded_walks(base):
+    """layout="bucketed" reads bucket-wide rows but draws with the same uniforms: in float64
+    the trajectories equal the padded ones (one walker of slack for a rounding tie). Walkers
+    start at the hub, so its bucket holds every walker at first; 100 walkers make two chunks
+    of 64 (with 28 dummies)."""
+    G = nx.barabasi_albert_graph(60, 2, seed=1)  # max degree 18: buckets of width 8, 16, 19
+    with jax.enable_x64(True):
+        g = walks.from_networkx(G, target=np.linspace(1, 3, 60) if base == "mhrw" else None)
+        hub = int(np.argmax(np.asarray(g.degree)))
+        kw = dict(alpha=3.0, base=base, num_walkers=100, start=hub, record="positions")
+        a = walks.srrw(jax.random.key(5), g, 100, **kw)
+        b = walks.srrw(jax.random.key(5), g, 100, layout="bucketed", **kw)
+    assert not bool(b.failed)
+    same = (np.asarray(a.trace) == np.asarray(b.trace)).all(axis=0)
+    assert same.sum() >= 99, same.sum()
+    np.testing.assert_array_equal(np.asarray(a.counts)[same], np.asarray(b.counts)[same])

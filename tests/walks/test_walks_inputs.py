@@ -129,3 +129,8 @@ def test_streaming_arguments(g):
     with pytest.raises(ValueError, match="functions must be finite"):
         walks.srrw(jax.random.key(0), g, 10, alpha=1.0, summary_every=5,
                    functions=[1.0, np.nan, 0.0, 0.0])  # fmt: skip
+
+
+def test_layout_argument(g):
+    with pytest.raises(ValueError, match="layout"):
+        walks.srrw(jax.random.key(0), g, 10, alpha=1.0, layout="csr")
