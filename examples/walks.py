@@ -154,7 +154,7 @@ def _plot(out_dir, err, sa):
 
 
 def tour(out_dir: pathlib.Path) -> TourResult:
-    s = run(num_walkers=100, num_steps=3000, num_tokens=50, sa_steps=10000, out_dir=out_dir)
+    s = run(num_walkers=100, num_steps=3000, num_tokens=40, sa_steps=8000, out_dir=out_dir)
     ba = s["sampling"]["Barabási–Albert"]
     sa = {k: v[1][-1] for k, v in s["tokens"].items()}
     srrw = next(k for k in sa if k.startswith("SRRW"))
