@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from probkit.walks import kernel
+from probkit.walks import primitives
 from probkit.walks.graph import Graph
 
 __all__ = ["bucket_widths", "bucketed_step"]
@@ -69,7 +69,7 @@ def bucketed_step(keys, states, chain, alpha, widths, *, base, step_exponent, ch
         else:
             lx = log_y[safe[:, None], nb]
         logits = jnp.where(lp > -jnp.inf, lp - alpha * (lx - chain.log_mu[nb]), -jnp.inf)
-        k = kernel._sample_uniform(u[safe], logits)
+        k = primitives._sample_uniform(u[safe], logits)
         j = jnp.take_along_axis(nb, k[:, None], axis=1)[:, 0]
         return j, ~jnp.isfinite(jnp.max(logits, axis=1))
 
@@ -94,10 +94,10 @@ def bucketed_step(keys, states, chain, alpha, widths, *, base, step_exponent, ch
     states = states._replace(counts=counts, log_y=log_y)
 
     def visit(s, j, bad_j):
-        counts, log_y, log_scale, k, info = kernel._visit(
+        counts, log_y, log_scale, k, info = primitives._visit(
             s, j, j != s.position, step_exponent, chain.log_mu.dtype
         )
-        new = kernel.SRRWState(j, s.position, counts, log_y, log_scale, k, s.nonfinite | bad_j)
+        new = primitives.SRRWState(j, s.position, counts, log_y, log_scale, k, s.nonfinite | bad_j)
         return new, info
 
     return jax.vmap(visit)(states, nxt, bad)
