@@ -4,23 +4,20 @@ Doshi, Hu & Eun, *Self-Repellent Random Walks on General Graphs* (ICML 2023); Hu
 *Accelerating Distributed Stochastic Optimization via Self-Repellent Random Walks* (ICLR 2024).
 """
 
+from probkit.walks.estimators import SRRWSummary, ergodic_average, nrmse, tvd, visit_frequencies
 from probkit.walks.graph import BASES, BaseChain, Graph, base_chain, dense_transition, from_networkx
 from probkit.walks.kernel import (
     SRRWInfo,
     SRRWResult,
     SRRWState,
     empirical_measure,
-    ergodic_average,
     growing_alpha,
     hdt,
     hdt_step,
     init,
-    nrmse,
     srrw,
     step,
     transition_probabilities,
-    tvd,
-    visit_frequencies,
 )
 from probkit.walks.sa import SAInfo, SAResult, SAState, sa_init, sa_srrw, sa_step
 from probkit.walks.theory import asymptotic_covariance, sa_asymptotic_covariance, spectrum
@@ -35,6 +32,7 @@ __all__ = [
     "SRRWInfo",
     "SRRWResult",
     "SRRWState",
+    "SRRWSummary",
     "asymptotic_covariance",
     "base_chain",
     "dense_transition",

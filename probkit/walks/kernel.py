@@ -14,7 +14,9 @@ Cost per step O(D) (D = max degree + 1: the normaliser needs every neighbour and
 self-loop). K[x] does not change when x is rescaled, so the kernel uses raw visit counts (a = 1;
 int32, exact to 2^31 visits) or x in log space up to a common scale (a < 1; O(1) update per
 step). Memory: W walkers × N nodes × (int32 counts + float log-measure); `record="final"`
-(default) keeps only the final state, `record="positions"` adds the (T, W) int32 trajectory.
+(default) keeps only the final state, `record="positions"` adds the (T, W) int32 trajectory, and
+the streaming option `summary_every=k` keeps only sums over walkers of the errors every k steps
+(`SRRWSummary`: O(n) per checkpoint, nothing of size T × W).
 
 HDT (`hdt`): history-driven target, π_i[x] ∝ μ_i (x_i/μ_i)^(-α) targeted by Metropolis–Hastings
 with SRW proposals; an O(1) step (one neighbour, one accept test), covariance
@@ -31,40 +33,24 @@ import jax.numpy as jnp
 from probkit.core import progress, validate
 from probkit.core import sharding as sharding_mod
 from probkit.core.types import Array, PRNGKey
+from probkit.walks.bucketed import bucket_widths, bucketed_step
+from probkit.walks.estimators import SRRWSummary, summarise
 from probkit.walks.graph import BASES, BaseChain, Graph, base_chain
+from probkit.walks.primitives import SRRWInfo, SRRWState, _log_x, _sample, _visit
 
 __all__ = [
     "SRRWInfo",
     "SRRWResult",
     "SRRWState",
     "empirical_measure",
-    "ergodic_average",
     "growing_alpha",
     "hdt",
     "hdt_step",
     "init",
-    "nrmse",
     "srrw",
     "step",
     "transition_probabilities",
-    "tvd",
-    "visit_frequencies",
 ]
-
-
-class SRRWState(NamedTuple):
-    position: Array  # () int32 current node index
-    previous: Array  # () int32 previous node (-1 before the first step)
-    counts: Array  # (n,) int32 visit counts, one initial visit per node included
-    log_y: Array  # (n,) float log x_n up to the common scale exp(log_scale)
-    log_scale: Array  # () float
-    num_steps: Array  # () int32 steps taken
-    nonfinite: Array  # () bool: a non-finite kernel row was met
-
-
-class SRRWInfo(NamedTuple):
-    moved: Array  # () bool: X_{n+1} != X_n
-    step_size: Array  # () γ_{n+1}
 
 
 class SRRWResult(NamedTuple):
@@ -75,6 +61,7 @@ class SRRWResult(NamedTuple):
         positions: (W,) node index after the last step.
         counts: (W, n) int32 visit counts (initial visit per node included).
         trace: (T, W) int32 positions after each step, or None (`record="final"`).
+        summary: `SRRWSummary` of walker-summed errors every `summary_every` steps, or None.
         state: final `SRRWState`, leaves with a leading (W,) axis.
         failed: () bool, some walker met a non-finite kernel row.
         failed_at: () int32, first such step (-1 if none).
@@ -84,6 +71,7 @@ class SRRWResult(NamedTuple):
     positions: Array
     counts: Array
     trace: Array | None
+    summary: SRRWSummary | None
     state: SRRWState
     failed: Array
     failed_at: Array
@@ -115,7 +103,10 @@ def init(key: PRNGKey, chain: BaseChain, *, start=None, count_offset: int = 0) -
     n = chain.degree.shape[0]
     dtype = chain.log_mu.dtype
     if start is None:
-        pos = jax.random.categorical(key, chain.log_mu).astype(jnp.int32)
+        # inverse CDF: one uniform per walker (a Gumbel per node would cost O(n) per walker)
+        cdf = jnp.cumsum(jnp.exp(chain.log_mu - jnp.max(chain.log_mu)))
+        u = jax.random.uniform(key, dtype=cdf.dtype) * cdf[-1]
+        pos = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), n - 1).astype(jnp.int32)
     else:
         pos = jnp.asarray(start, jnp.int32)
     counts = jnp.full((n,), 1 + count_offset, jnp.int32)
@@ -131,12 +122,6 @@ def init(key: PRNGKey, chain: BaseChain, *, start=None, count_offset: int = 0) -
     )
 
 
-def _log_x(state: SRRWState, idx, step_exponent: float):
-    if step_exponent == 1.0:
-        return jnp.log(state.counts[idx].astype(state.log_y.dtype))
-    return state.log_y[idx]
-
-
 def _row_logits(state, chain, alpha, non_backtracking, step_exponent):
     i = state.position
     nb = chain.neighbors[i]
@@ -149,39 +134,12 @@ def _row_logits(state, chain, alpha, non_backtracking, step_exponent):
     return nb, logits
 
 
-def _sample(key, logits):
-    """Inverse-CDF draw from softmax(logits): one uniform per walker (not D + 1 Gumbels).
-
-    Probabilities are formed relative to the row maximum, so a neighbour is drawn with its
-    exact probability up to the dtype's resolution (about 1e-7 absolute in float32).
-    """
-    w = jnp.exp(logits - jnp.max(logits))
-    c = jnp.cumsum(w)
-    u = jax.random.uniform(key, dtype=c.dtype) * c[-1]
-    k = jnp.sum(c <= u).astype(jnp.int32)
-    last = jnp.max(jnp.where(w > 0, jnp.arange(w.shape[0]), 0))
-    return jnp.minimum(k, last)
-
-
 def transition_probabilities(
     state: SRRWState, chain: BaseChain, alpha, *, base: str = "srw", step_exponent: float = 1.0
 ) -> tuple[Array, Array]:
     """The exact row K[x_n](X_n, ·) as (neighbour indices (D+1,), probabilities (D+1,))."""
     nb, logits = _row_logits(state, chain, alpha, base == "nbrw", step_exponent)
     return nb, jax.nn.softmax(logits)
-
-
-def _visit(state: SRRWState, j, moved, step_exponent, dtype):
-    k = state.num_steps + 1
-    n = state.counts.shape[0]
-    gamma = (k.astype(dtype) + n) ** (-step_exponent)
-    counts = state.counts.at[j].add(1)
-    if step_exponent == 1.0:
-        log_y, log_scale = state.log_y, state.log_scale
-    else:
-        log_scale = state.log_scale + jnp.log1p(-gamma)
-        log_y = state.log_y.at[j].set(jnp.logaddexp(state.log_y[j], jnp.log(gamma) - log_scale))
-    return counts, log_y, log_scale, k, SRRWInfo(moved, gamma)
 
 
 def step(
@@ -195,7 +153,7 @@ def step(
 ) -> tuple[SRRWState, SRRWInfo]:
     """One SRRW step of one walker: X ~ K[x](X_n, ·), then the empirical-measure update."""
     nb, logits = _row_logits(state, chain, alpha, base == "nbrw", step_exponent)
-    finite = jnp.isfinite(jnp.max(logits)) & ~jnp.any(jnp.isnan(logits))
+    finite = jnp.isfinite(jnp.max(logits))  # a NaN logit makes the max NaN
     j = nb[_sample(key, logits)]
     counts, log_y, log_scale, k, info = _visit(
         state, j, j != state.position, step_exponent, logits.dtype
@@ -253,6 +211,28 @@ def _validate(graph, num_steps, alpha, base, num_walkers, step_exponent, alpha_s
     validate.one_of("record", record, ("final", "positions"))
 
 
+def _streaming(graph, num_steps, summary_every, functions):
+    """Validated (summary_every, functions (m, n) or None)."""
+    if summary_every is None:
+        if functions is not None:
+            raise ValueError("functions needs summary_every (the streaming record)")
+        return None, None
+    every = validate.positive_int("summary_every", summary_every)
+    if every > num_steps:
+        raise ValueError(f"summary_every must be <= num_steps = {num_steps}, got {every}")
+    if functions is None:
+        return every, None
+    n = graph.num_nodes
+    f = validate.finite("functions", functions)
+    if f.ndim == 1:
+        f = f[None, :]
+    if f.ndim != 2 or f.shape[1] != n:
+        raise ValueError(
+            f"functions must have shape ({n},) or (m, {n}), got {jnp.shape(functions)}"
+        )
+    return every, f.astype(jnp.result_type(float))
+
+
 def srrw(
     key: PRNGKey,
     graph: Graph,
@@ -264,12 +244,18 @@ def srrw(
     step_exponent: float = 1.0,
     alpha_schedule: Callable | None = None,
     record: str = "final",
+    summary_every: int | None = None,
+    functions=None,
     start=None,
     count_offset: int = 0,
+    layout: str = "padded",
     sharding: jax.sharding.NamedSharding | None = None,
     progress_bar: bool = False,
 ) -> SRRWResult:
     """Run `num_walkers` independent SRRWs for `num_steps` steps (vmap over walkers, scan).
+
+    Memory: the state holds W × n int32 counts and W × n floats (the kernel needs every
+    walker's x_n); `record="positions"` adds T × W int32; `summary_every` adds O(R (n + m)).
 
     Args:
         key: PRNG key.
@@ -279,11 +265,20 @@ def srrw(
         base: "srw", "mhrw" or "nbrw".
         num_walkers: W independent walkers.
         step_exponent: a in (0.5, 1], γ_n = (n + N)^(-a); 1 gives visit frequencies.
-        alpha_schedule: optional `f(n, alpha) -> α_n` (e.g. `growing_alpha()`).
+        alpha_schedule: optional `f(n, alpha) -> α_n` used at step n = 1..T
+            (e.g. `growing_alpha()`).
         record: "final" (only the final state) or "positions" (also the (T, W) trajectory).
+        summary_every: streaming record: every this many steps keep only sums over walkers of
+            the errors of x_n against μ (`SRRWSummary` in `result.summary`).
+        functions: node functions f, (n,) or (m, n), whose ergodic averages Σ_i x_n(i) f(i)
+            are summed over walkers at each checkpoint (needs `summary_every`).
         start: optional start node index (default: X_0 ~ μ).
         count_offset: added to every initial count (exactness checks of long runs).
-        sharding: optional `NamedSharding` of the walker axis.
+        layout: "padded" (every walker reads a row of width max degree + 1) or "bucketed"
+            (walkers grouped by their node's degree bucket read rows of the bucket's width;
+            faster on heavy-tailed graphs, see `probkit.walks.bucketed`).
+        sharding: optional `NamedSharding` of the walker axis
+            (`probkit.core.sharding.batch_sharding()`).
         progress_bar: tqdm bar driven from inside the loop.
 
     Returns:
@@ -291,12 +286,18 @@ def srrw(
     """
     validate.key("key", key)
     _validate(graph, num_steps, alpha, base, num_walkers, step_exponent, alpha_schedule, record)
+    every, functions = _streaming(graph, num_steps, summary_every, functions)
+    validate.one_of("layout", layout, ("padded", "bucketed"))
     chain = base_chain(graph, base)
+    plan = None
+    if layout == "bucketed":
+        plan = bucket_widths(graph)
     return _run(
-        key, chain, jnp.asarray(alpha, chain.log_mu.dtype), start, int(count_offset),
+        key, chain, jnp.asarray(alpha, chain.log_mu.dtype), start, functions, int(count_offset),
         num_steps=num_steps, num_walkers=num_walkers, base=base,
         step_exponent=float(step_exponent), alpha_schedule=alpha_schedule,
-        record=record, sharding=sharding, progress_bar=progress_bar, kernel="srrw",
+        record=record, every=every, sharding=sharding, progress_bar=progress_bar,
+        kernel="srrw", plan=plan,
     )  # fmt: skip
 
 
@@ -310,6 +311,8 @@ def hdt(
     step_exponent: float = 1.0,
     alpha_schedule: Callable | None = None,
     record: str = "final",
+    summary_every: int | None = None,
+    functions=None,
     start=None,
     sharding: jax.sharding.NamedSharding | None = None,
     progress_bar: bool = False,
@@ -317,12 +320,14 @@ def hdt(
     """History-driven-target MHRW (Hu, Ma & Eun 2025): O(1) per step; arguments as `srrw`."""
     validate.key("key", key)
     _validate(graph, num_steps, alpha, "mhrw", num_walkers, step_exponent, alpha_schedule, record)
+    every, functions = _streaming(graph, num_steps, summary_every, functions)
     chain = base_chain(graph, "mhrw")
     return _run(
-        key, chain, jnp.asarray(alpha, chain.log_mu.dtype), start, 0,
+        key, chain, jnp.asarray(alpha, chain.log_mu.dtype), start, functions, 0,
         num_steps=num_steps, num_walkers=num_walkers, base="mhrw",
         step_exponent=float(step_exponent), alpha_schedule=alpha_schedule,
-        record=record, sharding=sharding, progress_bar=progress_bar, kernel="hdt",
+        record=record, every=every, sharding=sharding, progress_bar=progress_bar, kernel="hdt",
+        plan=None,
     )  # fmt: skip
 
 
@@ -330,79 +335,76 @@ def hdt(
     jax.jit,
     static_argnames=(
         "num_steps", "num_walkers", "base", "step_exponent", "alpha_schedule", "record",
-        "sharding", "progress_bar", "kernel", "count_offset",
+        "every", "sharding", "progress_bar", "kernel", "count_offset", "plan",
     ),
 )  # fmt: skip
 def _run(
-    key, chain, alpha, start, count_offset, *, num_steps, num_walkers, base, step_exponent,
-    alpha_schedule, record, sharding, progress_bar, kernel,
+    key, chain, alpha, start, functions, count_offset, *, num_steps, num_walkers, base,
+    step_exponent, alpha_schedule, record, every, sharding, progress_bar, kernel, plan,
 ):  # fmt: skip
     k_init, k_run = jax.random.split(key)
     states = jax.vmap(lambda k: init(k, chain, start=start, count_offset=count_offset))(
         jax.random.split(k_init, num_walkers)
     )
     states = sharding_mod.constrain(states, sharding)
+    mu = jnp.exp(chain.log_mu)
 
     def one(k, s, a):
         if kernel == "hdt":
             return hdt_step(k, s, chain, a, step_exponent=step_exponent)
         return step(k, s, chain, a, base=base, step_exponent=step_exponent)
 
-    def body(carry, k):
-        s, failed_at = carry
-        a = alpha if alpha_schedule is None else alpha_schedule(s.num_steps[0] + 1, alpha)
-        s, _ = jax.vmap(one, in_axes=(0, 0, None))(jax.random.split(k, num_walkers), s, a)
+    def body(carry, _):
+        s, failed_at, t = carry  # t: steps taken; the step's key is fold_in(k_run, t)
+        k = jax.random.fold_in(k_run, t)
+        a = alpha if alpha_schedule is None else alpha_schedule(t + 1, alpha)
+        ks = jax.random.split(k, num_walkers)
+        if plan is None:
+            s, _ = jax.vmap(one, in_axes=(0, 0, None))(ks, s, a)
+        else:
+            s, _ = bucketed_step(ks, s, chain, a, plan, base=base, step_exponent=step_exponent)
         s = sharding_mod.constrain(s, sharding)
         bad = jnp.any(s.nonfinite)
-        failed_at = jnp.where((failed_at < 0) & bad, s.num_steps[0], failed_at)
+        failed_at = jnp.where((failed_at < 0) & bad, t + 1, failed_at)
         out = s.position if record == "positions" else None
-        return (s, failed_at), out
+        return (s, failed_at, t + 1), out
 
-    (states, failed_at), trace = progress.scan(
-        body,
-        (states, jnp.asarray(-1, jnp.int32)),
-        jax.random.split(k_run, num_steps),
-        enabled=progress_bar,
-        label="SRRW" if kernel == "srrw" else "HDT",
-    )
+    # no per-step input: nothing of size T is allocated unless record="positions"
+    carry = (states, jnp.asarray(-1, jnp.int32), jnp.asarray(0, jnp.int32))
+    label = "SRRW" if kernel == "srrw" else "HDT"
+    summary = None
+    if every is None:
+        carry, trace = progress.scan(
+            body, carry, length=num_steps, enabled=progress_bar, label=label
+        )
+    else:
+        num_records = num_steps // every
+
+        def outer(carry, _):
+            carry, tr = jax.lax.scan(body, carry, length=every)
+            x = empirical_measure(carry[0], step_exponent)
+            return carry, (tr, summarise(x, mu, functions))
+
+        carry, (trace, sums) = progress.scan(
+            outer, carry, length=num_records, enabled=progress_bar, label=label
+        )
+        if trace is not None:
+            trace = trace.reshape(num_records * every, num_walkers)
+        rest = num_steps - num_records * every
+        if rest:
+            carry, tail = jax.lax.scan(body, carry, length=rest)
+            if trace is not None:
+                trace = jnp.concatenate([trace, tail])
+        steps = (jnp.arange(1, num_records + 1) * every).astype(jnp.int32)
+        summary = SRRWSummary(steps, mu, *sums, num_walkers)
+    states, failed_at, _ = carry
     return SRRWResult(
         empirical_measure(states, step_exponent),
         states.position,
         states.counts,
         trace,
+        summary,
         states,
         failed_at >= 0,
         failed_at,
     )
-
-
-def visit_frequencies(result: SRRWResult) -> Array:
-    """(W, n) fraction of the T steps spent at each node (the initial visits excluded)."""
-    c = result.counts - _initial(result)
-    c = c.astype(result.state.log_y.dtype)
-    return c / jnp.sum(c, axis=-1, keepdims=True)
-
-
-def _initial(result: SRRWResult):
-    total = jnp.sum(result.counts, axis=-1, keepdims=True)
-    n = result.counts.shape[-1]
-    per_node = (total - result.state.num_steps[..., None]) // n
-    return per_node
-
-
-def ergodic_average(result: SRRWResult, f) -> Array:
-    """(W,) Σ_i x_n(i) f(i) for a node function f given as an (n,) array."""
-    f = jnp.asarray(f)
-    return result.empirical @ f.astype(result.empirical.dtype)
-
-
-def tvd(empirical, target) -> Array:
-    """Total-variation distance ½ Σ |x - μ| over the last axis."""
-    return 0.5 * jnp.sum(jnp.abs(jnp.asarray(empirical) - jnp.asarray(target)), axis=-1)
-
-
-def nrmse(empirical, target) -> Array:
-    """Per node √E[(x_i - μ_i)²] / μ_i over the leading (walker) axis: (n,)."""
-    x = jnp.asarray(empirical)
-    mu = jnp.asarray(target)
-    return jnp.sqrt(jnp.mean((x - mu) ** 2, axis=0)) / mu

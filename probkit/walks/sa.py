@@ -206,28 +206,28 @@ def _run(
             gamma_exponent=gamma_exponent, beta_exponent=beta_exponent,
         )  # fmt: skip
 
-    def inner(carry, k):
-        s, failed_at = carry
-        s, _ = jax.vmap(one)(jax.random.split(k, num_tokens), s)
+    def inner(carry, _):
+        s, failed_at, t = carry  # t: steps taken; the step's key is fold_in(k_run, t)
+        ks = jax.random.split(jax.random.fold_in(k_run, t), num_tokens)
+        s, _ = jax.vmap(one)(ks, s)
         s = sharding_mod.constrain(s, sharding)
         ok = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(s.theta)]))
         bad = jnp.any(s.walk.nonfinite) | ~ok
-        failed_at = jnp.where((failed_at < 0) & bad, s.walk.num_steps[0], failed_at)
-        return (s, failed_at), None
+        failed_at = jnp.where((failed_at < 0) & bad, t + 1, failed_at)
+        return (s, failed_at, t + 1), None
 
-    def outer(carry, ks):
-        carry, _ = jax.lax.scan(inner, carry, ks)
+    def outer(carry, _):
+        carry, _ = jax.lax.scan(inner, carry, length=every)
         return carry, carry[0].theta
 
-    keys = jax.random.split(k_run, num_records * every).reshape(num_records, every, -1)
-    if jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
-        keys = jax.random.split(k_run, num_records * every).reshape(num_records, every)
+    # no per-step input: nothing of size T is allocated (the keys come from the step counter)
+    carry = (states, jnp.asarray(-1, jnp.int32), jnp.asarray(0, jnp.int32))
     carry, trace = progress.scan(
-        outer, (states, jnp.asarray(-1, jnp.int32)), keys, enabled=progress_bar, label="SA-SRRW"
+        outer, carry, length=num_records, enabled=progress_bar, label="SA-SRRW"
     )
     rest = num_steps - num_records * every
     if rest:
-        carry, _ = jax.lax.scan(inner, carry, jax.random.split(jax.random.fold_in(k_run, 1), rest))
-    states, failed_at = carry
+        carry, _ = jax.lax.scan(inner, carry, length=rest)
+    states, failed_at, _ = carry
     steps = (jnp.arange(1, num_records + 1) * every).astype(jnp.int32)
     return SAResult(states.theta, trace, steps, states, failed_at >= 0, failed_at)

@@ -115,3 +115,22 @@ def test_other_arguments(g):
         walks.sa_srrw(jax.random.key(0), g, None, jnp.zeros(1), jnp.zeros((4, 1)), 10, alpha=1.0)
     with pytest.raises(ValueError, match="nbrw"):
         walks.asymptotic_covariance(g, 1.0, base="nbrw")
+
+
+def test_streaming_arguments(g):
+    with pytest.raises(ValueError, match="summary_every"):
+        walks.srrw(jax.random.key(0), g, 10, alpha=1.0, summary_every=0)
+    with pytest.raises(ValueError, match="summary_every"):
+        walks.srrw(jax.random.key(0), g, 10, alpha=1.0, summary_every=11)
+    with pytest.raises(ValueError, match="functions needs summary_every"):
+        walks.srrw(jax.random.key(0), g, 10, alpha=1.0, functions=np.ones(4))
+    with pytest.raises(ValueError, match="functions must have shape"):
+        walks.hdt(jax.random.key(0), g, 10, alpha=1.0, summary_every=5, functions=np.ones(3))
+    with pytest.raises(ValueError, match="functions must be finite"):
+        walks.srrw(jax.random.key(0), g, 10, alpha=1.0, summary_every=5,
+                   functions=[1.0, np.nan, 0.0, 0.0])  # fmt: skip
+
+
+def test_layout_argument(g):
+    with pytest.raises(ValueError, match="layout"):
+        walks.srrw(jax.random.key(0), g, 10, alpha=1.0, layout="csr")
