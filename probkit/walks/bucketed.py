@@ -69,7 +69,7 @@ def bucketed_step(keys, states, chain, alpha, widths, *, base, step_exponent, ch
         else:
             lx = log_y[safe[:, None], nb]
         logits = jnp.where(lp > -jnp.inf, lp - alpha * (lx - chain.log_mu[nb]), -jnp.inf)
-        k = primitives._sample_uniform(u[safe], logits)
+        k = primitives.sample_row_given_uniform(u[safe], logits)
         j = jnp.take_along_axis(nb, k[:, None], axis=1)[:, 0]
         return j, ~jnp.isfinite(jnp.max(logits, axis=1))
 
@@ -94,7 +94,7 @@ def bucketed_step(keys, states, chain, alpha, widths, *, base, step_exponent, ch
     states = states._replace(counts=counts, log_y=log_y)
 
     def visit(s, j, bad_j):
-        counts, log_y, log_scale, k, info = primitives._visit(
+        counts, log_y, log_scale, k, info = primitives.record_visit(
             s, j, j != s.position, step_exponent, chain.log_mu.dtype
         )
         new = primitives.SRRWState(j, s.position, counts, log_y, log_scale, k, s.nonfinite | bad_j)

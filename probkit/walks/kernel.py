@@ -36,12 +36,19 @@ from probkit.core.types import Array, PRNGKey
 from probkit.walks.bucketed import bucket_widths, bucketed_step
 from probkit.walks.estimators import SRRWSummary, summarise
 from probkit.walks.graph import BASES, BaseChain, Graph, base_chain
-from probkit.walks.primitives import SRRWInfo, SRRWState, _log_x, _sample, _visit
+from probkit.walks.primitives import (
+    SRRWInfo,
+    SRRWState,
+    log_visit_frequency,
+    record_visit,
+    sample_row,
+)
 
 __all__ = [
     "SRRWInfo",
     "SRRWResult",
     "SRRWState",
+    "check_exponent",
     "empirical_measure",
     "growing_alpha",
     "hdt",
@@ -77,7 +84,8 @@ class SRRWResult(NamedTuple):
     failed_at: Array
 
 
-def _check_exponent(name: str, value) -> float:
+def check_exponent(name: str, value) -> float:
+    """A step-size exponent in (0.5, 1] (the Robbins–Monro range), named in the error."""
     value = validate.positive_float(name, value)
     if not 0.5 < value <= 1.0:
         raise ValueError(f"{name} must be in (0.5, 1], got {value}")
@@ -129,7 +137,7 @@ def _row_logits(state, chain, alpha, non_backtracking, step_exponent):
     if non_backtracking:
         back = (nb == state.previous) & chain.mask[i] & (chain.degree[i] > 1)
         lp = jnp.where(back, -jnp.inf, lp)
-    rep = _log_x(state, nb, step_exponent) - chain.log_mu[nb]
+    rep = log_visit_frequency(state, nb, step_exponent) - chain.log_mu[nb]
     logits = jnp.where(lp > -jnp.inf, lp - alpha * rep, -jnp.inf)
     return nb, logits
 
@@ -154,8 +162,8 @@ def step(
     """One SRRW step of one walker: X ~ K[x](X_n, ·), then the empirical-measure update."""
     nb, logits = _row_logits(state, chain, alpha, base == "nbrw", step_exponent)
     finite = jnp.isfinite(jnp.max(logits))  # a NaN logit makes the max NaN
-    j = nb[_sample(key, logits)]
-    counts, log_y, log_scale, k, info = _visit(
+    j = nb[sample_row(key, logits)]
+    counts, log_y, log_scale, k, info = record_visit(
         state, j, j != state.position, step_exponent, logits.dtype
     )
     new = SRRWState(j, state.position, counts, log_y, log_scale, k, state.nonfinite | ~finite)
@@ -175,7 +183,9 @@ def hdt_step(
     j = chain.neighbors[i, slot]
 
     def log_pi(v):
-        return chain.log_mu[v] - alpha * (_log_x(state, v, step_exponent) - chain.log_mu[v])
+        return chain.log_mu[v] - alpha * (
+            log_visit_frequency(state, v, step_exponent) - chain.log_mu[v]
+        )
 
     log_acc = (
         log_pi(j)
@@ -185,7 +195,7 @@ def hdt_step(
     )
     accept = jnp.log(u[1]) < log_acc
     nxt = jnp.where(accept, j, i)
-    counts, log_y, log_scale, k, info = _visit(state, nxt, accept, step_exponent, dtype)
+    counts, log_y, log_scale, k, info = record_visit(state, nxt, accept, step_exponent, dtype)
     finite = jnp.isfinite(log_acc) | jnp.isneginf(log_acc)
     new = SRRWState(nxt, i, counts, log_y, log_scale, k, state.nonfinite | ~finite)
     return new, info
@@ -206,7 +216,7 @@ def _validate(graph, num_steps, alpha, base, num_walkers, step_exponent, alpha_s
     validate.positive_float("alpha", alpha, allow_zero=True)
     validate.one_of("base", base, BASES)
     validate.positive_int("num_walkers", num_walkers)
-    _check_exponent("step_exponent", step_exponent)
+    check_exponent("step_exponent", step_exponent)
     validate.callable_("alpha_schedule", alpha_schedule, allow_none=True)
     validate.one_of("record", record, ("final", "positions"))
 

@@ -11,7 +11,14 @@ import jax.numpy as jnp
 
 from probkit.core.types import Array
 
-__all__ = ["SRRWInfo", "SRRWState"]
+__all__ = [
+    "SRRWInfo",
+    "SRRWState",
+    "log_visit_frequency",
+    "record_visit",
+    "sample_row",
+    "sample_row_given_uniform",
+]
 
 
 class SRRWState(NamedTuple):
@@ -29,23 +36,24 @@ class SRRWInfo(NamedTuple):
     step_size: Array  # () γ_{n+1}
 
 
-def _log_x(state: SRRWState, idx, step_exponent: float):
+def log_visit_frequency(state: SRRWState, idx, step_exponent: float):
+    """log x_idx up to a constant: log visit counts (a = 1) or the stored log-measure."""
     if step_exponent == 1.0:
         return jnp.log(state.counts[idx].astype(state.log_y.dtype))
     return state.log_y[idx]
 
 
-def _sample(key, logits):
+def sample_row(key, logits):
     """Inverse-CDF draw from softmax(logits): one uniform per walker (not D + 1 Gumbels).
 
     Probabilities are formed relative to the row maximum, so a neighbour is drawn with its
     exact probability up to the dtype's resolution (about 1e-7 absolute in float32).
     """
-    return _sample_uniform(jax.random.uniform(key, dtype=logits.dtype), logits)
+    return sample_row_given_uniform(jax.random.uniform(key, dtype=logits.dtype), logits)
 
 
-def _sample_uniform(u, logits):
-    """`_sample` with its uniform u in [0, 1) given; logits (..., D + 1), u (...)."""
+def sample_row_given_uniform(u, logits):
+    """`sample_row` with its uniform u in [0, 1) given; logits (..., D + 1), u (...)."""
     w = jnp.exp(logits - jnp.max(logits, axis=-1, keepdims=True))
     c = jnp.cumsum(w, axis=-1)
     total = c[..., -1:]
@@ -55,7 +63,9 @@ def _sample_uniform(u, logits):
     return jnp.sum(c <= v, axis=-1).astype(jnp.int32)
 
 
-def _visit(state: SRRWState, j, moved, step_exponent, dtype):
+def record_visit(state: SRRWState, j, moved, step_exponent, dtype):
+    """Count a visit to node j and update the empirical measure with gamma_{n+1}: the new
+    `(counts, log_y, log_scale, num_steps, SRRWInfo)`."""
     k = state.num_steps + 1
     n = state.counts.shape[0]
     gamma = (k.astype(dtype) + n) ** (-step_exponent)

@@ -152,8 +152,8 @@ def sa_srrw(
     validate.positive_float("alpha", alpha, allow_zero=True)
     validate.one_of("base", base, BASES)
     validate.positive_int("num_tokens", num_tokens)
-    srrw_mod._check_exponent("gamma_exponent", gamma_exponent)
-    srrw_mod._check_exponent("beta_exponent", beta_exponent)
+    srrw_mod.check_exponent("gamma_exponent", gamma_exponent)
+    srrw_mod.check_exponent("beta_exponent", beta_exponent)
     validate.finite_tree("theta0", theta0)
     n = graph.num_nodes
     for leaf in jax.tree.leaves(node_data):
