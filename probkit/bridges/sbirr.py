@@ -346,7 +346,7 @@ def _fit(key, reference, theta, data, hold, hold_idx, hold_eps, cfg, max_iterati
             delta = _rel_change(theta_new, theta)
             stale = (hold is not None) & (r - new_best[3] >= patience)
             stop = done | (r >= max_iterations) | bad
-            new_done = (delta < tol) | stale
+            new_done = jnp.where(stop, done, (delta < tol) | stale)
             theta_next = jax.tree.map(lambda a, b: jnp.where(stop, b, a), theta_new, theta)
             info = FitInfo(jnp.where(stop, 0.0, delta).astype(dtype), loss, ot.error,
                            ot.converged, score, jnp.asarray(True))  # fmt: skip
