@@ -1,6 +1,7 @@
 """Schroedinger bridges: entropic OT, Gaussian closed forms, reference SDEs, and multi-marginal
 bridges with iterative reference refinement (SBIRR). See docs/bridges.md for the conventions."""
 
+from probkit.bridges import experiments
 from probkit.bridges.exact import exact_ot, wasserstein2
 from probkit.bridges.gaussian import (
     GaussianEOT,
@@ -47,6 +48,7 @@ __all__ = [
     "brownian",
     "drift",
     "exact_ot",
+    "experiments",
     "fit",
     "gaussian_eot",
     "gaussian_sb",

@@ -29,8 +29,8 @@ class LinearisedPaths(NamedTuple):
     end_cov: Array  # (n, d, d) P_N
 
 
-def _rk4(reference, theta, x, t, dt):
-    b = lambda y, s: reference.drift(theta, y, s)  # noqa: E731
+def _rk4(reference, theta, x, t, dt, scale):
+    b = lambda y, s: scale * reference.drift(theta, y, s)  # noqa: E731
     k1 = b(x, t)
     k2 = b(x + 0.5 * dt * k1, t + 0.5 * dt)
     k3 = b(x + 0.5 * dt * k2, t + 0.5 * dt)
@@ -38,14 +38,19 @@ def _rk4(reference, theta, x, t, dt):
     return x + dt / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
 
 
-def linearise(reference: Reference, theta, x0: Array, t0, horizon, num_steps: int):
-    """Linear-noise approximation from sources x0 (n, d) over [t0, t0 + horizon]."""
+def linearise(reference: Reference, theta, x0: Array, t0, horizon, num_steps: int, scale=1.0):
+    """Linear-noise approximation from sources x0 (n, d) over [t0, t0 + horizon].
+
+    `scale` multiplies the drift (0: the Brownian reference with the same sigma).
+    Returns (LinearisedPaths, F (n, N, d, d)).
+    """
     _n, d = x0.shape
     dt = horizon / num_steps
     eye = jnp.eye(d, dtype=x0.dtype)
     sigma = reference.sigma
     if reference.linear:
         A, m = reference.linear_coefficients(theta, d)
+        A = scale * A
         e, phi = ou_gramian(A, dt)
         root = jnp.linalg.cholesky(sigma**2 * phi + 1e-30 * eye)
 
@@ -59,7 +64,7 @@ def linearise(reference: Reference, theta, x0: Array, t0, horizon, num_steps: in
             L = jnp.broadcast_to(root, (num_steps, d, d))
             return jnp.concatenate([x[None], xs]), F, L
     else:
-        jac = jax.jacfwd(reference.drift, argnums=1)
+        jac = jax.jacfwd(lambda th, y, s: scale * reference.drift(th, y, s), argnums=1)
 
         def one(x):
             def step(x, j):
@@ -67,7 +72,7 @@ def linearise(reference: Reference, theta, x0: Array, t0, horizon, num_steps: in
                 Jdt = jac(theta, x, t) * dt
                 F = eye + Jdt + 0.5 * Jdt @ Jdt
                 L = sigma * jnp.sqrt(dt) * (eye + 0.5 * Jdt)
-                return _rk4(reference, theta, x, t, dt), (x, F, L)
+                return _rk4(reference, theta, x, t, dt, scale), (x, F, L)
 
             x_end, (xs, F, L) = jax.lax.scan(step, x, jnp.arange(num_steps))
             return jnp.concatenate([xs, x_end[None]]), F, L
@@ -146,6 +151,7 @@ def bridge_interval(
     horizon,
     init: tuple[Array, Array],
     epsilon_start=None,
+    drift_scale=1.0,
     *,
     num_steps: int,
     bridges_per_particle: int,
@@ -154,12 +160,13 @@ def bridge_interval(
 ) -> tuple[Array, Array, SinkhornResult]:
     """Static SB coupling of (x0, w0) -> (x1, w1) over `horizon`, then bridges.
 
+    `drift_scale` multiplies the reference drift (0: Brownian bridges with the same sigma).
     Returns (paths (n, M, N + 1, d), targets (n, M) indices into x1, Sinkhorn result). Each
     source draws its M targets from its row of the plan with fixed uniforms (so the same key
     gives the same draws when the plan barely moves: common random numbers across iterations).
     """
     k_pick, k_path = jax.random.split(key)
-    lin, F = linearise(reference, theta, x0, t0, horizon, num_steps)
+    lin, F = linearise(reference, theta, x0, t0, horizon, num_steps, drift_scale)
     cost = bridge_cost(lin, x1)
     ot = _run(w0, w1, cost, jnp.asarray(1.0, cost.dtype), init[0], init[1], threshold,
               max_iterations, epsilon_start)  # fmt: skip

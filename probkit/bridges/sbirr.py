@@ -95,7 +95,7 @@ def prepare(snapshots: Sequence, times, *, name: str = "snapshots") -> Snapshots
 
 
 def bridge_step(key: PRNGKey, reference: Reference, theta, data: Snapshots, init,
-                epsilon_start=None, *,
+                epsilon_start=None, drift_scale=1.0, *,
                 num_steps: int, bridges_per_particle: int = 1, threshold: float = 1e-4,
                 max_iterations: int = 2000):  # fmt: skip
     """Bridge every interval at theta: (paths (K, n, M, N+1, d), targets (K, n, M), ot, times).
@@ -111,7 +111,8 @@ def bridge_step(key: PRNGKey, reference: Reference, theta, data: Snapshots, init
 
     def one(k, x0, x1, w0, w1, t0_, h_, f, g, e0):
         return bridge_interval(
-            k, reference, theta, x0, x1, w0, w1, t0_, h_, (f, g), e0, num_steps=num_steps,
+            k, reference, theta, x0, x1, w0, w1, t0_, h_, (f, g), e0, drift_scale,
+            num_steps=num_steps,
             bridges_per_particle=bridges_per_particle, threshold=threshold,
             max_iterations=max_iterations,
         )  # fmt: skip
@@ -214,6 +215,7 @@ def fit(
     refine_steps: int = 15,
     sinkhorn_threshold: float = 1e-4,
     sinkhorn_iterations: int = 2000,
+    brownian_first: bool = True,
     progress_bar: bool = False,
 ) -> FitResult:
     """Fit trajectories and the reference's parameters to snapshots (list of (n_k, d) arrays).
@@ -229,9 +231,12 @@ def fit(
         max_iterations: most refinement rounds (a Brownian reference has none).
         tol: stop when max_i |dtheta_i| / (|theta_i| + 0.01) < tol.
         patience: with held-out data, stop after this many rounds without improvement and
-            return the best round's theta and trajectories.
+            return the last round's theta and trajectories (`info.holdout` has every round's
+            score).
         bridges_per_particle: bridges M drawn per source point for the refinement.
         refine_steps: damped Newton iterations per refinement.
+        brownian_first: bridge the first round under the Brownian reference with the same
+            sigma (as SBIRR does), so a poor theta0 cannot steer the first couplings.
         progress_bar: tqdm bar over rounds, driven from inside the compiled loop.
     """
     if not isinstance(reference, Reference):
@@ -269,12 +274,13 @@ def fit(
         hold_idx = jnp.asarray(np.abs(grid_np[None, :] - ht[:, None]).argmin(1))
         pts = np.asarray(hold.points)
         spread = np.mean([((p - p.mean(0)) ** 2).sum(1).mean() for p in pts])
-        hold_eps = float(max(0.05 * spread, 1e-6))
+        hold_eps = jnp.asarray(max(0.05 * spread, 1e-6), data.points.dtype)
         hold_raw = (list(held_out[0]), ht)
     cfg = dict(num_steps=num_steps, bridges_per_particle=bridges_per_particle,
                threshold=sinkhorn_threshold, max_iterations=sinkhorn_iterations)  # fmt: skip
     out = _fit(key, reference, theta, data, hold, hold_idx, hold_eps, _cfg_key(cfg),
-               max_iterations, tol, patience, refine_steps, progress_bar)  # fmt: skip
+               max_iterations, tol, patience, refine_steps, progress_bar,
+               bool(brownian_first))  # fmt: skip
     theta_hat, traj, trace, info, n_it, conv, failed = out
     w2 = None
     if hold_raw is not None:
@@ -306,17 +312,18 @@ def _cfg_key(cfg):
 
 
 @jax.jit(static_argnames=("reference", "cfg", "max_iterations", "refine_steps", "progress_bar",
-                          "hold_eps", "patience"))  # fmt: skip
+                          "patience", "brownian_first"))  # fmt: skip
 def _fit(key, reference, theta, data, hold, hold_idx, hold_eps, cfg, max_iterations, tol,
-         patience, refine_steps, progress_bar):  # fmt: skip
+         patience, refine_steps, progress_bar, brownian_first):  # fmt: skip
     cfg = dict(cfg)
     K, n, d = data.points.shape[0] - 1, data.points.shape[1], data.points.shape[2]
     N = cfg["num_steps"]
     dtype = data.points.dtype
     zeros = jnp.zeros((K, n), dtype)
 
-    def bridge(theta, init, eps0):
-        paths, targets, ot, grid = bridge_step(key, reference, theta, data, init, eps0, **cfg)
+    def bridge(theta, init, eps0, scale):
+        paths, targets, ot, grid = bridge_step(key, reference, theta, data, init, eps0, scale,
+                                               **cfg)  # fmt: skip
         traj = _glue(paths, targets, N)
         if hold is None:
             score = jnp.asarray(jnp.nan, dtype)
@@ -326,16 +333,19 @@ def _fit(key, reference, theta, data, hold, hold_idx, hold_eps, cfg, max_iterati
                 hold_idx, hold.points, hold.weights))  # fmt: skip
         return paths, grid, ot, traj, score
 
-    # carry: theta, init, done, finished, best (theta, traj, score, round), round counter
+    # carry: theta, warm starts, done (rule fired), finished, last (theta, traj) and best
+    # held-out (score, round), failed
     def body(carry, r):
         theta, init, done, finished, best, failed = carry
 
         def run(_):
             eps0 = jnp.where(r == 0, 1e4, 1.0) * jnp.ones(K, dtype)
-            paths, grid, ot, traj, score = bridge(theta, init, eps0)
-            improved = (score < best[2]) | (hold is None)
-            new_best = jax.tree.map(lambda a, b: jnp.where(improved, a, b),
-                                    (theta, traj, score, r), best)  # fmt: skip
+            scale = jnp.where((r == 0) & brownian_first & (max_iterations > 0), 0.0, 1.0)
+            paths, grid, ot, traj, score = bridge(theta, init, eps0, scale.astype(dtype))
+            # round 0 with a Brownian start bridges without theta: not a candidate answer
+            improved = (score < best[2]) & (scale > 0)
+            new_best = (theta, traj, jnp.where(improved, score, best[2]),
+                        jnp.where(improved, r, best[3]))  # fmt: skip
             if max_iterations > 0:
                 theta_new, loss = refine(reference, theta, paths, data.weights[:-1], grid,
                                          num_steps=refine_steps)  # fmt: skip
@@ -370,6 +380,6 @@ def _fit(key, reference, theta, data, hold, hold_idx, hold_eps, cfg, max_iterati
     _, _, done, _, best, failed = carry
     n_it = jnp.sum(info.active)
     converged = done & ~failed
-    # trajectories: the best round's (held-out) or the last round's (its bridges used the
-    # final theta when the rule stopped the loop)
+    # the last round's theta and trajectories: when the rule stops the loop, that round's
+    # bridges used the final theta
     return best[0], best[1], trace, info, n_it, converged, failed
