@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from probkit.bridges.gaussian import ou_gramian
 from probkit.core import validate
@@ -31,7 +32,8 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Reference:
-    """A parametric reference SDE (static: hashed by identity, safe as a `jit` static argument).
+    """A parametric reference SDE (static: a `jit` static argument, hashed by value, so equal
+    references built twice share compiled code).
 
     drift_fn(params, x, t) -> (d,) with params the dict of all parameters; `theta0` the learned
     parameters' starting values, `fixed` the others; `positive` names parameters kept > 0;
@@ -46,6 +48,19 @@ class Reference:
     positive: tuple = ()
     linear: bool = False
     dim: int | None = None
+
+    def _key(self):
+        fixed = tuple(
+            (k, np.asarray(v).shape, np.asarray(v).tobytes()) for k, v in sorted(self.fixed.items())
+        )
+        return (self.name, self.drift_fn, self.sigma, tuple(sorted(self.theta0)), fixed,
+                self.positive, self.linear, self.dim)  # fmt: skip
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __eq__(self, other):
+        return isinstance(other, Reference) and self._key() == other._key()
 
     def params(self, theta: Mapping) -> dict:
         """All parameters: the fixed ones and `theta`."""
@@ -106,12 +121,24 @@ def _sigma(sigma):
     return validate.positive_float("sigma", sigma)
 
 
+def _zero_drift(p, x, t):
+    return jnp.zeros_like(x)
+
+
+def _ou_drift(p, x, t):
+    return p["A"] @ (x - p["m"])
+
+
 def brownian(sigma: float) -> Reference:
     """dX = sigma dW (nothing to learn)."""
     return Reference(
-        "brownian", lambda p, x, t: jnp.zeros_like(x), _sigma(sigma),
+        "brownian", _zero_drift, _sigma(sigma),
         fixed={"A": 0.0, "m": 0.0}, linear=True,
     )  # fmt: skip
+
+
+def _minus_eye(d):
+    return -jnp.eye(d)
 
 
 def ou(A=None, m=None, *, sigma: float, dim: int | None = None) -> Reference:
@@ -119,22 +146,20 @@ def ou(A=None, m=None, *, sigma: float, dim: int | None = None) -> Reference:
     sigma = _sigma(sigma)
     theta0, fixed = {}, {}
     if A is None:
-        theta0["A"] = lambda d: -jnp.eye(d)
+        theta0["A"] = _minus_eye
     else:
         A = validate.finite("A", validate.array("A", A, ndim=2))
         if A.shape[0] != A.shape[1]:
             raise ValueError(f"A must be square, got shape {A.shape}")
         fixed["A"], dim = A, A.shape[0]
     if m is None:
-        theta0["m"] = lambda d: jnp.zeros(d)
+        theta0["m"] = jnp.zeros
     else:
         m = validate.finite("m", validate.array("m", m, ndim=1))
         if dim is not None and m.shape[0] != dim:
             raise ValueError(f"m must have shape ({dim},), got {m.shape}")
         fixed["m"], dim = m, m.shape[0]
-    return Reference(
-        "ou", lambda p, x, t: p["A"] @ (x - p["m"]), sigma, theta0, fixed, linear=True, dim=dim
-    )
+    return Reference("ou", _ou_drift, sigma, theta0, fixed, linear=True, dim=dim)
 
 
 def _named(name, values, starts, drift_fn, sigma, dim):
