@@ -141,8 +141,9 @@ def sinkhorn(
     from earlier potentials. `epsilon_start` > epsilon turns on epsilon-scaling: sweep s uses
     max(epsilon, epsilon_start 0.8^s), which speeds up small-epsilon problems. Iterates until
     the L1 row-marginal error is <= `threshold` or `max_iterations` sweeps; `converged` and
-    `failed` report how it ended. For a batch of problems of one shape inside `jit`, use
-    `batched_sinkhorn`.
+    `failed` report how it ended (in float32 the error cannot fall much below
+    1e-7 max|f| / epsilon: raise `threshold` or use float64 for small epsilon). For a batch of
+    problems of one shape inside `jit`, use `batched_sinkhorn`.
     """
     cost = validate.finite("cost", cost)
     cost = validate.array("cost", cost, ndim=2, dtype_kind="fiu")
