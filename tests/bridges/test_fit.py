@@ -106,3 +106,24 @@ def test_fit_bad_inputs():
         bridges.fit(jax.random.key(0), good, [0.0, 1.0], bridges.ou(sigma=1.0), theta0={"B": 1})
     with pytest.raises(ValueError, match="within"):
         bridges.fit(jax.random.key(0), good, [0.0, 1.0], ref, held_out=([good[0]], [2.0]))
+
+
+def test_unequal_snapshot_sizes_are_padded_with_zero_weight():
+    rng = np.random.default_rng(0)
+    sizes = [20, 35, 12]
+    snaps = [rng.normal(size=(n, 2)) + k for k, n in enumerate(sizes)]
+    data = bridges.prepare(snaps, [0.0, 1.0, 2.0])
+    assert data.points.shape == (3, 35, 2)
+    np.testing.assert_allclose(data.weights.sum(1), 1.0, rtol=1e-6)
+    zeros = jnp.zeros((2, 35))
+    step = jax.jit(bridges.bridge_step, static_argnames=("reference", "num_steps"))
+    paths, targets, ot, _ = step(
+        jax.random.key(0), bridges.brownian(0.5), {}, data, (zeros, zeros), num_steps=4
+    )
+    assert bool(jnp.all(ot.converged))
+    # sources of real points only pick real targets; the plan gives padding no mass
+    assert int(targets[0, :20].max()) < 35 and int(targets[1, :35].max()) < 12
+    np.testing.assert_allclose(ot.plan[1, :, 12:], 0.0, atol=1e-12)
+    np.testing.assert_allclose(ot.plan[0].sum(1)[:20], 1 / 20, atol=1e-4)  # Sinkhorn threshold
+    ends = data.points[1][targets[0, :20, 0]]
+    np.testing.assert_allclose(paths[0, :20, 0, -1], ends, atol=1e-5)  # bridges hit targets
