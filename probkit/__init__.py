@@ -8,7 +8,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("core", "ssm", "smc", "llm", "walks", "gpdp", "sem", "dag", "causal")
+_SUBPACKAGES = ("core", "ssm", "smc", "llm", "walks", "gpdp", "bridges", "sem", "dag", "causal")
 
 __all__ = ["__version__", *_SUBPACKAGES]
 
