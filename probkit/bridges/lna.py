@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from probkit.bridges.gaussian import ou_gramian
 from probkit.bridges.references import Reference
-from probkit.bridges.sinkhorn import SinkhornResult, _run
+from probkit.bridges.sinkhorn import SinkhornResult, sinkhorn_unchecked
 from probkit.core.types import Array, PRNGKey
 
 __all__ = ["LinearisedPaths", "linearise", "bridge_cost", "sample_bridges", "bridge_interval"]
@@ -168,7 +168,7 @@ def bridge_interval(
     k_pick, k_path = jax.random.split(key)
     lin, F = linearise(reference, theta, x0, t0, horizon, num_steps, drift_scale)
     cost = bridge_cost(lin, x1)
-    ot = _run(w0, w1, cost, jnp.asarray(1.0, cost.dtype), init[0], init[1], threshold,
+    ot = sinkhorn_unchecked(w0, w1, cost, jnp.asarray(1.0, cost.dtype), init[0], init[1], threshold,
               max_iterations, epsilon_start)  # fmt: skip
     row = ot.plan / jnp.maximum(jnp.sum(ot.plan, 1, keepdims=True), 1e-300)
     cdf = jnp.cumsum(row, 1)

@@ -25,7 +25,7 @@ import numpy as np
 from probkit.bridges.exact import wasserstein2
 from probkit.bridges.lna import bridge_interval
 from probkit.bridges.references import Reference
-from probkit.bridges.sinkhorn import _run, squared_euclidean
+from probkit.bridges.sinkhorn import sinkhorn_unchecked, squared_euclidean
 from probkit.core import inference_data, progress, validate
 from probkit.core.types import Array, PRNGKey
 
@@ -189,7 +189,9 @@ def _glue(paths, targets, n_steps):
 
 def _divergence(x, wx, y, wy, eps):
     def ot(a, p, b, q):
-        return _run(a, b, squared_euclidean(p, q), eps, jnp.zeros_like(a), None, 1e-5, 500).cost
+        return sinkhorn_unchecked(
+            a, b, squared_euclidean(p, q), eps, jnp.zeros_like(a), None, 1e-5, 500
+        ).cost
 
     return ot(wx, x, wy, y) - 0.5 * (ot(wx, x, wx, x) + ot(wy, y, wy, y))
 

@@ -23,6 +23,7 @@ __all__ = [
     "SinkhornResult",
     "batched_sinkhorn",
     "sinkhorn",
+    "sinkhorn_unchecked",
     "sinkhorn_divergence",
     "squared_euclidean",
     "check_weights",
@@ -68,7 +69,9 @@ def _log(w):
 _DECAY = 0.8  # epsilon-scaling factor per sweep
 
 
-def _run(a, b, cost, epsilon, f0, g0, threshold, max_iterations, epsilon_start=None):
+def sinkhorn_unchecked(a, b, cost, epsilon, f0, g0, threshold, max_iterations, epsilon_start=None):
+    """`sinkhorn` without argument checks (for callers inside compiled code): weights a (n,),
+    b (m,), cost (n, m), starting potentials f0 (n,) and g0 (m,) or None."""
     la, lb = _log(a), _log(b)
     eps_start = epsilon if epsilon_start is None else jnp.maximum(epsilon_start, epsilon)
 
@@ -119,7 +122,7 @@ def _run(a, b, cost, epsilon, f0, g0, threshold, max_iterations, epsilon_start=N
     )
 
 
-_run_jit = jax.jit(_run, static_argnames=("max_iterations",))
+_sinkhorn_jit = jax.jit(sinkhorn_unchecked, static_argnames=("max_iterations",))
 
 
 def sinkhorn(
@@ -163,7 +166,7 @@ def sinkhorn(
         f0 = validate.array("init[0]", init[0], shape=(n,)).astype(dtype)
         g0 = validate.array("init[1]", init[1], shape=(m,)).astype(dtype)
     eps0 = None if epsilon_start is None else jnp.asarray(epsilon_start, dtype)
-    return _run_jit(
+    return _sinkhorn_jit(
         a, b, cost, jnp.asarray(epsilon, dtype), f0, g0, threshold, max_iterations, eps0
     )
 
@@ -180,7 +183,7 @@ def batched_sinkhorn(
     f0 = jnp.zeros(a.shape, cost.dtype)
 
     def one(a_, b_, c_, e_, f_):
-        return _run(a_, b_, c_, e_, f_, None, threshold, max_iterations)
+        return sinkhorn_unchecked(a_, b_, c_, e_, f_, None, threshold, max_iterations)
 
     return jax.vmap(one)(a, b, cost, eps, f0)
 
