@@ -7,6 +7,7 @@ from probkit.gpdp.gp import (
     gp_log_marginal,
     gp_predict,
     gp_transition_tensor,
+    nuts_sampler,
     se_kernel,
 )
 from probkit.gpdp.models import (
@@ -21,9 +22,13 @@ from probkit.gpdp.models import (
     npv,
     ricker,
     simulate,
+    simulate_tables,
     training_data,
 )
 from probkit.gpdp.paper import (
+    ARCHIVED_MLE,
+    PAPER_MLE_START,
+    POLICIES,
     PRIORS,
     TRUTH,
     fit_mle,
@@ -31,9 +36,12 @@ from probkit.gpdp.paper import (
     parametric_transition_tensor,
     reproduce_paper,
 )
-from probkit.gpdp.sdp import SDPInfo, SDPSolution, bellman_step, solve_sdp
+from probkit.gpdp.sdp import SDPInfo, SDPSolution, bellman_step, solve_sdp, solve_sdp_batch
 
 __all__ = [
+    "ARCHIVED_MLE",
+    "PAPER_MLE_START",
+    "POLICIES",
     "GPPosterior",
     "MODELS",
     "PRIORS",
@@ -58,8 +66,11 @@ __all__ = [
     "parametric_transition_tensor",
     "reproduce_paper",
     "ricker",
+    "nuts_sampler",
     "se_kernel",
     "simulate",
+    "simulate_tables",
     "solve_sdp",
+    "solve_sdp_batch",
     "training_data",
 ]

@@ -4,6 +4,7 @@ Dynamics: S_t = max(x_t - h_t, 0) (escapement), X_{t+1} = Z_t f(S_t), Z_t ~ LogN
 """
 
 import csv
+import functools
 from collections.abc import Callable
 from importlib import resources
 from typing import NamedTuple
@@ -27,6 +28,7 @@ __all__ = [
     "npv",
     "ricker",
     "simulate",
+    "simulate_tables",
     "training_data",
 ]
 
@@ -197,3 +199,56 @@ def crashes(traj: Trajectories, threshold: float = 0.05) -> Array:
     """() number of runs whose stock falls below `threshold` at some year."""
     threshold = validate.positive_float("threshold", threshold)
     return jnp.sum(jnp.any(traj.stock < threshold, axis=1))
+
+
+@functools.partial(jax.jit, static_argnames=("growth", "num_years", "num_reps"))
+def _simulate_tables_impl(key, growth, params, x0, tables, x_grid, num_years, num_reps):
+    z = jnp.exp(params["sigma"] * jax.random.normal(key, (num_years, num_reps), x_grid.dtype))
+
+    def one(table):
+        def step(x, zt):
+            i = jnp.argmin(jnp.abs(x_grid[None, :] - x[:, None]), axis=1)
+            h = jnp.clip(table[i], 0.0, x)
+            return zt * growth(jnp.maximum(x - h, 0.0), params), (x, h)
+
+        _, (xs, hs) = jax.lax.scan(step, jnp.full((num_reps,), x0, x_grid.dtype), z)
+        return xs.T, hs.T
+
+    return jax.vmap(one)(tables)
+
+
+def simulate_tables(
+    key, model, params: dict, x0, tables, x_grid, num_years: int, num_reps: int
+) -> Trajectories:
+    """`simulate` for P harvest tables at once (one compiled call, shared random numbers).
+
+    Args:
+        tables: (P, S) target harvests over `x_grid`, read at the nearest grid point.
+        Other arguments as in `simulate`.
+
+    Returns:
+        `Trajectories` with stock and harvest of shape (P, num_reps, num_years).
+    """
+    key = validate.key("key", key)
+    model = _model(model)
+    params = _params(model, params)
+    x0 = validate.positive_float("x0", x0)
+    num_years = validate.positive_int("num_years", num_years)
+    num_reps = validate.positive_int("num_reps", num_reps)
+    x_grid = validate.finite("x_grid", x_grid)
+    tables = validate.finite("tables", tables)
+    if tables.ndim != 2 or tables.shape[1] != x_grid.shape[0]:
+        raise ValueError(f"tables must have shape (P, {x_grid.shape[0]}), got {tables.shape}")
+    dtype = jnp.result_type(float)
+    p = {k: jnp.asarray(v, dtype) for k, v in params.items()}
+    xs, hs = _simulate_tables_impl(
+        key,
+        model.growth,
+        p,
+        jnp.asarray(x0, dtype),
+        tables.astype(dtype),
+        x_grid.astype(dtype),
+        num_years,
+        num_reps,
+    )
+    return Trajectories(xs, hs)
