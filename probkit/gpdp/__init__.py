@@ -37,8 +37,18 @@ from probkit.gpdp.paper import (
     reproduce_paper,
 )
 from probkit.gpdp.sdp import SDPInfo, SDPSolution, bellman_step, solve_sdp, solve_sdp_batch
+from probkit.gpdp.selection import (
+    CRITERIA,
+    ModelSelection,
+    pointwise_log_likelihood,
+    select_models,
+)
 
 __all__ = [
+    "CRITERIA",
+    "ModelSelection",
+    "pointwise_log_likelihood",
+    "select_models",
     "ARCHIVED_MLE",
     "PAPER_MLE_START",
     "POLICIES",

@@ -100,7 +100,9 @@ def fit_mle(data, *, mode="corrected", start=None) -> dict:
     `-sum(dlnorm(...), log=TRUE)`, which sums *densities* (plus TRUE = 1) instead of
     log-densities. That objective has no maximum (it grows without bound as sigma -> 0 around a
     single point), so the result is wherever the optimiser stops; scipy's L-BFGS-B stops at a
-    different point than R's (see `ARCHIVED_MLE`). Corrected mode maximises the log-likelihood.
+    different point than R's (see `ARCHIVED_MLE`). Corrected mode maximises the log-likelihood
+    inside the support of the JAGS priors (`PRIORS`; unbounded, the Allen fit runs off to
+    r -> -inf, K -> inf: these data, near the upper equilibrium, do not identify it).
     """
     from scipy.optimize import minimize
 
@@ -131,11 +133,12 @@ def fit_mle(data, *, mode="corrected", start=None) -> dict:
             options={"maxcor": 5, "ftol": 1e7 * np.finfo(float).eps, "gtol": 0.0},
         )
     else:
+        bounds = [*PRIORS["allen"].values(), (1e-6, 100.0)]
         res = minimize(
             obj,
             np.array([1.5, 10.0, 5.0, 0.2]) if start is None else np.asarray(start, float),
-            method="Nelder-Mead",
-            options={"maxiter": 20000, "xatol": 1e-8, "fatol": 1e-10},
+            method="L-BFGS-B",
+            bounds=bounds,
         )
     r, K, C, s = res.x
     return {"r": float(r), "K": float(K), "C": float(C), "sigma": float(s)}

@@ -115,3 +115,36 @@ def test_batched_solver_and_simulator_match_single(x64):
         )
         np.testing.assert_allclose(tr.stock[b], one.stock, rtol=1e-12)
         np.testing.assert_allclose(tr.harvest[b], one.harvest, rtol=1e-12)
+
+
+def test_bad_inputs_paper_pipeline():
+    import pytest
+
+    data = gpdp.load_training_data()
+    x, y = jnp.asarray(data[:, 0]), jnp.asarray(data[:, 1])
+    post = GPPosterior(jnp.ones((1, 1)), jnp.ones((1, 1)), x, y, jnp.zeros((1, 1), bool), False)
+    grid = jnp.linspace(0.0, 15.0, 20)
+    with pytest.raises(ValueError, match="cover"):
+        gpdp.gp_transition_tensor(post, jnp.linspace(0.0, 5.0, 20))
+    with pytest.raises(ValueError, match="h_grid"):
+        gpdp.gp_transition_tensor(post, grid, jnp.linspace(0.0, 5.0, 20), mode="paper")
+    with pytest.raises(ValueError, match="x_grid"):
+        gpdp.gp_transition_tensor(post, grid[::-1])
+    with pytest.raises(ValueError, match="draws"):
+        gpdp.parametric_transition_tensor("allen", {"r": 2.0, "K": 8.0}, grid)
+    for disc in (0.0, -0.5, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="discount"):
+            gpdp.reproduce_paper(jax.random.key(0), discount=disc)
+        with pytest.raises(ValueError, match="discount"):
+            gpdp.npv(gpdp.Trajectories(jnp.ones((2, 3)), jnp.ones((2, 3))), disc)
+    with pytest.raises(ValueError, match="discount"):
+        gpdp.reproduce_paper(jax.random.key(0), "corrected", discount=1.0)
+    for bad_value in (np.nan, -1.0, np.inf):
+        bad = data.copy()
+        bad[7, 1] = bad_value
+        with pytest.raises(ValueError, match="data"):
+            gpdp.reproduce_paper(jax.random.key(0), data=bad)
+    with pytest.raises(ValueError, match="tables"):
+        gpdp.simulate_tables(jax.random.key(0), "allen", gpdp.TRUTH, 10.0, grid, grid, 5, 2)
+    with pytest.raises(ValueError, match="Fs"):
+        gpdp.solve_sdp_batch(jnp.ones((3, 3, 3)) / 3, jnp.zeros((3, 3)), 0.9)
