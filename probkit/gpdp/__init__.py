@@ -17,9 +17,11 @@ from probkit.gpdp.models import (
     allen,
     beverton_holt,
     crashes,
+    load_archived_policies,
     load_training_data,
     myers,
     npv,
+    policy_agreement,
     ricker,
     simulate,
     simulate_tables,
@@ -27,6 +29,7 @@ from probkit.gpdp.models import (
 )
 from probkit.gpdp.paper import (
     ARCHIVED_MLE,
+    ARCHIVED_RESULTS,
     PAPER_MLE_START,
     POLICIES,
     PRIORS,
@@ -36,6 +39,7 @@ from probkit.gpdp.paper import (
     parametric_transition_tensor,
     reproduce_paper,
 )
+from probkit.gpdp.rrng import r_rlnorm, r_rnorm
 from probkit.gpdp.sdp import SDPInfo, SDPSolution, bellman_step, solve_sdp, solve_sdp_batch
 from probkit.gpdp.selection import (
     CRITERIA,
@@ -48,8 +52,11 @@ __all__ = [
     "CRITERIA",
     "ModelSelection",
     "pointwise_log_likelihood",
+    "r_rlnorm",
+    "r_rnorm",
     "select_models",
     "ARCHIVED_MLE",
+    "ARCHIVED_RESULTS",
     "PAPER_MLE_START",
     "POLICIES",
     "GPPosterior",
@@ -70,9 +77,11 @@ __all__ = [
     "gp_log_marginal",
     "gp_predict",
     "gp_transition_tensor",
+    "load_archived_policies",
     "load_training_data",
     "myers",
     "npv",
+    "policy_agreement",
     "parametric_transition_tensor",
     "reproduce_paper",
     "ricker",

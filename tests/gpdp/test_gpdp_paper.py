@@ -148,3 +148,44 @@ def test_bad_inputs_paper_pipeline():
         gpdp.simulate_tables(jax.random.key(0), "allen", gpdp.TRUTH, 10.0, grid, grid, 5, 2)
     with pytest.raises(ValueError, match="Fs"):
         gpdp.solve_sdp_batch(jnp.ones((3, 3, 3)) / 3, jnp.zeros((3, 3)), 0.9)
+
+
+def test_r_random_numbers():
+    # R 4.x: set.seed(1); rnorm(3) and set.seed(12345); rnorm(4)
+    np.testing.assert_allclose(gpdp.r_rnorm(1, 3), [-0.6264538107, 0.1836433242, -0.8356286124])
+    np.testing.assert_allclose(
+        gpdp.r_rnorm(12345, 4), [0.5855288, 0.7094660, -0.1093033, -0.4534972], atol=5e-8
+    )
+    start = np.array([2.0, 8.0, 5.0, 0.05]) * gpdp.r_rlnorm(12345, 4, 0.1)
+    np.testing.assert_allclose(start, gpdp.PAPER_MLE_START, rtol=1e-9)
+
+
+def test_archived_policies_replay_figures_4_and_5(x64):
+    """The archived policies simulated with R's set.seed(1) noise give the archived runs."""
+    grid = jnp.linspace(0.0, 15.0, 50)
+    pol = gpdp.load_archived_policies()
+    names = ("True", "GP", "MLE", "Allen", "Ricker", "Myers")
+    z = gpdp.r_rlnorm(1, 100 * 49, 0.05).reshape(100, 49).T
+    z = jnp.asarray(np.concatenate([z, np.ones((1, 100))]))
+    tables = jnp.asarray(np.stack([pol[n] for n in names]))
+    tr = gpdp.simulate_tables(
+        jax.random.key(0), "allen", gpdp.TRUTH, 10.0, tables, grid, 50, 100, noise=z
+    )
+    # figure4.csv: GP rep 1 at t = 2, 3; True rep 1 at t = 2
+    np.testing.assert_allclose(tr.stock[1, 0, 1:3], [6.89257532636124, 6.7897172682671], rtol=1e-12)
+    npv = np.asarray(tr.harvest[..., :49].sum(-1))
+    ratio = npv / npv[0]
+    for i, n in enumerate(names):
+        ref = gpdp.ARCHIVED_RESULTS[n.lower()]
+        np.testing.assert_allclose(ratio[i].mean(), ref["npv_ratio"], atol=5e-5)
+        assert int(gpdp.crashes(tr._replace(stock=tr.stock[i]), 0.05)) == ref["crashes"]
+
+
+def test_true_model_paper_policy_equals_archive(x64):
+    grid = jnp.linspace(0.0, 15.0, 50)
+    F = gpdp.parametric_transition_tensor("allen", gpdp.TRUTH, grid, mode="paper")
+    R = jnp.minimum(grid[None, :], grid[:, None])
+    sol = gpdp.solve_sdp(F, 0.99 * R, 1.0, horizon=999)  # R stops at time == MaxT: 999 sweeps
+    arch = gpdp.load_archived_policies()["True"]
+    np.testing.assert_allclose(grid[sol.policy], arch, atol=1e-9)
+    assert gpdp.policy_agreement(grid[sol.policy], arch, grid) == 1.0
