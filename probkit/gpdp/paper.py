@@ -155,8 +155,14 @@ def fit_mle(data, *, mode="corrected", start=None) -> dict:
     return {"r": float(r), "K": float(K), "C": float(C), "sigma": float(s)}
 
 
-def parametric_transition_tensor(model: str, draws: dict, x_grid, h_grid=None, *, mode="corrected"):
+def parametric_transition_tensor(
+    model: str, draws: dict, x_grid, h_grid=None, *, mode="corrected", resample_key=None
+):
     """(H, S, S) transition tensor mixed over parameter draws (dict of (D,) arrays or scalars).
+
+    With `resample_key`, each harvest level mixes its own D draws picked with replacement as
+    pdgControl does (`round(runif(n_mc, 1, D))` per h), which makes Q noisy across h (the
+    staircase policies of the archived figure 3); without it every h mixes all D draws.
 
     Paper mode (pdgControl `par_F`/`parameter_uncertainty_SDP`): each draw's row is the density
     `dlnorm(x_grid / mu, 0, sigma)` read at the grid points, or a unit mass at 0 where the
@@ -173,6 +179,11 @@ def parametric_transition_tensor(model: str, draws: dict, x_grid, h_grid=None, *
     dtype = jnp.result_type(float)
     names = (*MODELS[model].param_names, "sigma")
     draws = {k: jnp.atleast_1d(jnp.asarray(draws[k], dtype)) for k in names}
+    if resample_key is not None:
+        D = draws["sigma"].shape[0]
+        u = jax.random.uniform(validate.key("resample_key", resample_key), (D, h_grid.shape[0]))
+        idx = jnp.round(1.0 + u * (D - 1)).astype(int) - 1
+        draws = {k: v[idx][..., None] for k, v in draws.items()}  # (D, H, 1)
     return _param_tensor(model, mode, draws, x_grid.astype(dtype), h_grid.astype(dtype))
 
 
@@ -200,7 +211,7 @@ def _param_tensor(model, mode, draws, x_grid, h_grid):
             mu = jnp.maximum(m.growth(jnp.broadcast_to(xs, (hs.shape[0], xs.shape[1])), p) - hs, 0)
         else:
             mu = m.growth(jnp.maximum(xs - hs, 0.0), p)
-        sd = jnp.full(mu.shape, p["sigma"])
+        sd = jnp.broadcast_to(p["sigma"], mu.shape)
         if mode == "paper":
             return _paper_density_rows(x_grid, mu, sd)
         mid = 0.5 * (x_grid[1:] + x_grid[:-1])
@@ -235,7 +246,7 @@ def reproduce_paper(
     num_samples: int = 150,
     num_chains: int = 2,
     num_par_draws: int = 100,
-    horizon: int = 1000,
+    horizon: int = 999,
     discount: float = 0.99,
     mle: dict | None = None,
     r_noise_seed: int | None = None,
@@ -243,7 +254,8 @@ def reproduce_paper(
     """The paper's comparison of six policies: true, allen, gp, mle, ricker, myers.
 
     Paper mode: V <- max_h [F_h V + discount * min(x, h)] for `horizon` sweeps (discount scales
-    the reward, as coded), NPV over the first `num_years - 1` harvests (R's `ForwardSimulate`
+    the reward, as coded; R's loop stops at time == MaxT = 1000, i.e. after 999 sweeps), NPV
+    over the first `num_years - 1` harvests (R's `ForwardSimulate`
     books no profit in the last year). Corrected: discounted infinite horizon
     V = max_h [R + discount F V], NPV over all `num_years` harvests. Each policy is simulated
     under the true Allen model with shared random numbers.
@@ -293,7 +305,14 @@ def reproduce_paper(
             num_samples=max(num_par_draws // num_chains, 1),
             num_chains=num_chains,
         )
-        tensors[name] = parametric_transition_tensor(name, draws[name], x_grid, h_grid, mode=mode)
+        tensors[name] = parametric_transition_tensor(
+            name,
+            draws[name],
+            x_grid,
+            h_grid,
+            mode=mode,
+            resample_key=jax.random.fold_in(k, 1) if mode == "paper" else None,
+        )
     reward = jnp.minimum(x_grid[None, :], h_grid[:, None])
     Fs = jnp.stack([tensors[n] for n in POLICIES])
     if mode == "paper":

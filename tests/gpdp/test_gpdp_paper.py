@@ -189,3 +189,10 @@ def test_true_model_paper_policy_equals_archive(x64):
     arch = gpdp.load_archived_policies()["True"]
     np.testing.assert_allclose(grid[sol.policy], arch, atol=1e-9)
     assert gpdp.policy_agreement(grid[sol.policy], arch, grid) == 1.0
+
+
+def test_paper_training_data_is_the_archived_set():
+    """R's set.seed(1234) and the authors' loop regenerate training_data.csv."""
+    np.testing.assert_allclose(
+        gpdp.paper_training_data(1234), gpdp.load_training_data(), rtol=1e-12, atol=1e-12
+    )
