@@ -90,6 +90,7 @@ def sensitivity(
         (float(c), float(sigma_for_allee)) for c in allee if (c, sigma_for_allee) not in cases
     ]
     cases = list(dict.fromkeys(cases))
+    k_fit, k_sim = jax.random.split(key)
     x_grid = jnp.linspace(0.0, 15.0, 50)
     reward = jnp.minimum(x_grid[None, :], x_grid[:, None])
     gp_tensors = {}
@@ -104,7 +105,7 @@ def sensitivity(
             if fit_key not in gp_tensors:
                 data = paper_training_data(seed, params, sigma=noise_sd)
                 post = fit_gp(
-                    jax.random.fold_in(key, 1000 * case_i + seed_i),
+                    jax.random.fold_in(k_fit, 1000 * case_i + seed_i),
                     data,
                     mode=mode,
                     num_warmup=num_warmup,
@@ -122,7 +123,7 @@ def sensitivity(
                 sol = solve_sdp_batch(Fs, reward, discount)
                 noise = None
             tr = simulate_tables(
-                jax.random.fold_in(key, -1),
+                k_sim,
                 "allen",
                 params | {"sigma": noise_sd},
                 x0,
