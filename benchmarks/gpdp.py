@@ -94,8 +94,8 @@ def pipeline_rows(repeats, quick):
 
 def main(quick: bool = False) -> str:
     with jax.enable_x64(True):
-        vi = value_iteration_rows(200, 200, 50 if quick else 200, 3 if quick else 7)
-        pipe = pipeline_rows(1 if quick else 3, quick)
+        vi = value_iteration_rows(200, 200, 50 if quick else 100, 3 if quick else 5)
+        pipe = pipeline_rows(1 if quick else 2, quick)
     text = "\n\n".join(
         [
             "## GP dynamic programming (benchmarks/gpdp.py)",
