@@ -62,11 +62,46 @@ def value_iteration_rows(S, H, sweeps, repeats):
     sol = gpdp.solve_sdp(Fj, Rj, 0.99, horizon=sweeps)
     err = float(np.max(np.abs(np.asarray(sol.value) - ref_v)))
     same = bool(np.array_equal(np.asarray(sol.policy), ref_p))
-    t_pk, t_loop, t_ein = interleaved_medians(
-        [probkit, lambda: numpy_loop(F, R, 0.99, sweeps), lambda: numpy_einsum(F, R, 0.99, sweeps)],
+    sol32 = gpdp.solve_sdp(F32, R32, 0.99, horizon=sweeps)
+    err32 = float(np.max(np.abs(np.asarray(sol32.value, float) - ref_v)) / np.abs(ref_v).max())
+    same32 = float(np.mean(np.asarray(sol32.policy) == ref_p))
+    t_pk, t_pk32, t_loop, t_ein = interleaved_medians(
+        [
+            probkit,
+            probkit32,
+            lambda: numpy_loop(F, R, 0.99, sweeps),
+            lambda: numpy_einsum(F, R, 0.99, sweeps),
+        ],
         repeats=repeats,
     )
-    return [[S, H, sweeps, t_loop, t_ein, t_pk, t_loop / t_pk, t_ein / t_pk, f"{err:.1e}", same]]
+    return [
+        [
+            S,
+            H,
+            sweeps,
+            "float64",
+            t_loop,
+            t_ein,
+            t_pk,
+            t_loop / t_pk,
+            t_ein / t_pk,
+            f"{err:.1e}",
+            f"{same}",
+        ],
+        [
+            S,
+            H,
+            sweeps,
+            "float32",
+            t_loop,
+            t_ein,
+            t_pk32,
+            t_loop / t_pk32,
+            t_ein / t_pk32,
+            f"{err32:.1e} (relative)",
+            f"{same32:.0%} of states",
+        ],
+    ]
 
 
 def pipeline_rows(repeats, quick):
@@ -100,7 +135,8 @@ def main(quick: bool = False) -> str:
         [
             "## GP dynamic programming (benchmarks/gpdp.py)",
             "Machine: " + machine() + ". Versions: " + versions("numpyro", "arviz") + ".",
-            "Shared machine (other sessions were running): medians after a warm-up, the three "
+            "Shared machine (other sessions run beside it; load average 1-2 on 2 cores during this "
+            "run): medians after a warm-up, the four "
             "value-iteration programs interleaved round by round.",
             "### Value iteration, S = 200 states, H = 200 harvest levels, float64\n\n"
             + md_table(
