@@ -7,6 +7,7 @@ from probkit.gpdp.gp import (
     gp_log_marginal,
     gp_predict,
     gp_transition_tensor,
+    nuts_sampler,
     se_kernel,
 )
 from probkit.gpdp.models import (
@@ -16,14 +17,21 @@ from probkit.gpdp.models import (
     allen,
     beverton_holt,
     crashes,
+    load_archived_policies,
     load_training_data,
     myers,
     npv,
+    policy_agreement,
     ricker,
     simulate,
+    simulate_tables,
     training_data,
 )
 from probkit.gpdp.paper import (
+    ARCHIVED_MLE,
+    ARCHIVED_RESULTS,
+    PAPER_MLE_START,
+    POLICIES,
     PRIORS,
     TRUTH,
     fit_mle,
@@ -31,11 +39,26 @@ from probkit.gpdp.paper import (
     parametric_transition_tensor,
     reproduce_paper,
 )
-from probkit.gpdp.sdp import SDPInfo, SDPSolution, bellman_step, solve_sdp
+from probkit.gpdp.rrng import r_rlnorm, r_rnorm
+from probkit.gpdp.sdp import SDPInfo, SDPSolution, bellman_step, solve_sdp, solve_sdp_batch
+from probkit.gpdp.selection import (
+    CRITERIA,
+    ModelSelection,
+    pointwise_log_likelihood,
+    select_models,
+)
+from probkit.gpdp.sensitivity import ARCHIVED_SENSITIVITY, paper_training_data, sensitivity
 
 __all__ = [
+    "ARCHIVED_MLE",
+    "ARCHIVED_RESULTS",
+    "ARCHIVED_SENSITIVITY",
+    "CRITERIA",
     "GPPosterior",
     "MODELS",
+    "ModelSelection",
+    "PAPER_MLE_START",
+    "POLICIES",
     "PRIORS",
     "PopulationModel",
     "SDPInfo",
@@ -52,14 +75,25 @@ __all__ = [
     "gp_log_marginal",
     "gp_predict",
     "gp_transition_tensor",
+    "load_archived_policies",
     "load_training_data",
     "myers",
     "npv",
+    "nuts_sampler",
+    "paper_training_data",
     "parametric_transition_tensor",
+    "pointwise_log_likelihood",
+    "policy_agreement",
+    "r_rlnorm",
+    "r_rnorm",
     "reproduce_paper",
     "ricker",
     "se_kernel",
+    "select_models",
+    "sensitivity",
     "simulate",
+    "simulate_tables",
     "solve_sdp",
+    "solve_sdp_batch",
     "training_data",
 ]

@@ -7,16 +7,18 @@ Two modes for the posterior and the kernel construction:
 
 * ``"paper"`` -- the published code: Gamma priors (l: shape 10, scale 10; sigma_n: shape 5,
   rate 5) evaluated at exp(u) with no Jacobian, -log det K (not -1/2 log det K) in the likelihood;
-  row i under harvest j uses the mean at the grid-shifted escapement E_f[i - j] (0 where the shift
-  reaches the first cell), sd sqrt(V_f[i]) at the pre-harvest state, no sigma_n^2, a normal density
-  read at the grid points and normalised; rows whose snapped mean is below the second
-  grid point are absorbing at 0.
+  row i under harvest j uses the mean E_f[i - j - 1] (0-based; R's `pmax(i - j, 1)` on 1-based
+  indices), i.e. at one grid cell *below* the escapement, and 0 where that index reaches the first
+  cell; sd sqrt(V_f[i]) at the pre-harvest state, no sigma_n^2, a normal density read at the grid
+  points and normalised; rows whose snapped mean is below the second grid point are absorbing
+  at 0.
 * ``"corrected"`` -- inverse-gamma priors as the paper states (l: IG(10, 10), sigma_n: IG(5, 5)),
   the proper likelihood and Jacobian; the mean and variance at the escapement S = max(x - h, 0)
   with sigma_n^2 added; Gaussian mass binned on the grid cells by CDF differences (mass below the
   first midpoint goes to the first cell, above the last to the last).
 """
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -35,6 +37,7 @@ __all__ = [
     "gp_log_marginal",
     "gp_predict",
     "gp_transition_tensor",
+    "nuts_sampler",
     "se_kernel",
 ]
 
@@ -145,6 +148,39 @@ def check_data(data, x_grid=None) -> Array:
     return arr
 
 
+def _gp_model(x, y, paper):
+    import numpyro
+    import numpyro.distributions as dist
+
+    u = numpyro.sample("u", dist.ImproperUniform(dist.constraints.real_vector, (), (2,)))
+    numpyro.factor("lp", -_potential(u, x, y, "paper" if paper else "corrected"))
+
+
+def _gp_model_paper(x, y):
+    _gp_model(x, y, True)
+
+
+def _gp_model_corrected(x, y):
+    _gp_model(x, y, False)
+
+
+@functools.lru_cache(maxsize=32)
+def nuts_sampler(model, num_warmup: int, num_samples: int, num_chains: int):
+    """A numpyro NUTS `MCMC` for a module-level model, cached so that repeated fits with data of
+    the same shape reuse the compiled sampler (`jit_model_args=True`)."""
+    from numpyro.infer import MCMC, NUTS
+
+    return MCMC(
+        NUTS(model),
+        num_warmup=num_warmup,
+        num_samples=num_samples,
+        num_chains=num_chains,
+        chain_method="vectorized",
+        progress_bar=False,
+        jit_model_args=True,
+    )
+
+
 def fit_gp(
     key,
     data,
@@ -160,13 +196,12 @@ def fit_gp(
         key: JAX PRNG key.
         data: (n, 2) training pairs, e.g. `load_training_data()`.
         mode: "paper" (the published priors and likelihood quirks) or "corrected".
-        num_warmup, num_samples, num_chains: NUTS settings (chains run vectorised).
+        num_warmup, num_samples, num_chains: NUTS settings (chains run vectorised; the compiled
+            sampler is cached per setting and data shape).
 
     Returns:
         `GPPosterior`.
     """
-    from numpyro.infer import MCMC, NUTS
-
     key = validate.key("key", key)
     validate.one_of("mode", mode, MODES)
     data = check_data(data)
@@ -175,21 +210,14 @@ def fit_gp(
     num_chains = validate.positive_int("num_chains", num_chains)
     dtype = jnp.result_type(float)
     x, y = data[:, 0].astype(dtype), data[:, 1].astype(dtype)
-    kernel = NUTS(potential_fn=lambda u: _potential(u, x, y, mode))
-    mcmc = MCMC(
-        kernel,
-        num_warmup=num_warmup,
-        num_samples=num_samples,
-        num_chains=num_chains,
-        chain_method="vectorized",
-        progress_bar=False,
-    )
+    model = _gp_model_paper if mode == "paper" else _gp_model_corrected
+    mcmc = nuts_sampler(model, num_warmup, num_samples, num_chains)
     k_init, k_run = jax.random.split(key)
     init = jnp.array([jnp.log(2.0), jnp.log(0.5)], dtype) + 0.1 * jax.random.normal(
         k_init, (num_chains, 2), dtype
     )
-    mcmc.run(k_run, init_params=init, extra_fields=("diverging",))
-    u = mcmc.get_samples(group_by_chain=True)
+    mcmc.run(k_run, x, y, init_params={"u": init}, extra_fields=("diverging",))
+    u = mcmc.get_samples(group_by_chain=True)["u"]
     div = mcmc.get_extra_fields(group_by_chain=True)["diverging"]
     ell, sn = jnp.exp(u[..., 0]), jnp.exp(u[..., 1])
     failed = ~(jnp.all(jnp.isfinite(ell)) & jnp.all(jnp.isfinite(sn)))
@@ -209,20 +237,6 @@ def _rownorm(m):
     s = m.sum(-1, keepdims=True)
     first = jnp.zeros_like(m).at[..., 0].set(1.0)
     return jnp.where(s > 0, m / jnp.where(s > 0, s, 1.0), first)
-
-
-def _paper_rows(x_grid, mu, sd):
-    """`dlnorm(x_grid / mu, 0, sd)` rows, normalised; absorbing where snap(mu) < x_grid[1]."""
-    idx = jnp.argmin(jnp.abs(x_grid[None, :] - mu.reshape(-1)[:, None]), axis=1).reshape(mu.shape)
-    absorbing = x_grid[idx] < x_grid[1]
-    safe_mu = jnp.where(absorbing, 1.0, mu)
-    r = x_grid / safe_mu[..., None]
-    pos = r > 0
-    lr = jnp.log(jnp.where(pos, r, 1.0))
-    s = sd[..., None]
-    dens = jnp.where(pos, jnp.exp(-0.5 * (lr / s) ** 2) / (jnp.where(pos, r, 1.0) * s), 0.0)
-    first = jnp.zeros_like(dens).at[..., 0].set(1.0)
-    return _rownorm(jnp.where(absorbing[..., None], first, dens))
 
 
 def _paper_normal_rows(x_grid, mu, sd):
@@ -249,14 +263,21 @@ def gp_transition_tensor(posterior: GPPosterior, x_grid, h_grid=None, *, mode="c
     check_data(jnp.stack([posterior.x, posterior.y], 1), x_grid)
     ell, sn = posterior.flat()
     dtype = posterior.x.dtype
-    x_grid, h_grid = x_grid.astype(dtype), h_grid.astype(dtype)
-    S, H = x_grid.shape[0], h_grid.shape[0]
+    return _gp_tensor(
+        posterior.x, posterior.y, ell, sn, x_grid.astype(dtype), h_grid.astype(dtype), mode
+    )
 
+
+@functools.partial(jax.jit, static_argnames="mode")
+def _gp_tensor(x, y, ell, sn, x_grid, h_grid, mode):
+    S, H = x_grid.shape[0], h_grid.shape[0]
     if mode == "paper":
 
         def one(e, s):
-            mean, var = gp_predict(posterior.x, posterior.y, x_grid, e, s)
-            i = jnp.arange(S)[None, :] - jnp.arange(H)[:, None]  # escapement index by shift
+            mean, var = gp_predict(x, y, x_grid, e, s)
+            # R's `pmax(i - j, 1)` on 1-based indices: the mean is read one cell below the
+            # escapement (0-based index i - j - 1) and set to 0 where that index reaches cell 0.
+            i = jnp.arange(S)[None, :] - jnp.arange(H)[:, None] - 1
             mu = jnp.where(i <= 0, 0.0, mean[jnp.clip(i, 0, S - 1)])
             sd = jnp.broadcast_to(jnp.sqrt(var)[None, :], (H, S))
             return _paper_normal_rows(x_grid, mu, jnp.maximum(sd, 1e-12))
@@ -264,7 +285,7 @@ def gp_transition_tensor(posterior: GPPosterior, x_grid, h_grid=None, *, mode="c
         esc = jnp.maximum(x_grid[None, :] - h_grid[:, None], 0.0)
 
         def one(e, s):
-            mean, var = gp_predict(posterior.x, posterior.y, esc.reshape(-1), e, s)
+            mean, var = gp_predict(x, y, esc.reshape(-1), e, s)
             sd = jnp.sqrt(var + s * s)
             return _bin_normal(x_grid, mean.reshape(H, S), sd.reshape(H, S))
 

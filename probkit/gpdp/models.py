@@ -4,6 +4,7 @@ Dynamics: S_t = max(x_t - h_t, 0) (escapement), X_{t+1} = Z_t f(S_t), Z_t ~ LogN
 """
 
 import csv
+import functools
 from collections.abc import Callable
 from importlib import resources
 from typing import NamedTuple
@@ -22,11 +23,14 @@ __all__ = [
     "allen",
     "beverton_holt",
     "crashes",
+    "load_archived_policies",
     "load_training_data",
     "myers",
     "npv",
+    "policy_agreement",
     "ricker",
     "simulate",
+    "simulate_tables",
     "training_data",
 ]
 
@@ -92,6 +96,30 @@ def load_training_data() -> np.ndarray:
     text = resources.files("probkit.gpdp").joinpath("data/training_data.csv").read_text()
     rows = list(csv.DictReader(text.splitlines()))
     return np.array([[float(r["x"]), float(r["y"])] for r in rows])
+
+
+def load_archived_policies() -> dict:
+    """The authors' archived figure-3 policies: {method: (50,) target harvest on
+    `linspace(0, 15, 50)`} for "True", "GP", "MLE", "Allen", "Ricker", "Myers".
+
+    Source: cboettig/nonparametric-bayes, manuscripts/components/data/figure3.csv (CC0).
+    """
+    text = resources.files("probkit.gpdp").joinpath("data/figure3.csv").read_text()
+    out: dict = {}
+    for r in csv.DictReader(text.splitlines()):
+        out.setdefault(r["method"], []).append(float(r["value"]))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def policy_agreement(harvest, reference, x_grid) -> float:
+    """Fraction of states where two harvest tables differ by at most one grid cell."""
+    g = np.asarray(validate.finite("x_grid", x_grid))
+    a = np.asarray(validate.finite("harvest", harvest))
+    b = np.asarray(validate.finite("reference", reference))
+    if a.shape != g.shape or b.shape != g.shape:
+        raise ValueError(f"harvest and reference must have shape {g.shape} like x_grid")
+    cell = np.max(np.diff(g))
+    return float(np.mean(np.abs(a - b) <= cell * (1 + 1e-9)))
 
 
 class Trajectories(NamedTuple):
@@ -197,3 +225,65 @@ def crashes(traj: Trajectories, threshold: float = 0.05) -> Array:
     """() number of runs whose stock falls below `threshold` at some year."""
     threshold = validate.positive_float("threshold", threshold)
     return jnp.sum(jnp.any(traj.stock < threshold, axis=1))
+
+
+@functools.partial(jax.jit, static_argnames=("growth", "num_years", "num_reps"))
+def _simulate_tables_impl(key, growth, params, x0, tables, x_grid, num_years, num_reps, z):
+    if z is None:
+        z = jnp.exp(params["sigma"] * jax.random.normal(key, (num_years, num_reps), x_grid.dtype))
+
+    def one(table):
+        def step(x, zt):
+            i = jnp.argmin(jnp.abs(x_grid[None, :] - x[:, None]), axis=1)
+            h = jnp.clip(table[i], 0.0, x)
+            return zt * growth(jnp.maximum(x - h, 0.0), params), (x, h)
+
+        _, (xs, hs) = jax.lax.scan(step, jnp.full((num_reps,), x0, x_grid.dtype), z)
+        return xs.T, hs.T
+
+    return jax.vmap(one)(tables)
+
+
+def simulate_tables(
+    key, model, params: dict, x0, tables, x_grid, num_years: int, num_reps: int, *, noise=None
+) -> Trajectories:
+    """`simulate` for P harvest tables at once (one compiled call, shared random numbers).
+
+    Args:
+        tables: (P, S) target harvests over `x_grid`, read at the nearest grid point.
+        noise: optional (num_years, num_reps) positive growth multipliers Z_t to use instead of
+            lognormal draws from `key` (e.g. the authors' R random numbers, `rrng.r_rlnorm`).
+        Other arguments as in `simulate`.
+
+    Returns:
+        `Trajectories` with stock and harvest of shape (P, num_reps, num_years).
+    """
+    key = validate.key("key", key)
+    model = _model(model)
+    params = _params(model, params)
+    x0 = validate.positive_float("x0", x0)
+    num_years = validate.positive_int("num_years", num_years)
+    num_reps = validate.positive_int("num_reps", num_reps)
+    x_grid = validate.finite("x_grid", x_grid)
+    tables = validate.finite("tables", tables)
+    if tables.ndim != 2 or tables.shape[1] != x_grid.shape[0]:
+        raise ValueError(f"tables must have shape (P, {x_grid.shape[0]}), got {tables.shape}")
+    dtype = jnp.result_type(float)
+    p = {k: jnp.asarray(v, dtype) for k, v in params.items()}
+    if noise is not None:
+        noise = validate.finite("noise", noise)
+        if noise.shape != (num_years, num_reps) or bool((noise <= 0).any()):
+            raise ValueError(f"noise must be positive with shape {(num_years, num_reps)}")
+        noise = noise.astype(dtype)
+    xs, hs = _simulate_tables_impl(
+        key,
+        model.growth,
+        p,
+        jnp.asarray(x0, dtype),
+        tables.astype(dtype),
+        x_grid.astype(dtype),
+        num_years,
+        num_reps,
+        noise,
+    )
+    return Trajectories(xs, hs)

@@ -18,7 +18,7 @@ from jax import lax
 from probkit.core import validate
 from probkit.core.types import Array
 
-__all__ = ["SDPInfo", "SDPSolution", "bellman_step", "solve_sdp"]
+__all__ = ["SDPInfo", "SDPSolution", "bellman_step", "solve_sdp", "solve_sdp_batch"]
 
 
 class SDPInfo(NamedTuple):
@@ -168,3 +168,27 @@ def _solve_infinite(F, reward, discount, tol, max_sweeps):
     converged = res <= threshold
     info = SDPInfo(n, res, converged)
     return SDPSolution(policy, value, q, info, ~converged | ~jnp.all(jnp.isfinite(value)))
+
+
+def solve_sdp_batch(
+    Fs, reward, discount, horizon: int | None = None, *, tol=1e-8, max_sweeps=100_000
+):
+    """`solve_sdp` for B transition tensors that share a reward, in one compiled call.
+
+    Args:
+        Fs: (B, H, S, S) transition tensors.
+        reward, discount, horizon, tol, max_sweeps: as in `solve_sdp`.
+
+    Returns:
+        `SDPSolution` whose fields carry a leading batch axis (B, ...).
+    """
+    Fs = validate.finite("Fs", Fs)
+    if Fs.ndim != 4:
+        raise ValueError(f"Fs must have shape (B, H, S, S), got {Fs.shape}")
+    checked = [_validate(F, reward, discount, horizon, tol, max_sweeps) for F in Fs]
+    _, reward, discount, horizon, tol, max_sweeps = checked[0]
+    dtype = jnp.result_type(Fs.dtype, reward.dtype, float)
+    Fs, reward = Fs.astype(dtype), reward.astype(dtype)
+    if horizon is None:
+        return jax.vmap(lambda F: _solve_infinite(F, reward, discount, tol, max_sweeps))(Fs)
+    return jax.vmap(lambda F: _solve_finite(F, reward, discount, horizon))(Fs)
