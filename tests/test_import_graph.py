@@ -1,4 +1,5 @@
-"""probkit's import graph, read from the source (AST), has no cycle.
+"""probkit's import graph, read from the source (AST), has no cycle, and no module uses another
+module's private names.
 
 Every `import probkit...` / `from probkit... import ...` counts, at module level or inside a
 function (a lazy import is still a dependency); imports under `if TYPE_CHECKING:` do not run and
@@ -88,3 +89,47 @@ def test_every_tests_folder_is_a_package():
     folders = [d for d in tests.iterdir() if d.is_dir() and not d.name.startswith(("_", "."))]
     missing = [d.name for d in folders if not (d / "__init__.py").exists()]
     assert (tests / "__init__.py").exists() and not missing, missing
+
+
+def _private_uses(name: str, path: pathlib.Path, modules) -> list[str]:
+    """`from probkit.x import _name` and `x._name` (x a probkit module or one of its names)
+    where the owner is another module: a private module (`_checks`) counts as its package's."""
+    tree = ast.parse(path.read_text())
+    own_package = name.rpartition(".")[0] if path.name != "__init__.py" else name
+
+    def foreign(owner: str) -> bool:
+        return owner != name and not owner.startswith(name + ".")
+
+    bound, found = {}, []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("probkit"):
+            for a in node.names:
+                target = f"{node.module}.{a.name}"
+                bound[a.asname or a.name] = target if target in modules else node.module
+                private = a.name.startswith("_") and not a.name.startswith("__")
+                if private and not (target in modules and node.module == own_package):
+                    if foreign(node.module):
+                        found.append(
+                            f"{path.name}:{node.lineno} from {node.module} import {a.name}"
+                        )
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("probkit") and a.asname:
+                    bound[a.asname] = a.name
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and isinstance(node.value, ast.Name)
+            and node.value.id in bound
+            and foreign(bound[node.value.id])
+        ):
+            found.append(f"{path.name}:{node.lineno} {node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_module_uses_another_modules_private_names():
+    modules = _modules()
+    found = [u for name, path in modules.items() for u in _private_uses(name, path, modules)]
+    assert not found, "private names used across modules: " + "; ".join(found)

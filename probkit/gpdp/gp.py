@@ -34,6 +34,7 @@ __all__ = [
     "GPPosterior",
     "check_data",
     "fit_gp",
+    "normalize_rows",
     "gp_log_marginal",
     "gp_predict",
     "gp_transition_tensor",
@@ -233,7 +234,9 @@ def _bin_normal(x_grid, mean, sd):
     return hi - lo
 
 
-def _rownorm(m):
+def normalize_rows(m):
+    """Rows of m (..., S) scaled to sum to 1; an all-zero row becomes the point mass on state 0
+    (the absorbing, collapsed stock)."""
     s = m.sum(-1, keepdims=True)
     first = jnp.zeros_like(m).at[..., 0].set(1.0)
     return jnp.where(s > 0, m / jnp.where(s > 0, s, 1.0), first)
@@ -246,7 +249,7 @@ def _paper_normal_rows(x_grid, mu, sd):
     z = (x_grid - mu[..., None]) / sd[..., None]
     dens = jnp.exp(-0.5 * z * z)
     first = jnp.zeros_like(dens).at[..., 0].set(1.0)
-    return _rownorm(jnp.where(absorbing[..., None], first, dens))
+    return normalize_rows(jnp.where(absorbing[..., None], first, dens))
 
 
 def gp_transition_tensor(posterior: GPPosterior, x_grid, h_grid=None, *, mode="corrected"):

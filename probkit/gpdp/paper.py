@@ -11,11 +11,11 @@ from jax.scipy.stats import norm
 from probkit.core import validate
 from probkit.gpdp.gp import (
     MODES,
-    _rownorm,
     check_data,
     check_grids,
     fit_gp,
     gp_transition_tensor,
+    normalize_rows,
     nuts_sampler,
 )
 from probkit.gpdp.models import MODELS, crashes, load_training_data, npv, simulate_tables
@@ -32,6 +32,7 @@ __all__ = [
     "fit_mle",
     "fit_parametric",
     "parametric_transition_tensor",
+    "positive_pairs",
     "reproduce_paper",
 ]
 
@@ -60,7 +61,8 @@ ARCHIVED_RESULTS = {
 }
 
 
-def _pairs(data):
+def positive_pairs(data):
+    """(x_t, x_t+1) pairs of the (n, 2) stock data with both entries positive."""
     d = np.asarray(check_data(data))
     keep = (d[:, 0] > 0) & (d[:, 1] > 0)
     return jnp.asarray(d[keep, 0]), jnp.asarray(d[keep, 1])
@@ -88,7 +90,7 @@ def fit_parametric(key, model: str, data, *, num_warmup=300, num_samples=300, nu
     """
     key = validate.key("key", key)
     validate.one_of("model", model, list(PRIORS))
-    x, y = _pairs(data)
+    x, y = positive_pairs(data)
     num_warmup = validate.positive_int("num_warmup", num_warmup)
     num_samples = validate.positive_int("num_samples", num_samples)
     num_chains = validate.positive_int("num_chains", num_chains)
@@ -118,7 +120,7 @@ def fit_mle(data, *, mode="corrected", start=None) -> dict:
     from scipy.optimize import minimize
 
     validate.one_of("mode", mode, MODES)
-    x, y = (np.asarray(a, float) for a in _pairs(data))
+    x, y = (np.asarray(a, float) for a in positive_pairs(data))
 
     def obj(u):
         if u[1] <= 0 or u[3] <= 0:
@@ -221,7 +223,7 @@ def _param_tensor(model, mode, draws, x_grid, h_grid):
         lo = jnp.concatenate([jnp.zeros_like(c[..., :1]), c], -1)
         hi = jnp.concatenate([c, jnp.ones_like(c[..., :1])], -1)
         first = jnp.zeros(mu.shape + x_grid.shape, mu.dtype).at[..., 0].set(1.0)
-        return _rownorm(jnp.where(pos[..., None], hi - lo, first))
+        return normalize_rows(jnp.where(pos[..., None], hi - lo, first))
 
     def body(acc, p):
         return acc + one(p), None
@@ -229,7 +231,7 @@ def _param_tensor(model, mode, draws, x_grid, h_grid):
     first = jax.tree.map(lambda a: a[0], draws)
     rest = jax.tree.map(lambda a: a[1:], draws)
     tot, _ = jax.lax.scan(body, one(first), rest)
-    return _rownorm(tot)
+    return normalize_rows(tot)
 
 
 def reproduce_paper(

@@ -20,7 +20,7 @@ import numpy as np
 
 from probkit.core import validate
 from probkit.gpdp.models import MODELS
-from probkit.gpdp.paper import PRIORS, _pairs, fit_parametric
+from probkit.gpdp.paper import PRIORS, fit_parametric, positive_pairs
 
 __all__ = ["CRITERIA", "ModelSelection", "pointwise_log_likelihood", "select_models"]
 
@@ -110,7 +110,7 @@ def select_models(
     for m in models:
         validate.one_of("models", m, list(PRIORS))
     num_chains = validate.positive_int("num_chains", num_chains)
-    x, y = _pairs(data)
+    x, y = positive_pairs(data)
     n = int(x.shape[0])
     draws = dict(draws or {})
     table = {}

@@ -15,7 +15,7 @@ def _snap(v, grid):
     return grid[np.argmin(np.abs(grid - v))]
 
 
-def _rownorm(M):
+def normalize_rows(M):
     out = M.copy()
     for i, row in enumerate(M):
         if row.sum() > 0:
@@ -39,7 +39,7 @@ def _r_gp_calc_F(h, Ef, V, x_grid):
             F[i, 0] = 1.0
         else:
             F[i] = sp_norm.pdf(x_grid, mu[i], np.sqrt(V[i]))
-    return _rownorm(F)
+    return normalize_rows(F)
 
 
 def _r_parameter_uncertainty(f, draws, x_grid):
@@ -78,7 +78,7 @@ def test_paper_gp_kernel_matches_r_replica(x64):
         for e, s in zip(np.ravel(ell), np.ravel(sn)):
             m, v = gpdp.gp_predict(x, y, jnp.asarray(grid), e, s)
             acc = acc + _r_gp_calc_F(grid[h_idx], np.asarray(m), np.asarray(v), grid)
-        np.testing.assert_allclose(F[h_idx], _rownorm(acc), atol=1e-12)
+        np.testing.assert_allclose(F[h_idx], normalize_rows(acc), atol=1e-12)
 
 
 def test_paper_parametric_mixture_matches_r_replica(x64):
