@@ -320,16 +320,39 @@ def covariance(
     (support, symmetry, positive definiteness, invertibility of I - lam); under a user's
     transform only shapes are checked, and a singular I - lam gives inf/NaN, so use
     `batch_covariance` for batches, whose `failed` flags report it. With concrete inputs, a
-    result that overflows the working precision raises a `ValueError` naming lam or omega.
+    result that overflows the working precision, or underflows it (a diagonal entry below the
+    smallest normal number), raises a `ValueError` naming lam or omega.
     """
     validate.one_of("method", method, METHODS)
     lam, omega = check_parameters(graph, lam, omega)
     if method == "one-connection":
         compile_plan(graph, max_terms)  # enumerate (and refuse) before tracing
     sigma = _covariance_and_det(graph, lam, omega, method, max_terms)[0]
-    if validate.is_concrete(sigma) and not bool(jnp.all(jnp.isfinite(sigma))):
-        raise _overflow_error(lam, omega, method, sigma.dtype)
+    if validate.is_concrete(sigma):
+        if not bool(jnp.all(jnp.isfinite(sigma))):
+            raise _overflow_error(lam, omega, method, sigma.dtype)
+        if bool(_underflows(sigma)):
+            raise _underflow_error(lam, sigma.dtype)
     return sigma
+
+
+def _underflows(sigma: Array) -> Array:
+    """Sigma is positive definite (omega is), so a diagonal entry below the dtype's smallest
+    normal number means the result lost its precision (underflow, or cancellation in the
+    solves): it is then zero or a denormal, whose value also depends on the CPU's flush-to-zero
+    setting. Shape (...) bool over sigma (..., n, n)."""
+    diag = jnp.diagonal(sigma, axis1=-2, axis2=-1)
+    return jnp.any(diag < jnp.finfo(sigma.dtype).tiny, axis=-1)
+
+
+def _underflow_error(lam, dtype) -> ValueError:
+    lam_max = float(jnp.abs(lam).max())
+    return ValueError(
+        f"the covariance underflows {jnp.dtype(dtype).name} for these magnitudes (largest "
+        f"|lam| entry {lam_max:.3g}): a diagonal entry of the positive-definite Sigma came out "
+        f"below {jnp.finfo(dtype).tiny:.3g} (underflow or cancellation in the solves); rescale "
+        "the variables or enable float64 (jax.enable_x64)"
+    )
 
 
 def _overflow_error(lam, omega, method, dtype) -> ValueError:
@@ -363,8 +386,10 @@ def _batch_chunk(graph, lams, omegas, max_terms):
         sigma = 0.5 * (sigma + jnp.swapaxes(sigma, -1, -2))
     a = jnp.eye(n, dtype=lams.dtype) - lams
     ratio = jnp.abs(det) / jnp.prod(jnp.linalg.norm(a, axis=-1), axis=-1)
-    failed = (ratio <= _singular_tolerance(lams.dtype, n)) | ~jnp.all(
-        jnp.isfinite(sigma), axis=(-2, -1)
+    failed = (
+        (ratio <= _singular_tolerance(lams.dtype, n))
+        | ~jnp.all(jnp.isfinite(sigma), axis=(-2, -1))
+        | _underflows(sigma)
     )
     return jnp.where(failed[:, None, None], jnp.nan, sigma), det, failed
 

@@ -230,10 +230,12 @@ def test_one_connection_overflow_is_an_error_not_nan():
     lam = np.zeros((3, 3), np.float32)
     lam[0, 1], lam[1, 2], lam[2, 0] = 1e20, 0.5, 0.3
     omega = np.eye(3, dtype=np.float32)
-    sigma = sem.covariance(g, lam, omega, method="inverse")
-    assert np.all(np.isfinite(np.asarray(sigma)))  # the solves stay finite
     with pytest.raises(ValueError, match=r"overflows float32.*\|lam\|.*method=\"inverse\""):
         sem.covariance(g, lam, omega, method="one-connection")
+    # The solves stay finite, but Sigma_00 (3.0e-33 exactly, against entries near 48) is far
+    # below float32's resolution of this Sigma and comes out as 0: an error, not a zero variance.
+    with pytest.raises(ValueError, match=r"underflows float32.*\|lam\| entry 1e\+20"):
+        sem.covariance(g, lam, omega, method="inverse")
 
 
 @pytest.mark.parametrize("method", ["inverse", "one-connection"])
@@ -244,3 +246,15 @@ def test_omega_that_overflows_float32_is_an_error(method):
     omega[2, 2] = 3e38
     with pytest.raises(ValueError, match=r"overflows float32.*\|omega\| entry 3e\+38"):
         sem.covariance(_three_cycle(), lam, omega, method=method)
+
+
+def test_covariance_that_underflows_float32_is_an_error_or_a_failed_flag():
+    # Every coefficient 1e20: Sigma ~ 1e-40, below float32's smallest normal number, so the
+    # solves give zeros or denormals (which depends on the CPU's flush-to-zero): never returned.
+    lam = np.zeros((3, 3), np.float32)
+    lam[0, 1], lam[1, 2], lam[2, 0] = 1e20, 1e20, 1e20
+    omega = np.eye(3, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"underflows float32.*\|lam\| entry 1e\+20"):
+        sem.covariance(_three_cycle(), lam, omega, method="inverse")
+    batch = sem.batch_covariance(_three_cycle(), lam[None], omega[None])
+    assert bool(batch.failed[0]) and np.isnan(np.asarray(batch.covariance[0])).all()
