@@ -224,7 +224,8 @@ def fit(
 
     Args:
         key: PRNG key (bridge draws; reused every round as common random numbers).
-        snapshots, times: observed clouds and their strictly increasing times.
+        snapshots: observed clouds, a list of (n_k, d) arrays.
+        times: their strictly increasing times (K + 1,).
         reference: a `Reference` (`brownian`, `ou`, `lotka_volterra`, `repressilator`, `drift`).
         theta0: starting values of the learned parameters (default: the reference's).
         held_out: optional (snapshots, times) inside [t_0, t_K] for the stopping rule and the

@@ -197,8 +197,10 @@ def fit_gp(
         key: JAX PRNG key.
         data: (n, 2) training pairs, e.g. `load_training_data()`.
         mode: "paper" (the published priors and likelihood quirks) or "corrected".
-        num_warmup, num_samples, num_chains: NUTS settings (chains run vectorised; the compiled
-            sampler is cached per setting and data shape).
+        num_warmup: NUTS warm-up iterations per chain.
+        num_samples: NUTS draws kept per chain.
+        num_chains: chains (run vectorised; the compiled sampler is cached per setting and
+            data shape).
 
     Returns:
         `GPPosterior`.

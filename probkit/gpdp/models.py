@@ -253,7 +253,8 @@ def simulate_tables(
         tables: (P, S) target harvests over `x_grid`, read at the nearest grid point.
         noise: optional (num_years, num_reps) positive growth multipliers Z_t to use instead of
             lognormal draws from `key` (e.g. the authors' R random numbers, `rrng.r_rlnorm`).
-        Other arguments as in `simulate`.
+
+    The other arguments are as in `simulate`.
 
     Returns:
         `Trajectories` with stock and harvest of shape (P, num_reps, num_years).

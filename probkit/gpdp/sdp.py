@@ -177,7 +177,11 @@ def solve_sdp_batch(
 
     Args:
         Fs: (B, H, S, S) transition tensors.
-        reward, discount, horizon, tol, max_sweeps: as in `solve_sdp`.
+        reward: as in `solve_sdp`.
+        discount: as in `solve_sdp`.
+        horizon: as in `solve_sdp`.
+        tol: as in `solve_sdp`.
+        max_sweeps: as in `solve_sdp`.
 
     Returns:
         `SDPSolution` whose fields carry a leading batch axis (B, ...).

@@ -95,7 +95,9 @@ def select_models(
         key: JAX PRNG key.
         data: (n, 2) training pairs (x_t, x_{t+1}).
         models: names among "allen", "ricker", "myers".
-        num_warmup, num_samples, num_chains: NUTS settings of `fit_parametric`.
+        num_warmup: NUTS warm-up iterations per chain (as in `fit_parametric`).
+        num_samples: NUTS draws kept per chain.
+        num_chains: NUTS chains.
         draws: optional {model: draws} (flat, chain-major as numpyro returns them) to skip fitting.
 
     Returns:
