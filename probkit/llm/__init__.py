@@ -10,7 +10,16 @@ JAX-native models (the synthetic `testbed`, the enumerable `tabular` model), whi
 vectorise over problems.
 """
 
-from probkit.llm import answers, engine, protocols, selection, tabular, testbed, weighting
+from probkit.llm import (
+    answers,
+    engine,
+    protocols,
+    selection,
+    synthetic,
+    tabular,
+    testbed,
+    weighting,
+)
 from probkit.llm.answers import extract_answer
 from probkit.llm.filtering import (
     FilterConfig,
@@ -69,6 +78,7 @@ __all__ = [
     "particle_gibbs",
     "protocols",
     "selection",
+    "synthetic",
     "tabular",
     "testbed",
     "weighted_best_of_n",
