@@ -154,6 +154,17 @@ def _policy_fn(policy, x_grid, kind):
     return fn
 
 
+def _check_run(key, model, params, x0, num_years, num_reps):
+    """The arguments `simulate` and `simulate_tables` share, validated (errors name them)."""
+    key = validate.key("key", key)
+    model = _model(model)
+    params = _params(model, params)
+    x0 = validate.positive_float("x0", x0)
+    num_years = validate.positive_int("num_years", num_years)
+    num_reps = validate.positive_int("num_reps", num_reps)
+    return key, model, params, x0, num_years, num_reps
+
+
 def simulate(
     key,
     model,
@@ -187,12 +198,9 @@ def simulate(
     Returns:
         `Trajectories` (stock, harvest), each (num_reps, num_years).
     """
-    key = validate.key("key", key)
-    model = _model(model)
-    params = _params(model, params)
-    x0 = validate.positive_float("x0", x0)
-    num_years = validate.positive_int("num_years", num_years)
-    num_reps = validate.positive_int("num_reps", num_reps)
+    key, model, params, x0, num_years, num_reps = _check_run(
+        key, model, params, x0, num_years, num_reps
+    )
     fn = _policy_fn(policy, x_grid, policy_kind)
     dtype = jnp.result_type(float)
     z = jnp.exp(params["sigma"] * jax.random.normal(key, (num_years, num_reps), dtype))
@@ -259,12 +267,9 @@ def simulate_tables(
     Returns:
         `Trajectories` with stock and harvest of shape (P, num_reps, num_years).
     """
-    key = validate.key("key", key)
-    model = _model(model)
-    params = _params(model, params)
-    x0 = validate.positive_float("x0", x0)
-    num_years = validate.positive_int("num_years", num_years)
-    num_reps = validate.positive_int("num_reps", num_reps)
+    key, model, params, x0, num_years, num_reps = _check_run(
+        key, model, params, x0, num_years, num_reps
+    )
     x_grid = validate.finite("x_grid", x_grid)
     tables = validate.finite("tables", tables)
     if tables.ndim != 2 or tables.shape[1] != x_grid.shape[0]:
