@@ -26,7 +26,7 @@ from probkit.bridges.exact import wasserstein2
 from probkit.bridges.lna import bridge_interval
 from probkit.bridges.references import Reference
 from probkit.bridges.sinkhorn import sinkhorn_unchecked, squared_euclidean
-from probkit.core import inference_data, progress, validate
+from probkit.core import errors, inference_data, progress, validate
 from probkit.core.types import Array, PRNGKey
 
 __all__ = ["FitInfo", "FitResult", "Snapshots", "prepare", "bridge_step", "refine", "fit"]
@@ -354,8 +354,7 @@ def _fit(key, reference, theta, data, hold, hold_idx, hold_eps, cfg, max_iterati
                                          num_steps=refine_steps)  # fmt: skip
             else:
                 theta_new, loss = theta, jnp.asarray(0.0, dtype)
-            finite = [jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(theta_new)]
-            bad = ot.failed.any() | ~jnp.isfinite(loss) | ~jnp.all(jnp.stack([True, *finite]))
+            bad = ot.failed.any() | ~jnp.isfinite(loss) | ~errors.all_finite(theta_new)
             delta = _rel_change(theta_new, theta)
             stale = (hold is not None) & (r - new_best[3] >= patience)
             stop = done | (r >= max_iterations) | bad

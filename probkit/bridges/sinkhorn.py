@@ -14,7 +14,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from probkit.core import validate
 from probkit.core.types import Array, ArrayLike
@@ -53,12 +52,7 @@ def check_weights(name: str, w: ArrayLike, size: int | None = None) -> Array:
     """A (size,) probability vector: finite, >= 0, summing to 1 (to 1e-4 relative)."""
     w = validate.finite(name, w)
     w = validate.array(name, w, ndim=1, shape=None if size is None else (size,))
-    if validate.is_concrete(w):
-        arr = np.asarray(w, dtype=float)
-        if (arr < 0).any():
-            raise ValueError(f"{name} must be nonnegative")
-        if abs(arr.sum() - 1.0) > 1e-4:
-            raise ValueError(f"{name} must sum to 1, got {arr.sum()}")
+    validate.stochastic(name, w, what="weights", atol=1e-4)
     return w
 
 

@@ -5,9 +5,16 @@ nothing can raise, so numerical failure is reported in a result's info field ins
 codes here give those flags one meaning across probkit.
 """
 
+import jax
 import jax.numpy as jnp
 
-__all__ = ["NumericalFailure", "ProbkitError", "check_finite_result", "first_failure"]
+__all__ = [
+    "NumericalFailure",
+    "ProbkitError",
+    "all_finite",
+    "check_finite_result",
+    "first_failure",
+]
 
 
 class ProbkitError(Exception):
@@ -22,6 +29,14 @@ def first_failure(flags) -> "jnp.ndarray":
     """() int32: the index of the first true entry of the (T,) bool `flags`, -1 if none."""
     flags = jnp.asarray(flags, bool)
     return jnp.where(jnp.any(flags), jnp.argmax(flags), -1).astype(jnp.int32)
+
+
+def all_finite(tree) -> "jnp.ndarray":
+    """() bool: every leaf of the pytree `tree` is finite everywhere (traceable)."""
+    out = jnp.ones((), bool)
+    for leaf in jax.tree.leaves(tree):
+        out = out & jnp.all(jnp.isfinite(leaf))
+    return out
 
 
 def check_finite_result(result, *, what: str = "result") -> None:

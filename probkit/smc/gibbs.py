@@ -51,6 +51,7 @@ import jax.numpy as jnp
 
 from probkit.core import accumulate, errors, progress, validate
 from probkit.core import resampling as resampling_mod
+from probkit.core.errors import all_finite
 from probkit.core.inference_data import to_inference_data as _to_idata
 from probkit.core.types import Array, PRNGKey, PyTree
 from probkit.smc import _deprecation, filtering
@@ -64,7 +65,7 @@ from probkit.smc.functional import (
     evaluate_initial,
     leaf_names,
 )
-from probkit.smc.smoothing import all_finite, centre_statistics, update_statistics
+from probkit.smc.smoothing import centre_statistics, update_statistics
 from probkit.ssm.model import StateSpaceModel
 
 __all__ = [

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 from probkit.core import accumulate, errors, progress, validate
 from probkit.core import resampling as resampling_mod
 from probkit.core import sharding as sharding_mod
+from probkit.core.errors import all_finite
 from probkit.core.types import Array, PRNGKey, PyTree
 from probkit.smc import backward as backward_mod
 from probkit.smc import filtering
@@ -46,7 +47,6 @@ __all__ = [
     "ParisInfo",
     "ParisResult",
     "ParisState",
-    "all_finite",
     "centre_statistics",
     "init",
     "paris",
@@ -88,15 +88,6 @@ def weighted_mean(log_weights: Array, values: PyTree) -> PyTree:
     """Σ_i exp(lw_i) v_i over the leading axis (log-weights normalised)."""
     w = jnp.exp(log_weights)
     return jax.tree.map(lambda v: jnp.tensordot(w.astype(v.dtype), v, axes=(0, 0)), values)
-
-
-def all_finite(tree) -> Array:
-    """() bool: every leaf of `tree` is finite everywhere."""
-    leaves = jax.tree.leaves(tree)
-    out = jnp.ones((), bool)
-    for leaf in leaves:
-        out = out & jnp.all(jnp.isfinite(leaf))
-    return out
 
 
 def centre_statistics(tau: PyTree, log_weights: Array):

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from probkit.core import progress, validate
+from probkit.core import errors, progress, validate
 from probkit.core import sharding as sharding_mod
 from probkit.core.types import Array, PRNGKey, PyTree
 from probkit.walks import kernel as srrw_mod
@@ -211,8 +211,7 @@ def _run(
         ks = jax.random.split(jax.random.fold_in(k_run, t), num_tokens)
         s, _ = jax.vmap(one)(ks, s)
         s = sharding_mod.constrain(s, sharding)
-        ok = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(s.theta)]))
-        bad = jnp.any(s.walk.nonfinite) | ~ok
+        bad = jnp.any(s.walk.nonfinite) | ~errors.all_finite(s.theta)
         failed_at = jnp.where((failed_at < 0) & bad, t + 1, failed_at)
         return (s, failed_at, t + 1), None
 
