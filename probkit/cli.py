@@ -22,6 +22,7 @@ def _bench(areas: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `probkit` command (`argv` defaults to `sys.argv[1:]`); the exit code."""
     parser = argparse.ArgumentParser(prog="probkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     tour = sub.add_parser("tour", help="run every paper's example on small defaults")

@@ -22,6 +22,14 @@ __all__ = ["TourResult", "discover", "find_examples", "run"]
 
 @dataclasses.dataclass
 class TourResult:
+    """What one example's `tour(out_dir)` reports to `probkit tour`.
+
+    Attributes:
+        computed: what was computed, in words.
+        value: the key number, formatted.
+        figures: paths written.
+    """
+
     computed: str  # what was computed, in words
     value: str  # the key number, formatted
     figures: tuple = ()  # paths written

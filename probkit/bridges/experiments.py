@@ -23,10 +23,22 @@ __all__ = [
 ]
 
 LV_TRUTH = {"alpha": 1.0, "beta": 0.4, "gamma": 0.4, "delta": 0.1}
+"""Parameters that generate the Lotka–Volterra snapshots."""
 REPRESSILATOR_TRUTH = {"beta": 10.0, "n": 3.0, "k": 1.0, "gamma": 1.0}
+"""Parameters that generate the repressilator snapshots."""
 
 
 class Experiment(NamedTuple):
+    """Snapshot data of one benchmark experiment: training and held-out snapshots with their times.
+
+    Attributes:
+        train: training snapshots, each (n, d).
+        train_times: (K,) times of the training snapshots.
+        held_out: held-out snapshots, each (n, d).
+        held_out_times: times of the held-out snapshots.
+        truth: the parameters that generated the data, by name.
+    """
+
     train: list  # training snapshots, each (n, d)
     train_times: np.ndarray
     held_out: list  # held-out snapshots, each (n, d)

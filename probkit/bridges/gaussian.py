@@ -50,6 +50,14 @@ def _inv_sqrtm(m):
 
 
 class GaussianEOT(NamedTuple):
+    """Closed-form entropic optimal transport between two Gaussians (`gaussian_eot`).
+
+    Attributes:
+        cross_covariance: (d, d) Cov(X0, X1) of the optimal entropic plan.
+        cost: () OT_eps.
+        sigma2: () eps / 2.
+    """
+
     cross_covariance: Array  # (d, d) Cov(X0, X1) of the optimal entropic plan
     cost: Array  # () OT_eps
     sigma2: Array  # () eps / 2
@@ -129,6 +137,21 @@ def linear_bridge_moments(A, sigma, t, horizon):
 
 
 class GaussianSB(NamedTuple):
+    """Closed-form Schrödinger bridge between two Gaussians under a linear (OU or Brownian)
+    reference.
+
+    Attributes:
+        mean0: (d,).
+        cov0: (d, d).
+        mean1: (d,).
+        cov1: (d, d).
+        cross_covariance: (d, d) Cov(X_0, X_T) of the bridge.
+        A: (d, d) reference drift matrix (zeros: Brownian).
+        m: (d,) reference mean.
+        sigma: () reference diffusion.
+        horizon: () T.
+    """
+
     mean0: Array  # (d,)
     cov0: Array  # (d, d)
     mean1: Array  # (d,)

@@ -23,6 +23,15 @@ __all__ = ["LinearisedPaths", "linearise", "bridge_cost", "sample_bridges", "bri
 
 
 class LinearisedPaths(NamedTuple):
+    """Linear-noise approximation of a reference SDE around mean paths, one per starting point.
+
+    Attributes:
+        mean: (n, N + 1, d) reference mean paths xbar.
+        noise_root: (n, N, d, d) L_j (F_j given below).
+        gain: (n, N + 1, d, d) Cov(R_j, R_N) P_N^-1.
+        end_cov: (n, d, d) P_N.
+    """
+
     mean: Array  # (n, N + 1, d) reference mean paths xbar
     noise_root: Array  # (n, N, d, d) L_j (F_j given below)
     gain: Array  # (n, N + 1, d, d) Cov(R_j, R_N) P_N^-1

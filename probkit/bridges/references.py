@@ -38,6 +38,16 @@ class Reference:
     drift_fn(params, x, t) -> (d,) with params the dict of all parameters; `theta0` the learned
     parameters' starting values, `fixed` the others; `positive` names parameters kept > 0;
     `linear` marks b = A (x - m) with params "A", "m" (exact transitions).
+
+    Attributes:
+        name: a label (shown in reprs and plots).
+        drift_fn: `drift_fn(params, x, t) -> (d,)`, params the dict of all parameters.
+        sigma: () diffusion coefficient (dX = b dt + sigma dW).
+        theta0: starting values of the learned parameters, by name.
+        fixed: values of the parameters that are not learned, by name.
+        positive: names of the parameters kept > 0 (optimised on the log scale).
+        linear: True when b = A (x - m) with params "A", "m" (exact Gaussian transitions).
+        dim: d, the state dimension.
     """
 
     name: str

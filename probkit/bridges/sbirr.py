@@ -33,12 +33,32 @@ __all__ = ["FitInfo", "FitResult", "Snapshots", "prepare", "bridge_step", "refin
 
 
 class Snapshots(NamedTuple):
+    """Snapshots padded to one array (`prepare`), with weights that are zero on the padding.
+
+    Attributes:
+        points: (K + 1, n, d) padded snapshots.
+        weights: (K + 1, n) uniform over each snapshot's real points, 0 on padding.
+        times: (K + 1,).
+    """
+
     points: Array  # (K + 1, n, d) padded snapshots
     weights: Array  # (K + 1, n) uniform over each snapshot's real points, 0 on padding
     times: Array  # (K + 1,)
 
 
 class FitInfo(NamedTuple):
+    """Diagnostics of one refinement round of `bridges.fit` (stacked over rounds in
+    `FitResult.info`).
+
+    Attributes:
+        delta: () largest relative change of theta in this round.
+        loss: () negative log-likelihood per increment after refinement.
+        sinkhorn_error: (K,) marginal error of each interval's coupling.
+        sinkhorn_converged: (K,) bool.
+        holdout: () summed held-out W2^2 estimate of this round's bridges (nan: none).
+        active: () bool, whether the round ran (False after the stop).
+    """
+
     delta: Array  # () largest relative change of theta in this round
     loss: Array  # () negative log-likelihood per increment after refinement
     sinkhorn_error: Array  # (K,) marginal error of each interval's coupling
@@ -48,6 +68,20 @@ class FitInfo(NamedTuple):
 
 
 class FitResult(NamedTuple):
+    """Result of `bridges.fit`: the learned reference, the glued bridges and the per-round trace.
+
+    Attributes:
+        theta: learned parameters (natural scale).
+        trajectories: (n_0, K N + 1, d) glued bridges from the first snapshot's points.
+        times: (K N + 1,) time grid of the trajectories.
+        trace: name -> (max_iterations + 1, *shape) theta used by each round's bridges.
+        info: stacked over rounds.
+        num_iterations: () rounds of bridging done.
+        converged: () bool, stopped by the rule rather than by max_iterations.
+        failed: () bool, a non-finite theta, coupling or likelihood.
+        heldout_w2: exact W2 at the held-out times (host, at the end).
+    """
+
     theta: dict  # learned parameters (natural scale)
     trajectories: Array  # (n_0, K N + 1, d) glued bridges from the first snapshot's points
     times: Array  # (K N + 1,) time grid of the trajectories

@@ -30,6 +30,20 @@ __all__ = [
 
 
 class SinkhornResult(NamedTuple):
+    """Entropic OT coupling from `sinkhorn`, its costs, dual potentials and convergence flags.
+
+    Attributes:
+        plan: (n, m) coupling P.
+        cost: () OT_eps = <P, C> + eps KL(P || a b^T).
+        transport_cost: () <P, C>.
+        f: (n,) dual potential of a.
+        g: (m,) dual potential of b.
+        iterations: () int32, Sinkhorn sweeps done.
+        error: () L1 error of the row marginals (columns are met exactly).
+        converged: () bool, error <= threshold.
+        failed: () bool, a potential or the plan is not finite.
+    """
+
     plan: Array  # (n, m) coupling P
     cost: Array  # () OT_eps = <P, C> + eps KL(P || a b^T)
     transport_cost: Array  # () <P, C>

@@ -46,7 +46,12 @@ __all__ = [
 
 
 class Wire(NamedTuple):
-    """A wire type: a variable name and its number of states."""
+    """A wire type: a variable name and its number of states.
+
+    Attributes:
+        name: the variable's name.
+        size: its number of states.
+    """
 
     name: str
     size: int
@@ -86,6 +91,14 @@ class Box:
         cod: output wires.
         data: optional table of shape `(*dom sizes, *cod sizes)` summing to 1 over the output
             axes (a CPT); `interpret` uses it unless given another table for this name.
+
+    Attributes:
+        name: the box's label (for a causal model: the variable it emits).
+        dom: input wires.
+        cod: output wires.
+        data: optional table of shape `(*dom sizes, *cod sizes)` (a CPT), or None.
+        kind: "box" for a generator; structural boxes (copy, discard, swap, ...) name their kind.
+        params: extra static data of a structural box.
     """
 
     name: str
@@ -182,7 +195,13 @@ def Rename(wire, name: str) -> Box:
 
 
 class Layer(NamedTuple):
-    """One step of a diagram: `box` acting between the pass-through wires `left` and `right`."""
+    """One step of a diagram: `box` acting between the pass-through wires `left` and `right`.
+
+    Attributes:
+        left: wires passing through to the left of the box.
+        box: the box applied.
+        right: wires passing through to the right of the box.
+    """
 
     left: tuple[Wire, ...]
     box: Box
@@ -199,7 +218,13 @@ def _as_diagram(d) -> "Diagram":
 
 @dataclasses.dataclass(frozen=True)
 class Diagram:
-    """A string diagram from wires `dom` to wires `cod`, as a sequence of layers."""
+    """A string diagram from wires `dom` to wires `cod`, as a sequence of layers.
+
+    Attributes:
+        dom: input wires.
+        cod: output wires.
+        layers: the layers, applied in order.
+    """
 
     dom: tuple[Wire, ...]
     cod: tuple[Wire, ...]

@@ -34,7 +34,12 @@ class Expr:
 
 @dataclasses.dataclass(frozen=True, eq=True, repr=False)
 class Prob(Expr):
-    """The observational probability P(variables | given)."""
+    """The observational probability P(variables | given).
+
+    Attributes:
+        variables: the variables whose law is taken.
+        given: the conditioning variables (empty: a marginal).
+    """
 
     variables: tuple[str, ...]
     given: tuple[str, ...] = ()
@@ -42,14 +47,23 @@ class Prob(Expr):
 
 @dataclasses.dataclass(frozen=True, eq=True, repr=False)
 class Product(Expr):
-    """The product of its terms (the empty product is 1)."""
+    """The product of its terms (the empty product is 1).
+
+    Attributes:
+        terms: the factors.
+    """
 
     terms: tuple[Expr, ...]
 
 
 @dataclasses.dataclass(frozen=True, eq=True, repr=False)
 class Sum(Expr):
-    """Σ over the states of `over` of `body`."""
+    """Σ over the states of `over` of `body`.
+
+    Attributes:
+        over: the variables summed out.
+        body: the summand.
+    """
 
     over: tuple[str, ...]
     body: Expr
@@ -57,7 +71,12 @@ class Sum(Expr):
 
 @dataclasses.dataclass(frozen=True, eq=True, repr=False)
 class Ratio(Expr):
-    """numerator / denominator (0 where both vanish)."""
+    """numerator / denominator (0 where both vanish).
+
+    Attributes:
+        numerator: an expression.
+        denominator: an expression.
+    """
 
     numerator: Expr
     denominator: Expr

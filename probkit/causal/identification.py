@@ -52,7 +52,12 @@ __all__ = [
 
 
 class Hedge(NamedTuple):
-    """A hedge for P(y | do(x)): C-forests F' ⊂ F, F ∩ x ≠ ∅, F' ∩ x = ∅ (not identifiable)."""
+    """A hedge for P(y | do(x)): C-forests F' ⊂ F, F ∩ x ≠ ∅, F' ∩ x = ∅ (not identifiable).
+
+    Attributes:
+        f: F: a C-forest that meets the treatment.
+        f_prime: F': a C-forest inside F that avoids the treatment.
+    """
 
     f: frozenset  # F: a C-forest that meets the treatment
     f_prime: frozenset  # F': a C-forest inside F that avoids the treatment

@@ -16,6 +16,13 @@ __all__ = ["Sum", "add", "init", "value"]
 
 
 class Sum(NamedTuple):
+    """A compensated (Neumaier) running sum: the value is `total + compensation`, leafwise.
+
+    Attributes:
+        total: the running sum, a pytree.
+        compensation: the accumulated rounding error, same structure as `total`.
+    """
+
     total: PyTree
     compensation: PyTree
 

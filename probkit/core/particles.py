@@ -20,7 +20,14 @@ __all__ = ["Reweighted", "resample_when", "reweight"]
 
 
 class Reweighted(NamedTuple):
-    """One reweighting: normalised weights and what the step's info reports."""
+    """One reweighting: normalised weights and what the step's info reports.
+
+    Attributes:
+        log_weights: (N,) normalised (LSE == 0); uniform when degenerate.
+        log_evidence_increment: () LSE(new) - LSE(prev): log p^(y_t | y_0:t-1).
+        ess: () ESS of the new weights, in [1, N]; 0 when degenerate.
+        degenerate: () bool: no new weight is finite.
+    """
 
     log_weights: Array  # (N,) normalised (LSE == 0); uniform when degenerate
     log_evidence_increment: Array  # () LSE(new) - LSE(prev): log p^(y_t | y_0:t-1)

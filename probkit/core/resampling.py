@@ -46,6 +46,15 @@ __all__ = [
 
 
 class Resampler(NamedTuple):
+    """A resampling scheme: its name, the resampler and its conditional version.
+
+    Attributes:
+        name: the scheme's name ("systematic", ...).
+        resample: `resample(key, log_weights, num_samples) -> (num_samples,) int32` ancestors.
+        conditional: `conditional(key, log_weights, ref_ancestor) -> (N,) int32` ancestors that
+            include `ref_ancestor`, the reference particle's (conditional SMC).
+    """
+
     name: str
     resample: Callable[[PRNGKey, Array, int], Array]
     conditional: Callable[[PRNGKey, Array, Array], Array]
@@ -206,19 +215,24 @@ def _make(name, resample, conditional) -> Resampler:
 
 
 multinomial = _make("multinomial", _multinomial, _conditional_multinomial)
+"""Multinomial resampling: N independent draws from the weights."""
 systematic = _make(
     "systematic",
     _systematic,
     lambda k, lw, r: _conditional_stratified_or_systematic(k, lw, r, True),
 )
+"""Systematic resampling: one uniform shared by N evenly spaced points."""
 stratified = _make(
     "stratified",
     _stratified,
     lambda k, lw, r: _conditional_stratified_or_systematic(k, lw, r, False),
 )
+"""Stratified resampling: one uniform in each of N strata."""
 residual = _make("residual", _residual, _conditional_residual)
+"""Residual resampling: floor(N w) copies, the rest multinomial."""
 
 SCHEMES: dict[str, Resampler] = {r.name: r for r in (multinomial, systematic, stratified, residual)}
+"""The built-in schemes by name; `get(name)` looks a name up here."""
 
 
 def get(scheme: "str | Resampler", *, argname: str = "resampling") -> Resampler:

@@ -109,6 +109,15 @@ def log_likelihood_increment(log_weights_prev: ArrayLike, log_weights_new: Array
 
 
 class WeightSummary(NamedTuple):
+    """Normalised log-weights with their log-sum-exp, ESS and degeneracy flag (`summarize`).
+
+    Attributes:
+        log_normalized: (N,) lw - LSE(lw); uniform when degenerate.
+        logsumexp: () LSE(lw); -inf when degenerate.
+        ess: () in [1, N]; 0 when degenerate.
+        degenerate: () bool.
+    """
+
     log_normalized: Array  # (N,) lw - LSE(lw); uniform when degenerate
     logsumexp: Array  # () LSE(lw); -inf when degenerate
     ess: Array  # () in [1, N]; 0 when degenerate

@@ -82,6 +82,14 @@ def in_domain(W: ArrayLike, s: float = 1.0) -> Array:
 
 
 class DomainInverse(NamedTuple):
+    """The maintained inverse (s I - A)^-1 of the log-det acyclicity function, with its certificate.
+
+    Attributes:
+        inverse: (d, d) (s I - A)^{-1} when ok.
+        ok: () bool, certified inside the domain.
+        rebuilt: () bool, the Neumann series was needed (warm start too far off).
+    """
+
     inverse: Array  # (d, d) (s I - A)^{-1} when ok
     ok: Array  # () bool, certified inside the domain
     rebuilt: Array  # () bool, the Neumann series was needed (warm start too far off)

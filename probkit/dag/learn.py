@@ -35,7 +35,16 @@ _SIGMA_MIN_REL = 1e-3
 
 
 class DagResult(NamedTuple):
-    """Result of `colide` / `dagma`; with a batch, every field has a leading batch axis."""
+    """Result of `colide` / `dagma`; with a batch, every field has a leading batch axis.
+
+    Attributes:
+        weights: (d, d) unthresholded W; W[i, j] is the weight of edge i -> j.
+        adjacency: (d, d) bool, thresholded and guaranteed acyclic.
+        noise_scale: () EV; (d,) NV; (d,) plug-in residual std for DAGMA.
+        objective_trace: (T, K) objective every `checkpoint` iterations (NaN-padded).
+        converged: () bool, the last stage met the tolerance, no failure.
+        info: per-stage iterations, restarts, s, stop reasons (`PathInfo`).
+    """
 
     weights: Array  # (d, d) unthresholded W; W[i, j] is the weight of edge i -> j
     adjacency: Array  # (d, d) bool, thresholded and guaranteed acyclic

@@ -30,6 +30,11 @@ returns to Python between iterations, and under `vmap` (many datasets or many la
 call) each problem keeps its own stage, step size and restart count.
 
 `init`, `step` and `advance` are the pure pieces; `run` is the loop.
+
+Status codes of `PathState.status` (int32): `RUNNING` 0, `STAGE_DONE` 1, `RESTART` 2,
+`FINISHED` 3, `FAILED` 4, `BEGIN` 5 (stage 0 not started yet; `advance` starts it). Why a stage
+stopped (`PathState.stop`, `PathInfo.stop_reason`): `STOP_NONE` -1 (running),
+`STOP_CONVERGED` 0, `STOP_MAX_ITER` 1, `STOP_LR_UNDERFLOW` 2.
 """
 
 from collections.abc import Callable
@@ -84,6 +89,11 @@ class PathConfig(NamedTuple):
 
     Everything else (variant, budgets, schedule) is data, so one program serves CoLiDE-EV,
     CoLiDE-NV and DAGMA at any budgets with the same `trace_length`.
+
+    Attributes:
+        num_stages: T, the number of stages of the mu schedule.
+        trace_length: K >= ceil(max(warm_iter, max_iter) / checkpoint).
+        max_restarts: per stage; beyond it the fit is flagged failed.
     """
 
     num_stages: int = 5  # T
@@ -92,7 +102,17 @@ class PathConfig(NamedTuple):
 
 
 class Problem(NamedTuple):
-    """One learning problem (a pytree; batch it with `vmap`)."""
+    """One learning problem (a pytree; batch it with `vmap`).
+
+    Attributes:
+        variant: () int32 score code: 0 l2 (DAGMA), 1 ev, 2 nv (`scores.variant_code`).
+        cov: (d, d) X^T X / n of centred data.
+        lambda1: () l1 weight.
+        free: (d, d) bool, entries of W that may be nonzero.
+        penalized: (d, d) float 0/1, entries carrying the l1 penalty (free, not required).
+        sigma_min: (d,) lower bound on the noise scale(s).
+        sigma_init: (d,) initial noise scale(s).
+    """
 
     variant: Array  # () int32 score code: 0 l2 (DAGMA), 1 ev, 2 nv (`scores.variant_code`)
     cov: Array  # (d, d) X^T X / n of centred data
@@ -104,7 +124,20 @@ class Problem(NamedTuple):
 
 
 class Hyperparameters(NamedTuple):
-    """Numbers of the schedule (traced: changing them does not recompile)."""
+    """Numbers of the schedule (traced: changing them does not recompile).
+
+    Attributes:
+        mu: (T,) mu_k.
+        s: (T,) s_k.
+        lr: () Adam learning rate at the start of each stage.
+        beta1: () Adam first-moment decay.
+        beta2: () Adam second-moment decay.
+        tol: () relative objective change that ends a stage.
+        warm_iter: () int32 iteration budget of stages 0..T-2.
+        max_iter: () int32 iteration budget of the last stage.
+        checkpoint: () int32 iterations between convergence checks.
+        inverse_tol: () residual tolerance of the maintained inverse (see `acyclicity`).
+    """
 
     mu: Array  # (T,) mu_k
     s: Array  # (T,) s_k
@@ -119,6 +152,38 @@ class Hyperparameters(NamedTuple):
 
 
 class PathState(NamedTuple):
+    """Carry of the path-following loop (internal; exposed for the engine's tests and tools).
+
+    Attributes:
+        W: (d, d) iterate.
+        sigma: (d,) noise scale(s) at W (all equal for EV, ones for l2).
+        G: (d, d) cov (I - W), shared by the gradient and the sigma update.
+        M: (d, d) (s I - W∘W)^{-1}, certified.
+        adam_m: (d, d) Adam first moment.
+        adam_v: (d, d) Adam second moment.
+        it: () int32, iterations taken in this stage attempt.
+        lr: () current learning rate.
+        stage: () int32 current stage.
+        s: () s of this stage (raised by restarts).
+        stage_lr: () learning rate this attempt started with.
+        W_start: (d, d) point the stage (re)starts from.
+        sigma_start: (d,) noise scale(s) the stage (re)starts from.
+        obj_prev: () objective at the previous checkpoint (1e16 before the first).
+        W_check: (d, d) W at the previous checkpoint (stage start before the first).
+        G_check: (d, d) cov (I - W_check).
+        sigma_check: (d,) noise scale(s) at the previous checkpoint.
+        gradh_check: (d, d) grad h at W_check.
+        status: () int32 RUNNING / STAGE_DONE / RESTART / FINISHED / FAILED.
+        stop: () int32 why the current stage stopped (STOP_*).
+        trace: (T, K) objective at each checkpoint of each stage (NaN = none).
+        stage_iters: (T,) int32 iterations of each stage's final attempt.
+        stage_restarts: (T,) int32 restarts of each stage.
+        stage_s: (T,) s each stage ended with.
+        stage_stop: (T,) int32 STOP_* of each stage.
+        total_iters: () int32, all iterations including restarted attempts.
+        rebuilds: () int32, iterations where the inverse was rebuilt from scratch.
+    """
+
     W: Array  # (d, d) iterate
     sigma: Array  # (d,) noise scale(s) at W (all equal for EV, ones for l2)
     G: Array  # (d, d) cov (I - W), shared by the gradient and the sigma update
@@ -149,12 +214,33 @@ class PathState(NamedTuple):
 
 
 class StepInfo(NamedTuple):
+    """What one Adam step of the path-following engine did.
+
+    Attributes:
+        accepted: () bool, the step stayed in the domain (after any backtracking).
+        halvings: () int32, learning-rate halvings of this step.
+        rebuilt: () bool, the inverse had to be rebuilt.
+    """
+
     accepted: Array  # () bool, the step stayed in the domain (after any backtracking)
     halvings: Array  # () int32, learning-rate halvings of this step
     rebuilt: Array  # () bool, the inverse had to be rebuilt
 
 
 class PathInfo(NamedTuple):
+    """Per-stage diagnostics of one path-following run.
+
+    Attributes:
+        iterations: (T,) int32 per stage (final attempt).
+        restarts: (T,) int32 per stage.
+        s: (T,) final s per stage.
+        stop_reason: (T,) int32: 0 converged (tol), 1 iteration budget, 2 lr < 1e-16.
+        total_iterations: () int32, including restarted attempts.
+        rebuilds: () int32, inverse rebuilt from scratch (diagnostic).
+        failed: () bool, more than max_restarts restarts in a stage (or, from `colide` / `dagma`,
+            non-finite numbers).
+    """
+
     iterations: Array  # (T,) int32 per stage (final attempt)
     restarts: Array  # (T,) int32 per stage
     s: Array  # (T,) final s per stage

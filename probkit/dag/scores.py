@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 SCORES = ("l2", "ev", "nv")
+"""Score names: "l2" (DAGMA), "ev" and "nv" (CoLiDE)."""
 
 
 def residual_moments(W: Array, cov: Array) -> tuple[Array, Array]:
@@ -56,6 +57,7 @@ def residual_moments(W: Array, cov: Array) -> tuple[Array, Array]:
 
 
 VARIANT_CODES = {"l2": 0, "ev": 1, "nv": 2}
+"""The integer code of each score inside compiled code."""
 
 
 def variant_code(variant) -> Array:

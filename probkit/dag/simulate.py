@@ -26,6 +26,7 @@ from probkit.core.types import Array, ArrayLike, PRNGKey
 __all__ = ["NOISE_TYPES", "simulate_dag", "simulate_linear_sem", "simulate_weights"]
 
 NOISE_TYPES = ("gaussian", "exponential", "laplace", "gumbel")
+"""Noise laws of `simulate_linear_sem`."""
 _GRAPH_TYPES = ("ER", "SF")
 
 
@@ -205,6 +206,15 @@ def _simulate_linear_sem(key, W, n, noise, scale):
 
 
 class SimulatedProblem(NamedTuple):
+    """A simulated linear-SEM problem: true DAG, weights, data and noise scales.
+
+    Attributes:
+        B: (d, d) binary adjacency of the true DAG.
+        W: (d, d) true weights.
+        X: (n, d) data.
+        noise_scale: (d,) true noise standard deviations.
+    """
+
     B: Array  # (d, d) binary adjacency of the true DAG
     W: Array  # (d, d) true weights
     X: Array  # (n, d) data

@@ -101,7 +101,8 @@ class GPPosterior(NamedTuple):
     Attributes:
         ell: (num_chains, num_samples) length-scale draws.
         sigma_n: (num_chains, num_samples) noise-sd draws.
-        x: (n,) training inputs.  y: (n,) training targets.
+        x: (n,) training inputs.
+        y: (n,) training targets.
         diverging: (num_chains, num_samples) NUTS divergence flags.
         failed: () True when a draw is not finite.
     """

@@ -36,7 +36,13 @@ __all__ = [
 
 
 class PopulationModel(NamedTuple):
-    """A stock-recruitment map `growth(S, params)` (median of X_{t+1}) and its parameter names."""
+    """A stock-recruitment map `growth(S, params)` (median of X_{t+1}) and its parameter names.
+
+    Attributes:
+        name: the model's name ("ricker", "allen", ...).
+        growth: `growth(S, params) -> X` the median recruitment of stock S.
+        param_names: names of the entries of `params`, in order.
+    """
 
     name: str
     growth: Callable
@@ -61,10 +67,15 @@ def _bh(s, p):
 
 
 allen = PopulationModel("allen", _allen, ("r", "K", "C"))
+"""Allen model (tipping point at C): X' = S exp(r (1 - S/K)(S - C)/K)."""
 ricker = PopulationModel("ricker", _ricker, ("r", "K"))
+"""Ricker model: X' = S exp(r (1 - S/K))."""
 myers = PopulationModel("myers", _myers, ("r", "theta", "K"))
+"""Myers model: X' = r S^theta / (1 + S^theta / K)."""
 beverton_holt = PopulationModel("beverton_holt", _bh, ("r", "K"))
+"""Beverton–Holt model: X' = r S / (1 + S / K)."""
 MODELS = {m.name: m for m in (allen, ricker, myers, beverton_holt)}
+"""The population models by name."""
 
 
 def _model(model) -> PopulationModel:

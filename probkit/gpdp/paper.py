@@ -37,19 +37,24 @@ __all__ = [
 ]
 
 TRUTH = {"r": 2.0, "K": 8.0, "C": 5.0, "sigma": 0.05}
+"""The paper's true Allen parameters and noise sd."""
 # Uniform priors of the authors' JAGS models (sigma U(1e-6, 100) for all).
 PRIORS = {
     "allen": {"r": (0.01, 6.0), "K": (0.01, 20.0), "C": (0.01, 20.0)},
     "ricker": {"r": (0.01, 20.0), "K": (0.01, 40.0)},
     "myers": {"r": (1e-4, 10.0), "theta": (1e-4, 10.0), "K": (1e-4, 40.0)},
 }
+"""Uniform priors (bounds) of the authors' JAGS models, by model and parameter."""
 # The start the authors' R code draws for `optim` (`set.seed(12345)`; truth times
 # rlnorm(1, 0, 0.1) for r, K, C, sigma), recomputed with R's Mersenne-Twister and inversion.
 PAPER_MLE_START = (2.120602109647663, 8.58819120032999, 4.945645937766525, 0.047783160569210024)
+"""Starting point (r, K, C, sigma) the authors' R code uses for `optim`."""
 # The authors' MLE (r, K, C): fitted exactly (to 1e-14) to the MLE curve in the archived
 # manuscripts/components/data/figure2.csv. Its sigma is not archived.
 ARCHIVED_MLE = {"r": 2.1676240952428505, "K": 7.535953685631105, "C": 6.9790116012309396}
+"""The authors' MLE (r, K, C) recovered from the archived figure data."""
 POLICIES = ("true", "allen", "gp", "mle", "ricker", "myers")
+"""Policies `reproduce_paper` compares: the true model, Allen, GP, MLE, Ricker and Myers."""
 # Recomputed from the archived figure5.csv / figure4.csv (crash: stock < 0.05 in some year).
 ARCHIVED_RESULTS = {
     "true": {"npv_ratio": 1.0, "crashes": 0},
@@ -59,6 +64,7 @@ ARCHIVED_RESULTS = {
     "ricker": {"npv_ratio": 0.2207, "crashes": 100},
     "myers": {"npv_ratio": 0.2257, "crashes": 100},
 }
+"""NPV ratio to the true policy and crash count per policy, from the archived data."""
 
 
 def positive_pairs(data):

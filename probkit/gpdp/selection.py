@@ -25,6 +25,7 @@ from probkit.gpdp.paper import PRIORS, fit_parametric, positive_pairs
 __all__ = ["CRITERIA", "ModelSelection", "pointwise_log_likelihood", "select_models"]
 
 CRITERIA = ("aic", "bic", "dic", "waic", "loo", "aic_paper", "bic_paper")
+"""Information criteria `select_models` computes."""
 
 
 class ModelSelection(NamedTuple):

@@ -71,7 +71,12 @@ def _check_reward_values(name: str, values: np.ndarray) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class JaxBackend:
-    """Backend for JAX-native models: every operation is traceable."""
+    """Backend for JAX-native models: every operation is traceable.
+
+    Attributes:
+        lm: a `JaxLanguageModel`.
+        reward_model: a `JaxRewardModel`.
+    """
 
     lm: Any
     reward_model: Any
@@ -128,7 +133,14 @@ class JaxBackend:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class TextBackend:
-    """Backend for text models: particles are `TextParticles` on the host."""
+    """Backend for text models: particles are `TextParticles` on the host.
+
+    Attributes:
+        lm: a text `LanguageModel`.
+        reward_model: a text `RewardModel`.
+        answer_fn: `answer_fn(text) -> str | None` extracts the final answer (default
+            `extract_answer`).
+    """
 
     lm: Any
     reward_model: Any

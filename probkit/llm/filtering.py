@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 WEIGHTINGS = ("paper", "twisted")
+"""Weight rules of the LLM particle filter."""
 _CONSTANT_ONE = Annealing()  # tau = 1 at every step
 
 
@@ -64,6 +65,18 @@ class FilterConfig:
     """Static settings of a filter run (hashable: one compiled function per configuration).
 
     Build it with `filter_config`, which validates every field.
+
+    Attributes:
+        weighting: "paper" (weights are the current rewards) or "twisted" (incremental potential
+            ratios).
+        resampling: the resampling scheme.
+        ess_threshold: resample when ESS < ess_threshold·N (twisted weighting).
+        temperature: the resampling temperature schedule (`Annealing`).
+        entropic: entropic resampling settings, or None.
+        max_steps: the step budget of every particle.
+        select: the final-answer selection rule (see `llm.selection`).
+        resample: False: independent trajectories (best-of-N).
+        score_all: False: score only particles that just finished (best-of-N).
     """
 
     weighting: str = "paper"
@@ -112,6 +125,29 @@ def filter_config(
 
 
 class FilterState(NamedTuple):
+    """State of the LLM particle filter between steps (`particle_filter.init` / `.step`).
+
+    Attributes:
+        particles: N partial solutions (pytree with leading N, or TextParticles).
+        log_weights: (N,) normalised log-weights of the current pool.
+        log_potentials: (N,) twisted: log phi of each prefix; paper: logit(reward).
+        rewards: (N,) aggregated reward of each particle's prefix.
+        finished: (N,) bool, never extended again.
+        truncated: (N,) bool, stopped by max_steps without finishing.
+        lengths: (N,) int32 steps in each particle.
+        log_evidence: () running log Z estimate (twisted; 0 under "paper").
+        step: () int32 steps taken.
+        budget: compute spent so far.
+        invalid_rewards: () int32 reward scores outside [0, 1] or NaN (JAX-native models).
+        failed: () bool, every weight was zero at some step (twisted).
+        failed_at: () int32 the first such step, -1 if none.
+        ess: (max_steps,) ESS of the resampling weights at each step.
+        resampled: (max_steps,) bool.
+        temperatures: (max_steps,) resampling temperature used at each step.
+        live: (N,) bool, slots in use (all True unless the run is padded, see `init_backend`).
+        temperature_scale: () multiplies the schedule (a tempering chain's temperature).
+    """
+
     particles: PyTree  # N partial solutions (pytree with leading N, or TextParticles)
     log_weights: Array  # (N,) normalised log-weights of the current pool
     log_potentials: Array  # (N,) twisted: log phi of each prefix; paper: logit(reward)
@@ -133,6 +169,16 @@ class FilterState(NamedTuple):
 
 
 class StepInfo(NamedTuple):
+    """What one step of the LLM particle filter did.
+
+    Attributes:
+        ancestors: (N,) int32 (identity when not resampled).
+        resampling_log_probs: (N,) log-probabilities the ancestors were drawn from.
+        ess: () ESS of the resampling weights.
+        resampled: () bool.
+        temperature: () resampling temperature (tau_t times the entropic factor).
+    """
+
     ancestors: Array  # (N,) int32 (identity when not resampled)
     resampling_log_probs: Array  # (N,) log-probabilities the ancestors were drawn from
     ess: Array  # ()
@@ -158,6 +204,30 @@ class Reference(NamedTuple):
 
 
 class FilterResult(NamedTuple):
+    """Result of `llm.particle_filter`: the chosen answer, the final particle pool and diagnostics.
+
+    Attributes:
+        answer: canonical answer chosen: () int32 (JAX-native; -1 none) or str | None.
+        index: () int32 index of the chosen particle.
+        response: the chosen solution's text (text models), None for JAX-native.
+        answers: (N,) int32 answer ids, or list[str | None] (text models).
+        particles: final particles.
+        rewards: (N,) final rewards.
+        log_weights: (N,) normalised log-weights used by the selection rule.
+        finished: (N,) bool.
+        truncated: (N,) bool, hit max_steps before finishing.
+        lengths: (N,) int32.
+        log_evidence: () log Z estimate ("twisted"); None under "paper".
+        ess: (max_steps,) ESS at each step (0 after the last step).
+        resampled: (max_steps,) bool.
+        temperatures: (max_steps,).
+        num_steps: () int32 steps taken.
+        budget: LM steps, tokens, scored prefixes.
+        invalid_rewards: () int32 (always 0 for text models, which raise instead).
+        failed: () bool, every weight became zero at some step.
+        failed_at: () int32 the first such step, -1 if none.
+    """
+
     answer: Any  # canonical answer chosen: () int32 (JAX-native; -1 none) or str | None
     index: Array  # () int32 index of the chosen particle
     response: str | None  # the chosen solution's text (text models), None for JAX-native

@@ -46,6 +46,24 @@ __all__ = [
 
 
 class ParticleGibbsResult(NamedTuple):
+    """Result of `particle_gibbs` / `parallel_tempering`: the last sweep and the reference chain.
+
+    Attributes:
+        answer: canonical answer chosen from the last sweep (coldest chain for tempering).
+        index: () int32 index of the chosen particle in the last sweep.
+        response: text of the chosen solution (text models).
+        answers: (N,) answers of the last sweep's particles.
+        particles: last sweep's particles.
+        rewards: (N,) final rewards of the last sweep's particles.
+        log_weights: (N,) normalised selection log-weights of the last sweep.
+        reference: the reference for the next sweep.
+        reference_answers: (num_iterations,) answer of the reference after each sweep.
+        swap_acceptance: (M - 1,) swap acceptance rates (parallel tempering).
+        budget: total over sweeps (and chains).
+        invalid_rewards: () int32 reward scores outside [0, 1] or NaN (JAX-native models).
+        truncated: (N,) bool, last sweep.
+    """
+
     answer: Any  # canonical answer chosen from the last sweep (coldest chain for tempering)
     index: Array  # () int32 index of the chosen particle in the last sweep
     response: str | None  # text of the chosen solution (text models)

@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 AGGREGATIONS = ("last", "min", "prod", "model")
+"""Ways to aggregate step rewards into a prefix reward."""
 
 
 class Step(NamedTuple):
@@ -71,14 +72,25 @@ class Step(NamedTuple):
 
 
 class StepOutput(NamedTuple):
-    """What a JAX-native model reports about one batched extension."""
+    """What a JAX-native model reports about one batched extension.
+
+    Attributes:
+        finished: (N,) bool: the particle's solution is complete after this step.
+        num_tokens: (N,) int32: tokens generated for this step.
+    """
 
     finished: Array  # (N,) bool: the particle's solution is complete after this step
     num_tokens: Array  # (N,) int32: tokens generated for this step
 
 
 class Budget(NamedTuple):
-    """Compute spent by a method: LM steps generated, tokens generated, prefixes scored."""
+    """Compute spent by a method: LM steps generated, tokens generated, prefixes scored.
+
+    Attributes:
+        steps: () int: single-step extensions requested from the language model.
+        tokens: () int: tokens generated (0 when the model does not report them).
+        scored: () int: prefixes scored by the reward model.
+    """
 
     steps: Array  # () int: single-step extensions requested from the language model
     tokens: Array  # () int: tokens generated (0 when the model does not report them)

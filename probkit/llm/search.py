@@ -46,6 +46,23 @@ __all__ = [
 
 
 class SearchResult(NamedTuple):
+    """Result of a search baseline (`best_of_n`, `weighted_best_of_n`, `beam_search`, `dvts`).
+
+    Attributes:
+        answer: canonical answer chosen: () int32 (JAX-native; -1 none) or str | None.
+        index: () int32 index of the chosen candidate.
+        response: the chosen solution's text (text models).
+        answers: (C,) int32 answer ids of the candidates, or list[str | None].
+        particles: the C candidate solutions.
+        rewards: (C,) their final rewards.
+        valid: (C,) bool, candidate slots that hold a finished solution.
+        truncated: (C,) bool, candidates stopped by max_steps.
+        lengths: (C,) int32.
+        num_steps: () int32.
+        budget: LM steps, tokens, scored prefixes.
+        invalid_rewards: () int32 (JAX-native models; text models raise).
+    """
+
     answer: Any  # canonical answer chosen: () int32 (JAX-native; -1 none) or str | None
     index: Array  # () int32 index of the chosen candidate
     response: str | None  # the chosen solution's text (text models)

@@ -22,6 +22,7 @@ from probkit.core.types import Array, PRNGKey
 __all__ = ["SELECTIONS", "check", "select", "vote_totals"]
 
 SELECTIONS = ("argmax", "vote", "sample")
+"""Final-answer selection rules."""
 
 
 def check(select: str) -> str:

@@ -58,7 +58,23 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Testbed parameters (defaults: the research notes' moderate-noise setting)."""
+    """Testbed parameters (defaults: the research notes' moderate-noise setting).
+
+    Attributes:
+        num_steps: T.
+        error_a: q ~ Beta(error_a, error_b).
+        error_b: second parameter of the Beta law of q.
+        num_wrong: K wrong answers.
+        wrong_concentration: p_wrong ~ Dirichlet(wrong_concentration·1_K).
+        prm_offset: c.
+        prm_gap: a: score gap between correct and wrong prefixes.
+        prm_step_sd: sd_b: persistent random-walk error per step.
+        prm_obs_sd: sd_e: fresh noise per scored prefix.
+        deceptive_fraction: h: fraction of errors that fool the PRM.
+        deceptive_shift: delta added to b by a deceptive error.
+        early_stop: per-step probability that a wrong solution stops early.
+        tokens_per_step: reported token count of a step (budget accounting).
+    """
 
     num_steps: int = 12  # T
     error_a: float = 1.2  # q ~ Beta(error_a, error_b)
@@ -92,6 +108,17 @@ class Problems(NamedTuple):
 
     The noise parameters travel with the problems as data, so one compiled method serves every
     noise setting (and settings can be mixed or `vmap`-ed).
+
+    Attributes:
+        error_prob: (P,) q: per-step error probability.
+        wrong_probs: (P, K) law of the wrong answers.
+        prm_offset: (P,) c.
+        prm_gap: (P,) a.
+        prm_step_sd: (P,) sd_b.
+        prm_obs_sd: (P,) sd_e.
+        deceptive_fraction: (P,) h.
+        deceptive_shift: (P,) delta.
+        early_stop: (P,).
     """
 
     error_prob: Array  # (P,) q: per-step error probability
@@ -137,6 +164,16 @@ def problems(key: PRNGKey, num_problems: int, config: Config = Config()) -> Prob
 
 
 class SyntheticParticles(NamedTuple):
+    """Particles of the synthetic testbed's language model (`SyntheticLM`).
+
+    Attributes:
+        ok: (N,) bool, no error so far.
+        answer: (N,) int32: 0 correct, 1..K wrong, -1 not finished.
+        bias: (N,) persistent PRM error b.
+        scores: (N, T) PRM score of each prefix (0 beyond the length).
+        length: (N,) int32.
+    """
+
     ok: Array  # (N,) bool, no error so far
     answer: Array  # (N,) int32: 0 correct, 1..K wrong, -1 not finished
     bias: Array  # (N,) persistent PRM error b
@@ -147,7 +184,12 @@ class SyntheticParticles(NamedTuple):
 @dataclasses.dataclass(frozen=True)
 class SyntheticLM(JaxLanguageModel):
     """The testbed's step policy; the prompt is one problem of `Problems` (which carries the
-    noise parameters), the model itself only the static sizes."""
+    noise parameters), the model itself only the static sizes.
+
+    Attributes:
+        num_steps: T, steps of a complete solution.
+        tokens_per_step: reported token count of a step (budget accounting).
+    """
 
     num_steps: int = 12
     tokens_per_step: int = 40
@@ -198,7 +240,11 @@ class SyntheticLM(JaxLanguageModel):
 
 @dataclasses.dataclass(frozen=True)
 class SyntheticPRM(JaxRewardModel):
-    """The testbed's PRM: the stored prefix scores aggregated by "last", "min" or "prod"."""
+    """The testbed's PRM: the stored prefix scores aggregated by "last", "min" or "prod".
+
+    Attributes:
+        aggregation: "last", "min" or "prod" of the prefix scores.
+    """
 
     aggregation: str = "last"
 

@@ -42,7 +42,14 @@ class TabularParticles(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class TabularLM(JaxLanguageModel):
-    """Markov chain over step values; `initial` (V,), `transition` (V, V) probabilities."""
+    """Markov chain over step values; `initial` (V,), `transition` (V, V) probabilities.
+
+    Attributes:
+        initial: (V,) law of the first step's value (stored as a tuple).
+        transition: (V, V) transition probabilities between step values (stored as tuples).
+        num_steps: steps of a complete path.
+        stop_value: a value that ends the path when emitted, or None.
+    """
 
     initial: tuple
     transition: tuple
@@ -96,7 +103,12 @@ class TabularLM(JaxLanguageModel):
 
 @dataclasses.dataclass(frozen=True)
 class TabularPRM(JaxRewardModel):
-    """Step reward table (V + 1, V): row = previous value (row V for the first step)."""
+    """Step reward table (V + 1, V): row = previous value (row V for the first step).
+
+    Attributes:
+        table: (V + 1, V) step rewards in [0, 1] (stored as tuples).
+        aggregation: "last", "min" or "prod" of the step rewards.
+    """
 
     table: tuple
     aggregation: str = "last"
@@ -123,6 +135,18 @@ class TabularPRM(JaxRewardModel):
 
 
 class ExactTarget(NamedTuple):
+    """The exact target law of a tabular model, by enumeration of every complete path.
+
+    Attributes:
+        paths: complete paths (tuples of values).
+        prior: p_LM(path).
+        rewards: aggregated reward of each complete path.
+        target: p(x) r(x)^(1/tau) / Z.
+        evidence: Z = sum_x p(x) r(x)^(1/tau).
+        answers: answer of each path.
+        answer_probs: (V,) target law of the answer.
+    """
+
     paths: list  # complete paths (tuples of values)
     prior: np.ndarray  # p_LM(path)
     rewards: np.ndarray  # aggregated reward of each complete path

@@ -49,7 +49,9 @@ __all__ = [
 ]
 
 DEFAULT_BUDGETS = (1, 2, 4, 8, 16, 32, 64, 128)
+"""Particle / sample budgets of the default accuracy-vs-budget sweep."""
 DEFAULT_METHODS = ("bon", "wbon", "beam", "dvts", "pf", "pf_vote")
+"""Methods of the default sweep (keys of `METHODS`)."""
 
 
 def _select_all(res, backend_weights=None):
@@ -132,6 +134,7 @@ METHODS: dict[str, tuple[str, str, str]] = {
     "epf": ("Entropic PF (argmax)", "epf", "argmax"),
     "pg": ("Particle Gibbs (4 sweeps, argmax)", "pg", "argmax"),
 }
+"""The sweep's methods: name -> (label, method family, final-answer selection rule)."""
 
 
 @dataclasses.dataclass

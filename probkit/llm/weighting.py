@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 REWARD_CLIP = 1e-7  # the authors' clip before the logit
+"""Rewards are clipped to [REWARD_CLIP, 1 - REWARD_CLIP] before the logit (as the authors do)."""
 
 
 def logit_reward(rewards: Array) -> Array:
@@ -66,6 +67,11 @@ class Annealing:
 
     `Annealing(1.0, 1.0, 1)` is the constant temperature 1. The authors' flag
     ``--temperature-annealing start end steps`` is `Annealing(start, end, steps)`.
+
+    Attributes:
+        start: tau_0.
+        end: the final temperature.
+        steps: steps over which tau goes from `start` to `end`.
     """
 
     start: float = 1.0
@@ -110,6 +116,12 @@ class Entropic:
     * ``"base"``:    T = max(1, value_max - progress),
 
     and T = 1 otherwise (progress = t / max_steps). These are its_hub's three schedules.
+
+    Attributes:
+        ess_threshold: ESS/N below which the temperature is raised.
+        early_phase: fraction of max_steps during which the temperature may be raised.
+        method: "ess", "entropy" or "base" (the schedules above).
+        value_max: the "base" schedule's starting temperature.
     """
 
     ess_threshold: float = 0.5

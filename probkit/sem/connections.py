@@ -65,7 +65,12 @@ class TooManyTerms(ValueError):
 
 
 class CycleFamily(NamedTuple):
-    """A set of vertex-disjoint directed cycles: one term of Delta(U) = det(I - Lambda)_U."""
+    """A set of vertex-disjoint directed cycles: one term of Delta(U) = det(I - Lambda)_U.
+
+    Attributes:
+        cycles: each (v0, ..., v_{m-1}) meaning v0 -> ... -> v_{m-1} -> v0 (labels).
+        sign: (-1)^len(cycles).
+    """
 
     cycles: tuple  # each (v0, ..., v_{m-1}) meaning v0 -> ... -> v_{m-1} -> v0 (labels)
     sign: int  # (-1)^len(cycles)
@@ -80,7 +85,13 @@ class CycleFamily(NamedTuple):
 
 
 class OneConnection(NamedTuple):
-    """A one-connection source ~> target: a simple path plus vertex-disjoint cycles avoiding it."""
+    """A one-connection source ~> target: a simple path plus vertex-disjoint cycles avoiding it.
+
+    Attributes:
+        path: (source, ..., target) labels; (v,) when source == target.
+        cycles: each (v0, ..., v_{m-1}) meaning v0 -> ... -> v0, disjoint from path.
+        sign: (-1)^len(cycles).
+    """
 
     path: tuple  # (source, ..., target) labels; (v,) when source == target
     cycles: tuple  # each (v0, ..., v_{m-1}) meaning v0 -> ... -> v0, disjoint from path
@@ -248,6 +259,23 @@ class ConnectionPlan(NamedTuple):
     Path values are built level by level (a path of length d is its prefix of length d-1 times
     one lambda), and so are cycle-family values (a family is its prefix family times one cycle),
     so each product costs one multiplication.
+
+    Attributes:
+        num_nodes: n.
+        edge_rows: (E,) tails of the directed edges.
+        edge_cols: (E,) heads.
+        cycle_edges: (C, L) edge ids of each cycle, padded with E (a constant 1).
+        family_levels: per level k >= 1: (parent id in level k-1 (F_k,), cycle id (F_k,)).
+        family_sign: (F,) (-1)^k over the concatenated levels (level 0: the empty family).
+        delta_family: (Q,) family ids: Delta(U) sums the families inside U ...
+        delta_subset: (Q,) ... with these subset ids (subset 0 is V: det(I - Lambda)).
+        num_subsets: number of node subsets U used.
+        path_levels: per level d >= 1: (parent id in level d-1 (P_d,), edge id (P_d,)).
+        path_pair: (P,) flat k * n + i of each path k -> ... -> i (levels concatenated).
+        path_subset: (P,) subset id of V minus the path's nodes.
+        subsets: bitmask of each subset id.
+        cycles: canonical cycles (positions).
+        num_terms: paths + families + (family, subset) pairs + cycles.
     """
 
     num_nodes: int

@@ -28,6 +28,11 @@ class Trek(NamedTuple):
 
     The top is one node k (both paths start at k) or a bidirected edge k <-> l (the left path
     starts at k, the right one at l). Its weight is omega_top times the lambdas of both paths.
+
+    Attributes:
+        left: (top_left, ..., i) node labels.
+        right: (top_right, ..., j) node labels.
+        top: (k,) for a node top, (k, l) for a bidirected top k <-> l.
     """
 
     left: tuple  # (top_left, ..., i) node labels

@@ -44,7 +44,18 @@ __all__ = ["VanishingIdealResult", "explore_vanishing_ideal", "vanishing_ideal"]
 
 
 class VanishingIdealResult(NamedTuple):
-    """What `explore_vanishing_ideal` found."""
+    """What `explore_vanishing_ideal` found.
+
+    Attributes:
+        generators: sympy expressions with integer coefficients, by degree.
+        dimensions: {d: dim of the degree-d part of I_G found numerically}.
+        new_generators: {d: number of minimal generators found in degree d}.
+        rejected: rationalised candidates that failed exact certification (normally empty).
+        certified: every generator was certified symbolically (certify=True).
+        variables: the s_i_j symbols, i <= j.
+        singular_gaps: {d: (largest null singular value, smallest kept one), relative}.
+        num_points: random covariance matrices used.
+    """
 
     generators: list  # sympy expressions with integer coefficients, by degree
     dimensions: dict  # {d: dim of the degree-d part of I_G found numerically}

@@ -39,7 +39,17 @@ __all__ = ["FiniteToOne", "exact_jacobian_rank", "is_generically_finite_to_one",
 
 @dataclasses.dataclass(frozen=True)
 class FiniteToOne:
-    """Verdict of `is_generically_finite_to_one`; truthy exactly when finite-to-one."""
+    """Verdict of `is_generically_finite_to_one`; truthy exactly when finite-to-one.
+
+    Attributes:
+        finite_to_one: generic Jacobian rank == number of parameters.
+        dimension: generic rank = dimension of the model.
+        num_parameters: n + |D| + |B|.
+        ambient_dimension: n (n + 1) / 2.
+        ranks: numerical rank at each random point.
+        exact_rank: rank over Q at a random rational point (exact=True), else None.
+        simple: the graph is simple (then the paper's theorem says finite-to-one).
+    """
 
     finite_to_one: bool  # generic Jacobian rank == number of parameters
     dimension: int  # generic rank = dimension of the model

@@ -50,10 +50,17 @@ __all__ = [
 ]
 
 METHODS = ("inverse", "one-connection")
+"""Covariance methods of `covariance`."""
 
 
 class CovarianceResult(NamedTuple):
-    """Covariances of a batch of parameter draws, with a failure flag per draw."""
+    """Covariances of a batch of parameter draws, with a failure flag per draw.
+
+    Attributes:
+        covariance: (B, n, n); NaN where failed.
+        determinant: (B,) det(I - Lambda).
+        failed: (B,) bool: I - Lambda singular to working precision, or non-finite Sigma.
+    """
 
     covariance: Array  # (B, n, n); NaN where failed
     determinant: Array  # (B,) det(I - Lambda)
@@ -464,6 +471,11 @@ class LinearSEM:
         >>> g = MixedGraph(3, directed=[(0, 1), (1, 2), (2, 0)], bidirected=[(0, 1)])
         >>> m = LinearSEM.random(jax.random.key(0), g)
         >>> x = m.sample(jax.random.key(1), 1000)     # (1000, 3)
+
+    Attributes:
+        graph: the `MixedGraph` (static).
+        lam: (n, n).
+        omega: (n, n).
     """
 
     graph: MixedGraph

@@ -113,6 +113,15 @@ class BackwardKernel:
 
 
 class BackwardInfo(NamedTuple):
+    """Diagnostics of one backward-sampling pass.
+
+    Attributes:
+        trials: () mean proposals per draw (1 per draw for exact).
+        fallbacks: () int32 draws that went to the exact kernel after the budget.
+        bound_violated: () bool, some log m exceeded transition_log_bound (biased draws).
+        degenerate_rows: () int32 rows where every ω m was 0 (drawn uniformly instead).
+    """
+
     trials: Array  # () mean proposals per draw (1 per draw for exact)
     fallbacks: Array  # () int32 draws that went to the exact kernel after the budget
     bound_violated: Array  # () bool, some log m exceeded transition_log_bound (biased draws)

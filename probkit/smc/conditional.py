@@ -59,13 +59,29 @@ __all__ = [
 ]
 
 SAMPLERS = ("backward", "ancestor")
+"""Path samplers of conditional SMC: backward sampling or ancestor tracing."""
 
 
 class CSMCState(NamedTuple):
+    """State of a conditional-SMC chain: the reference path.
+
+    Attributes:
+        path: (T, *state_shape) the reference path ζ.
+    """
+
     path: Array  # (T, *state_shape) the reference path ζ
 
 
 class CSMCInfo(NamedTuple):
+    """Diagnostics of one conditional-SMC step.
+
+    Attributes:
+        ess: (T,) ESS of the conditional filter.
+        log_likelihood: () log Ẑ of the conditional filter (a diagnostic, not unbiased).
+        moved: (T,) bool, the new path differs from the reference at t.
+        degenerate: () bool, some step had no finite weight.
+    """
+
     ess: Array  # (T,) ESS of the conditional filter
     log_likelihood: Array  # () log Ẑ of the conditional filter (a diagnostic, not unbiased)
     moved: Array  # (T,) bool, the new path differs from the reference at t
@@ -73,6 +89,13 @@ class CSMCInfo(NamedTuple):
 
 
 class CSMCResult(NamedTuple):
+    """Result of `smc.csmc`: the path after each iteration and the stacked infos.
+
+    Attributes:
+        paths: (num_iterations, T, *state_shape) the path after each iteration.
+        info: stacked over iterations.
+    """
+
     paths: Array  # (num_iterations, T, *state_shape) the path after each iteration
     info: CSMCInfo  # stacked over iterations
 
@@ -95,7 +118,12 @@ class CSMCResult(NamedTuple):
 
 
 class CSMCKernel(NamedTuple):
-    """`init(path) -> CSMCState`; the pure `step(key, state, params) -> (CSMCState, CSMCInfo)`."""
+    """`init(path) -> CSMCState`; the pure `step(key, state, params) -> (CSMCState, CSMCInfo)`.
+
+    Attributes:
+        init: `init(path) -> CSMCState`.
+        step: `step(key, state, params) -> (CSMCState, CSMCInfo)`.
+    """
 
     init: Callable[[Array], CSMCState]
     step: Callable[[PRNGKey, CSMCState, PyTree], tuple[CSMCState, CSMCInfo]]

@@ -43,6 +43,16 @@ __all__ = [
 
 
 class ParticleFilterState(NamedTuple):
+    """State of the particle filter between steps (`particle_filter.init` / `.step`).
+
+    Attributes:
+        particles: (N, *state_shape).
+        log_weights: (N,) normalised: LSE == 0.
+        log_likelihood: compensated running sum of increments, leaves ().
+        degenerate: () bool, any step so far had no finite weight.
+        first_failure: () int32, first degenerate step or -1.
+    """
+
     particles: Array  # (N, *state_shape)
     log_weights: Array  # (N,) normalised: LSE == 0
     log_likelihood: accumulate.Sum  # compensated running sum of increments, leaves ()
@@ -51,6 +61,16 @@ class ParticleFilterState(NamedTuple):
 
 
 class ParticleFilterInfo(NamedTuple):
+    """What one particle-filter step did (`particle_filter.step`).
+
+    Attributes:
+        ancestors: (N,) int32, identity when not resampled.
+        ess: () ESS after reweighting.
+        resampled: () bool.
+        log_likelihood_increment: () log p^(y_t | y_0:t-1).
+        degenerate: () bool, every weight -inf/NaN at this step.
+    """
+
     ancestors: Array  # (N,) int32, identity when not resampled
     ess: Array  # () ESS after reweighting
     resampled: Array  # () bool
@@ -59,6 +79,20 @@ class ParticleFilterInfo(NamedTuple):
 
 
 class ParticleFilterResult(NamedTuple):
+    """Result of `smc.particle_filter`.
+
+    Attributes:
+        log_likelihood: () log p^(y_0:T-1); -inf if the filter failed.
+        particles: (T, N, *state_shape), or (N, *state_shape) with history=False.
+        log_weights: (T, N) normalised, or (N,) with history=False.
+        ancestors: (T, N) ancestors[t] indexes particles[t-1]; or (N,) final only.
+        ess: (T,).
+        resampled: (T,) bool.
+        log_likelihood_increments: (T,).
+        failed: () bool.
+        failed_at: () int32, first step with no finite weight, -1 if none.
+    """
+
     log_likelihood: Array  # () log p^(y_0:T-1); -inf if the filter failed
     particles: Array  # (T, N, *state_shape), or (N, *state_shape) with history=False
     log_weights: Array  # (T, N) normalised, or (N,) with history=False

@@ -46,6 +46,13 @@ __all__ = [
 
 
 class FunctionalContext(NamedTuple):
+    """What an additive functional may read besides the states: parameters and observation.
+
+    Attributes:
+        params: the parameters the smoother was called with.
+        y: the observation at the time of the (last) state, NaN where missing.
+    """
+
     params: PyTree  # the parameters the smoother was called with
     y: Array  # the observation at the time of the (last) state, NaN where missing
 

@@ -82,10 +82,29 @@ __all__ = [
 
 
 class PPGState(NamedTuple):
+    """State of a Parisian particle Gibbs chain: the frozen path.
+
+    Attributes:
+        path: (T, *state_shape) the frozen path ζ.
+    """
+
     path: Array  # (T, *state_shape) the frozen path ζ
 
 
 class PPGInfo(NamedTuple):
+    """Diagnostics of one Parisian particle Gibbs iteration.
+
+    Attributes:
+        estimate: Π^ℓ(h), leaves (*h_shape).
+        log_likelihood: () log Ẑ of the conditional filter (a diagnostic).
+        ess: (T,).
+        backward_trials: () mean proposals per backward draw.
+        backward_fallbacks: () int32 draws sent to the exact kernel.
+        bound_violated: () bool.
+        degenerate: () bool, some step had no finite weight.
+        nonfinite: () bool, the functional gave NaN/inf.
+    """
+
     estimate: PyTree  # Π^ℓ(h), leaves (*h_shape)
     log_likelihood: Array  # () log Ẑ of the conditional filter (a diagnostic)
     ess: Array  # (T,)
@@ -97,6 +116,18 @@ class PPGInfo(NamedTuple):
 
 
 class PPGResult(NamedTuple):
+    """Result of `smc.ppg`: the roll-out estimate, every iterate and the final frozen path.
+
+    Attributes:
+        estimate: roll-out estimate: mean of iterates[burn_in:].
+        iterates: Π^ℓ(h) for every iteration, leaves (num_iterations, *h_shape).
+        path: (T, *state_shape) the final frozen path.
+        paths: (num_iterations, T, *state_shape) with keep_paths=True.
+        info: stacked over iterations.
+        failed: () bool: degenerate weights or non-finite functional values.
+        burn_in: () int32 k0: iterations left out of the roll-out estimate.
+    """
+
     estimate: PyTree  # roll-out estimate: mean of iterates[burn_in:]
     iterates: PyTree  # Π^ℓ(h) for every iteration, leaves (num_iterations, *h_shape)
     path: Array  # (T, *state_shape) the final frozen path
@@ -129,7 +160,12 @@ class PPGResult(NamedTuple):
 
 
 class PPGKernel(NamedTuple):
-    """`init(key, params) -> PPGState`; the pure `step(key, state, params) -> (state, PPGInfo)`."""
+    """`init(key, params) -> PPGState`; the pure `step(key, state, params) -> (state, PPGInfo)`.
+
+    Attributes:
+        init: `init(key, params) -> PPGState`.
+        step: `step(key, state, params) -> (PPGState, PPGInfo)`.
+    """
 
     init: Callable[[PRNGKey, PyTree], PPGState]
     step: Callable[[PRNGKey, PPGState, PyTree], tuple[PPGState, PPGInfo]]

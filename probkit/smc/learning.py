@@ -63,6 +63,16 @@ ESTIMATORS = ("ppg", "paris")
 
 
 class FitInfo(NamedTuple):
+    """Per-step diagnostics of `fit_mle` / `fit_msc` (each field has a leading `num_steps` axis).
+
+    Attributes:
+        score_norm: (num_steps,) ‖H_k‖ / T.
+        log_likelihood: (num_steps,) the forward filter's log Ẑ at θ_k (PaRIS: unbiased in Ẑ; PPG:
+            the conditional filter's, a diagnostic).
+        degenerate: (num_steps,) bool, some step had no finite weight.
+        nonfinite: (num_steps,) bool, the score was NaN/inf (the step was skipped).
+    """
+
     score_norm: Array  # (num_steps,) ‖H_k‖ / T
     log_likelihood: Array  # (num_steps,) the forward filter's log Ẑ at θ_k (PaRIS: unbiased in
     #                        Ẑ; PPG: the conditional filter's, a diagnostic)
@@ -71,6 +81,18 @@ class FitInfo(NamedTuple):
 
 
 class FitResult(NamedTuple):
+    """Result of `smc.fit_mle` / `smc.fit_msc`.
+
+    Attributes:
+        params: Polyak–Ruppert average of trace[average_from:] (optimised space).
+        last: the final iterate.
+        model_params: parametrization(params): the model's parameters.
+        trace: every iterate, leaves (num_steps, ...).
+        scores: the score estimates per observation H_k / T, leaves (num_steps, ...).
+        info: per-step diagnostics (`FitInfo`).
+        failed: () bool, some step had degenerate weights or a non-finite score.
+    """
+
     params: PyTree  # Polyak–Ruppert average of trace[average_from:] (optimised space)
     last: PyTree  # the final iterate
     model_params: PyTree  # parametrization(params): the model's parameters
@@ -113,7 +135,17 @@ class _Loop(NamedTuple):
 
 class LoopSettings(NamedTuple):
     """The stochastic-approximation settings of `fit_mle` / `fit_msc`, validated once by
-    `loop_settings` (hashable: a static `jit` argument)."""
+    `loop_settings` (hashable: a static `jit` argument).
+
+    Attributes:
+        num_steps: stochastic-approximation steps.
+        estimator: "ppg" or "paris".
+        optimizer: an optax GradientTransformation, or None for Robbins–Monro steps.
+        step_size: Robbins–Monro γ_0 in γ_k = step_size · k^(-decay).
+        decay: the Robbins–Monro exponent, in (0, 1].
+        average_from: first iterate of the Polyak–Ruppert average.
+        progress_bar: show a tqdm bar.
+    """
 
     num_steps: int
     estimator: str  # "ppg" or "paris"

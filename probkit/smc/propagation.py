@@ -27,6 +27,11 @@ class Proposal:
 
     Both return numpyro distributions for one particle (or a batch when `vectorized=True`,
     as for `StateSpaceModel`).
+
+    Attributes:
+        initial: `initial(params, y0)` -> distribution of x_0.
+        transition: `transition(params, x_prev, y, t)` -> distribution of x_t.
+        vectorized: the functions also accept a leading particle axis.
     """
 
     initial: Callable[[PyTree, Array], dist.Distribution]

@@ -58,6 +58,15 @@ __all__ = [
 
 
 class ParisState(NamedTuple):
+    """State of PaRIS between steps (`paris.init` / `.step`).
+
+    Attributes:
+        filter: particles (N, *state_shape), log-weights (N,), ...
+        statistics: τ_t^i minus the current estimate, leaves (N, *h_shape).
+        estimate: Σ_i W_t^i τ_t^i, compensated, leaves (*h_shape).
+        nonfinite: () bool: the functional gave NaN/inf at some step.
+    """
+
     filter: filtering.ParticleFilterState  # particles (N, *state_shape), log-weights (N,), ...
     statistics: PyTree  # τ_t^i minus the current estimate, leaves (N, *h_shape)
     estimate: accumulate.Sum  # Σ_i W_t^i τ_t^i, compensated, leaves (*h_shape)
@@ -65,6 +74,19 @@ class ParisState(NamedTuple):
 
 
 class ParisInfo(NamedTuple):
+    """What one PaRIS step did (stacked over t in `ParisResult.info`).
+
+    Attributes:
+        ess: () ESS after reweighting.
+        resampled: () bool.
+        log_likelihood_increment: () log p^(y_t | y_0:t-1).
+        degenerate: () bool, every weight -inf/NaN at this step.
+        backward_trials: () mean proposals per backward draw (1 for exact).
+        backward_fallbacks: () int32 draws sent to the exact kernel.
+        bound_violated: () bool, log m exceeded transition_log_bound.
+        nonfinite: () bool, the estimate became NaN/inf at this step.
+    """
+
     ess: Array  # () ESS after reweighting
     resampled: Array  # () bool
     log_likelihood_increment: Array  # ()
@@ -76,6 +98,17 @@ class ParisInfo(NamedTuple):
 
 
 class ParisResult(NamedTuple):
+    """Result of `smc.paris`: the smoothed estimate, its online values and diagnostics.
+
+    Attributes:
+        estimate: E[h(X_0:T-1) | y_0:T-1], leaves (*h_shape).
+        online: E[h(X_0:t) | y_0:t] for every t, leaves (T, *h_shape).
+        log_likelihood: () log p^(y_0:T-1); -inf if the filter failed.
+        info: stacked over t, leaves (T,).
+        failed: () bool: degenerate weights or a non-finite functional value.
+        failed_at: () int32 first failing step, -1 if none.
+    """
+
     estimate: PyTree  # E[h(X_0:T-1) | y_0:T-1], leaves (*h_shape)
     online: PyTree  # E[h(X_0:t) | y_0:t] for every t, leaves (T, *h_shape)
     log_likelihood: Array  # () log p^(y_0:T-1); -inf if the filter failed

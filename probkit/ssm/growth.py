@@ -23,6 +23,19 @@ __all__ = ["GrowthParams", "nonlinear_growth", "nonlinear_growth_model"]
 
 
 class GrowthParams(NamedTuple):
+    """Parameters of the nonlinear growth model (`ssm.nonlinear_growth`).
+
+    Attributes:
+        a: () observation scale of x^2.
+        b: () linear autoregression.
+        c: () strength of the x / (1 + x^2) term.
+        d: () amplitude of the cosine forcing.
+        e: () frequency of the cosine forcing.
+        sigma_x: () transition noise scale, > 0.
+        sigma_y: () observation noise scale, > 0.
+        s0: () scale of x_0, > 0.
+    """
+
     a: Array  # () observation scale of x^2
     b: Array  # () linear autoregression
     c: Array  # () strength of the x / (1 + x^2) term

@@ -22,6 +22,17 @@ __all__ = ["KalmanResult", "RTSResult", "kalman_filter", "rts_smoother"]
 
 
 class KalmanResult(NamedTuple):
+    """Result of `ssm.kalman_filter`.
+
+    Attributes:
+        means: (T, dx) E[x_t | y_0:t].
+        covs: (T, dx, dx) Cov[x_t | y_0:t].
+        predicted_means: (T, dx) E[x_t | y_0:t-1].
+        predicted_covs: (T, dx, dx).
+        log_likelihood: () log p(y_0:T-1).
+        log_likelihood_increments: (T,) log p(y_t | y_0:t-1).
+    """
+
     means: Array  # (T, dx) E[x_t | y_0:t]
     covs: Array  # (T, dx, dx) Cov[x_t | y_0:t]
     predicted_means: Array  # (T, dx) E[x_t | y_0:t-1]
@@ -31,6 +42,15 @@ class KalmanResult(NamedTuple):
 
 
 class RTSResult(NamedTuple):
+    """Result of `ssm.rts_smoother`.
+
+    Attributes:
+        means: (T, dx) E[x_t | y_0:T-1].
+        covs: (T, dx, dx).
+        cross_covs: (T-1, dx, dx) cross_covs[t] = Cov(x_t, x_{t+1} | y_0:T-1).
+        filtered: the forward pass (`KalmanResult`).
+    """
+
     means: Array  # (T, dx) E[x_t | y_0:T-1]
     covs: Array  # (T, dx, dx)
     cross_covs: Array  # (T-1, dx, dx) cross_covs[t] = Cov(x_t, x_{t+1} | y_0:T-1)

@@ -20,6 +20,17 @@ __all__ = ["LinearGaussianParams", "check_params", "linear_gaussian", "linear_ga
 
 
 class LinearGaussianParams(NamedTuple):
+    """Parameters of a linear-Gaussian state-space model (`ssm.linear_gaussian`).
+
+    Attributes:
+        F: (dx, dx) transition matrix.
+        Q: (dx, dx) transition noise covariance.
+        H: (dy, dx) observation matrix.
+        R: (dy, dy) observation noise covariance.
+        m0: (dx,) initial mean.
+        P0: (dx, dx) initial covariance.
+    """
+
     F: Array  # (dx, dx) transition matrix
     Q: Array  # (dx, dx) transition noise covariance
     H: Array  # (dy, dx) observation matrix

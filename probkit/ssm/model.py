@@ -47,6 +47,16 @@ class StateSpaceModel:
     Instances are hashable by identity, so they can be static arguments of `jax.jit`.
     `params_type`, when set (the built-in models set it), is the type `params` must have; the
     smoothers and filters check it eagerly, so a plain dict gets a clear error.
+
+    Attributes:
+        initial: `initial(params)` -> distribution of x_0.
+        transition: `transition(params, x_prev, t)` -> distribution of x_t.
+        observation: `observation(params, x, t)` -> distribution of y_t.
+        transition_log_bound: optional `transition_log_bound(params)`: an upper bound of log m(x_t |
+            x_prev), for rejection backward sampling.
+        vectorized: the functions also accept a leading particle axis.
+        name: shown in the repr.
+        params_type: the type `params` must have, or None.
     """
 
     initial: Callable[[PyTree], dist.Distribution]

@@ -18,6 +18,14 @@ __all__ = ["StochVolParams", "stochastic_volatility", "stochastic_volatility_mod
 
 
 class StochVolParams(NamedTuple):
+    """Parameters of the stochastic-volatility model (`ssm.stochastic_volatility`).
+
+    Attributes:
+        mu: () long-run mean of the log-variance.
+        rho: () autocorrelation, |rho| < 1.
+        sigma: () innovation scale, > 0.
+    """
+
     mu: Array  # () long-run mean of the log-variance
     rho: Array  # () autocorrelation, |rho| < 1
     sigma: Array  # () innovation scale, > 0
@@ -48,6 +56,7 @@ stochastic_volatility_model = StateSpaceModel(
     name="StochasticVolatility",
     params_type=StochVolParams,
 )
+"""The stochastic-volatility `StateSpaceModel` (parameters: `StochVolParams`)."""
 
 
 def stochastic_volatility(mu=-1.0, rho=0.95, sigma=0.2) -> tuple[StateSpaceModel, StochVolParams]:

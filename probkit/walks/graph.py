@@ -25,10 +25,19 @@ from probkit.core.types import Array
 __all__ = ["BASES", "BaseChain", "Graph", "base_chain", "dense_transition", "from_networkx"]
 
 BASES = ("srw", "mhrw", "nbrw")
+"""Base chains: simple (srw), Metropolis–Hastings (mhrw), non-backtracking (nbrw)."""
 
 
 class Graph(NamedTuple):
-    """A graph as padded arrays (a pytree; `nodes` is a tuple of labels, not an array)."""
+    """A graph as padded arrays (a pytree; `nodes` is a tuple of labels, not an array).
+
+    Attributes:
+        neighbors: (n, D + 1) int32; padded with the row's own index; last column = self.
+        mask: (n, D + 1) bool; True for real neighbours (the self column is False).
+        degree: (n,) int32.
+        target: (n,) user target μ (sums to 1), or None: each base's own.
+        nodes: node labels in index order.
+    """
 
     neighbors: Array  # (n, D + 1) int32; padded with the row's own index; last column = self
     mask: Array  # (n, D + 1) bool; True for real neighbours (the self column is False)
@@ -45,6 +54,13 @@ class BaseChain(NamedTuple):
     """One base chain in padded form: row i of P is `exp(log_p[i])` over `neighbors[i]`.
 
     For "nbrw" `log_p` is the SRW row; the step removes the previous node when deg > 1.
+
+    Attributes:
+        neighbors: (n, D + 1) int32.
+        log_p: (n, D + 1) log P(i, neighbors[i, k]); -inf where masked.
+        log_mu: (n,) log of the chain's stationary law μ.
+        mask: (n, D + 1) bool: real neighbours (the self column excluded).
+        degree: (n,) int32.
     """
 
     neighbors: Array  # (n, D + 1) int32

@@ -22,6 +22,18 @@ __all__ = [
 
 
 class SRRWState(NamedTuple):
+    """State of one self-repellent random walk.
+
+    Attributes:
+        position: () int32 current node index.
+        previous: () int32 previous node (-1 before the first step).
+        counts: (n,) int32 visit counts, one initial visit per node included.
+        log_y: (n,) float log x_n up to the common scale exp(log_scale).
+        log_scale: () float.
+        num_steps: () int32 steps taken.
+        nonfinite: () bool: a non-finite kernel row was met.
+    """
+
     position: Array  # () int32 current node index
     previous: Array  # () int32 previous node (-1 before the first step)
     counts: Array  # (n,) int32 visit counts, one initial visit per node included
@@ -32,6 +44,13 @@ class SRRWState(NamedTuple):
 
 
 class SRRWInfo(NamedTuple):
+    """What one self-repellent walk step did.
+
+    Attributes:
+        moved: () bool: X_{n+1} != X_n.
+        step_size: () γ_{n+1}.
+    """
+
     moved: Array  # () bool: X_{n+1} != X_n
     step_size: Array  # () γ_{n+1}
 

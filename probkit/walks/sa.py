@@ -31,11 +31,25 @@ __all__ = ["SAInfo", "SAResult", "SAState", "sa_init", "sa_srrw", "sa_step"]
 
 
 class SAState(NamedTuple):
+    """State of SA-SRRW: the token's walk and the current iterate.
+
+    Attributes:
+        walk: the token's walk.
+        theta: current iterate θ_n.
+    """
+
     walk: srrw_mod.SRRWState  # the token's walk
     theta: PyTree  # current iterate θ_n
 
 
 class SAInfo(NamedTuple):
+    """What one SA-SRRW step did.
+
+    Attributes:
+        walk: the walk's step info (`SRRWInfo`).
+        beta: () β_{n+1}.
+    """
+
     walk: srrw_mod.SRRWInfo
     beta: Array  # () β_{n+1}
 
