@@ -8,6 +8,8 @@ message (the text between the `{...}` fields of an f-string), or, for a message 
 text, the exception's name. So rewording a message, or adding a new one, fails this test until
 the page says what the new error means and what to do; the failure prints the entry to add.
 
+Warnings (`warnings.warn`) must appear, by the same key, in the page's Warnings section.
+
 Results and states that report numerical failure in a `failed` field (a particle filter whose
 weights all vanish, a Sinkhorn run that diverges, ...) are the other half of the inventory:
 each such public class must be named on the page.
@@ -143,6 +145,27 @@ def test_the_page_has_no_stale_module_sections():
     modules = {s.module for s in SITES}
     stale = sorted(set(page_sections()) - modules)
     assert not stale, f"sections for modules that raise nothing: {stale}"
+
+
+def warning_keys() -> list[tuple[str, int, str]]:
+    """(module, line, key) of every `warnings.warn(...)` call: the same key as for errors."""
+    keys = []
+    for path in sorted(SOURCE.rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "warnings.warn":
+                literal = [_norm(p) for p in _pieces(node.args[0]) if p]
+                keys.append((module, node.lineno, max(literal, key=len, default="")))
+    return keys
+
+
+def test_every_warning_is_on_the_page():
+    text = PAGE.read_text()
+    section = _norm(text[text.index("## Warnings") :].split("\n## ", 1)[0])
+    keys = warning_keys()
+    assert keys
+    missing = [f"{m}:{line} {key!r}" for m, line, key in keys if key not in section]
+    assert not missing, "warnings not in the page's Warnings section:\n" + "\n".join(missing)
 
 
 def _classes_with_failed_flag() -> list[str]:
