@@ -141,10 +141,10 @@ class GaussianSB(NamedTuple):
     reference.
 
     Attributes:
-        mean0: (d,).
-        cov0: (d, d).
-        mean1: (d,).
-        cov1: (d, d).
+        mean0: (d,) mean of the initial Gaussian.
+        cov0: (d, d) covariance of the initial Gaussian.
+        mean1: (d,) mean of the final Gaussian.
+        cov1: (d, d) covariance of the final Gaussian.
         cross_covariance: (d, d) Cov(X_0, X_T) of the bridge.
         A: (d, d) reference drift matrix (zeros: Brownian).
         m: (d,) reference mean.

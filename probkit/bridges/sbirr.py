@@ -38,7 +38,7 @@ class Snapshots(NamedTuple):
     Attributes:
         points: (K + 1, n, d) padded snapshots.
         weights: (K + 1, n) uniform over each snapshot's real points, 0 on padding.
-        times: (K + 1,).
+        times: (K + 1,) snapshot times, strictly increasing.
     """
 
     points: Array  # (K + 1, n, d) padded snapshots
@@ -54,7 +54,7 @@ class FitInfo(NamedTuple):
         delta: () largest relative change of theta in this round.
         loss: () negative log-likelihood per increment after refinement.
         sinkhorn_error: (K,) marginal error of each interval's coupling.
-        sinkhorn_converged: (K,) bool.
+        sinkhorn_converged: (K,) bool, each interval's Sinkhorn met its threshold.
         holdout: () summed held-out W2^2 estimate of this round's bridges (nan: none).
         active: () bool, whether the round ran (False after the stop).
     """

@@ -115,7 +115,7 @@ class WeightSummary(NamedTuple):
         log_normalized: (N,) lw - LSE(lw); uniform when degenerate.
         logsumexp: () LSE(lw); -inf when degenerate.
         ess: () in [1, N]; 0 when degenerate.
-        degenerate: () bool.
+        degenerate: () bool, no weight is finite.
     """
 
     log_normalized: Array  # (N,) lw - LSE(lw); uniform when degenerate

@@ -142,7 +142,7 @@ class FilterState(NamedTuple):
         failed: () bool, every weight was zero at some step (twisted).
         failed_at: () int32 the first such step, -1 if none.
         ess: (max_steps,) ESS of the resampling weights at each step.
-        resampled: (max_steps,) bool.
+        resampled: (max_steps,) bool, whether step t resampled.
         temperatures: (max_steps,) resampling temperature used at each step.
         live: (N,) bool, slots in use (all True unless the run is padded, see `init_backend`).
         temperature_scale: () multiplies the schedule (a tempering chain's temperature).
@@ -175,7 +175,7 @@ class StepInfo(NamedTuple):
         ancestors: (N,) int32 (identity when not resampled).
         resampling_log_probs: (N,) log-probabilities the ancestors were drawn from.
         ess: () ESS of the resampling weights.
-        resampled: () bool.
+        resampled: () bool, this step resampled.
         temperature: () resampling temperature (tau_t times the entropic factor).
     """
 
@@ -214,13 +214,13 @@ class FilterResult(NamedTuple):
         particles: final particles.
         rewards: (N,) final rewards.
         log_weights: (N,) normalised log-weights used by the selection rule.
-        finished: (N,) bool.
+        finished: (N,) bool, the solution is complete.
         truncated: (N,) bool, hit max_steps before finishing.
-        lengths: (N,) int32.
+        lengths: (N,) int32 steps in each particle.
         log_evidence: () log Z estimate ("twisted"); None under "paper".
         ess: (max_steps,) ESS at each step (0 after the last step).
-        resampled: (max_steps,) bool.
-        temperatures: (max_steps,).
+        resampled: (max_steps,) bool, whether step t resampled.
+        temperatures: (max_steps,) resampling temperature used at each step.
         num_steps: () int32 steps taken.
         budget: LM steps, tokens, scored prefixes.
         invalid_rewards: () int32 (always 0 for text models, which raise instead).

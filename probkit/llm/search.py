@@ -57,8 +57,8 @@ class SearchResult(NamedTuple):
         rewards: (C,) their final rewards.
         valid: (C,) bool, candidate slots that hold a finished solution.
         truncated: (C,) bool, candidates stopped by max_steps.
-        lengths: (C,) int32.
-        num_steps: () int32.
+        lengths: (C,) int32 steps in each candidate.
+        num_steps: () int32 steps taken.
         budget: LM steps, tokens, scored prefixes.
         invalid_rewards: () int32 (JAX-native models; text models raise).
     """

@@ -118,7 +118,7 @@ class Problems(NamedTuple):
         prm_obs_sd: (P,) sd_e.
         deceptive_fraction: (P,) h.
         deceptive_shift: (P,) delta.
-        early_stop: (P,).
+        early_stop: (P,) per-step probability that a wrong solution stops early.
     """
 
     error_prob: Array  # (P,) q: per-step error probability
@@ -171,7 +171,7 @@ class SyntheticParticles(NamedTuple):
         answer: (N,) int32: 0 correct, 1..K wrong, -1 not finished.
         bias: (N,) persistent PRM error b.
         scores: (N, T) PRM score of each prefix (0 beyond the length).
-        length: (N,) int32.
+        length: (N,) int32 steps taken.
     """
 
     ok: Array  # (N,) bool, no error so far

@@ -474,8 +474,8 @@ class LinearSEM:
 
     Attributes:
         graph: the `MixedGraph` (static).
-        lam: (n, n).
-        omega: (n, n).
+        lam: (n, n) directed-edge coefficients, lam[i, j] on edge i -> j.
+        omega: (n, n) error covariance, nonzero off the diagonal on bidirected edges.
     """
 
     graph: MixedGraph

@@ -46,7 +46,7 @@ class ParticleFilterState(NamedTuple):
     """State of the particle filter between steps (`particle_filter.init` / `.step`).
 
     Attributes:
-        particles: (N, *state_shape).
+        particles: (N, *state_shape) current particles.
         log_weights: (N,) normalised: LSE == 0.
         log_likelihood: compensated running sum of increments, leaves ().
         degenerate: () bool, any step so far had no finite weight.
@@ -66,7 +66,7 @@ class ParticleFilterInfo(NamedTuple):
     Attributes:
         ancestors: (N,) int32, identity when not resampled.
         ess: () ESS after reweighting.
-        resampled: () bool.
+        resampled: () bool, the particles were resampled before this step.
         log_likelihood_increment: () log p^(y_t | y_0:t-1).
         degenerate: () bool, every weight -inf/NaN at this step.
     """
@@ -86,10 +86,10 @@ class ParticleFilterResult(NamedTuple):
         particles: (T, N, *state_shape), or (N, *state_shape) with history=False.
         log_weights: (T, N) normalised, or (N,) with history=False.
         ancestors: (T, N) ancestors[t] indexes particles[t-1]; or (N,) final only.
-        ess: (T,).
-        resampled: (T,) bool.
-        log_likelihood_increments: (T,).
-        failed: () bool.
+        ess: (T,) effective sample size after reweighting, per step.
+        resampled: (T,) bool, resampled before step t.
+        log_likelihood_increments: (T,) log p^(y_t | y_0:t-1).
+        failed: () bool, some step had no finite weight (see `failed_at`).
         failed_at: () int32, first step with no finite weight, -1 if none.
     """
 

@@ -97,10 +97,10 @@ class PPGInfo(NamedTuple):
     Attributes:
         estimate: Π^ℓ(h), leaves (*h_shape).
         log_likelihood: () log Ẑ of the conditional filter (a diagnostic).
-        ess: (T,).
+        ess: (T,) ESS of the conditional filter per step.
         backward_trials: () mean proposals per backward draw.
         backward_fallbacks: () int32 draws sent to the exact kernel.
-        bound_violated: () bool.
+        bound_violated: () bool, log m exceeded transition_log_bound (biased backward draws).
         degenerate: () bool, some step had no finite weight.
         nonfinite: () bool, the functional gave NaN/inf.
     """

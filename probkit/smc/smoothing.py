@@ -78,7 +78,7 @@ class ParisInfo(NamedTuple):
 
     Attributes:
         ess: () ESS after reweighting.
-        resampled: () bool.
+        resampled: () bool, the particles were resampled before this step.
         log_likelihood_increment: () log p^(y_t | y_0:t-1).
         degenerate: () bool, every weight -inf/NaN at this step.
         backward_trials: () mean proposals per backward draw (1 for exact).

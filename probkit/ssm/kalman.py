@@ -28,7 +28,7 @@ class KalmanResult(NamedTuple):
         means: (T, dx) E[x_t | y_0:t].
         covs: (T, dx, dx) Cov[x_t | y_0:t].
         predicted_means: (T, dx) E[x_t | y_0:t-1].
-        predicted_covs: (T, dx, dx).
+        predicted_covs: (T, dx, dx) Cov[x_t | y_0:t-1].
         log_likelihood: () log p(y_0:T-1).
         log_likelihood_increments: (T,) log p(y_t | y_0:t-1).
     """
@@ -46,7 +46,7 @@ class RTSResult(NamedTuple):
 
     Attributes:
         means: (T, dx) E[x_t | y_0:T-1].
-        covs: (T, dx, dx).
+        covs: (T, dx, dx) Cov[x_t | y_0:T-1].
         cross_covs: (T-1, dx, dx) cross_covs[t] = Cov(x_t, x_{t+1} | y_0:T-1).
         filtered: the forward pass (`KalmanResult`).
     """

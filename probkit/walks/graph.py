@@ -34,7 +34,7 @@ class Graph(NamedTuple):
     Attributes:
         neighbors: (n, D + 1) int32; padded with the row's own index; last column = self.
         mask: (n, D + 1) bool; True for real neighbours (the self column is False).
-        degree: (n,) int32.
+        degree: (n,) int32 number of neighbours of each node.
         target: (n,) user target μ (sums to 1), or None: each base's own.
         nodes: node labels in index order.
     """
@@ -56,11 +56,11 @@ class BaseChain(NamedTuple):
     For "nbrw" `log_p` is the SRW row; the step removes the previous node when deg > 1.
 
     Attributes:
-        neighbors: (n, D + 1) int32.
+        neighbors: (n, D + 1) int32 neighbour indices, padded (D the largest degree).
         log_p: (n, D + 1) log P(i, neighbors[i, k]); -inf where masked.
         log_mu: (n,) log of the chain's stationary law μ.
         mask: (n, D + 1) bool: real neighbours (the self column excluded).
-        degree: (n,) int32.
+        degree: (n,) int32 number of neighbours of each node.
     """
 
     neighbors: Array  # (n, D + 1) int32
