@@ -7,6 +7,7 @@ codes here give those flags one meaning across probkit.
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
     "NumericalFailure",
@@ -40,14 +41,32 @@ def all_finite(tree) -> "jnp.ndarray":
 
 
 def check_finite_result(result, *, what: str = "result") -> None:
-    """Raise `NumericalFailure` if `result.failed` is true (host-side, not traceable)."""
+    """Raise `NumericalFailure` if `result.failed` is set (host-side, not traceable).
+
+    `failed` may be a scalar or a batch of flags (shape `(B,)`, e.g. `sem.batch_covariance`);
+    any set flag raises, and the message says how many of the batch failed.
+    """
     failed = getattr(result, "failed", None)
     if failed is None:
         raise TypeError(f"{what} has no `failed` field to check")
-    if bool(failed):
+    flags = np.asarray(failed).reshape(-1)
+    if not flags.any():
+        return
+    where = ""
+    if flags.size > 1:
+        where = f" for {int(flags.sum())} of {flags.size} batch entries"
+    else:
         step = getattr(result, "failed_at", None)
-        where = f" at step {int(step)}" if step is not None else ""
-        raise NumericalFailure(
-            f"{what} failed{where}: every particle weight was -inf or NaN "
+        if step is not None and np.ndim(step) == 0:
+            where = f" at step {int(step)}"
+    if hasattr(result, "log_likelihood") and hasattr(result, "particles"):
+        why = (
+            "every particle weight was -inf or NaN "
             "(the observation model gives zero density to all particles)"
         )
+    else:
+        why = "a non-finite number in the compiled computation"
+    raise NumericalFailure(
+        f"{what} failed{where}: {why}; see the result type's `failed` entry in the "
+        "troubleshooting guide"
+    )

@@ -50,5 +50,16 @@ def test_check_finite_result():
         failed = jnp.array(True)
         failed_at = jnp.array(3)
 
-    with pytest.raises(errors.NumericalFailure, match="at step 3"):
+    with pytest.raises(errors.NumericalFailure, match="at step 3: a non-finite number"):
         errors.check_finite_result(R())
+
+    class Batch:
+        failed = jnp.array([False, True, True])
+
+    with pytest.raises(errors.NumericalFailure, match="for 2 of 3 batch entries"):
+        errors.check_finite_result(Batch())
+
+    class Ok:
+        failed = jnp.zeros(3, bool)
+
+    errors.check_finite_result(Ok())
