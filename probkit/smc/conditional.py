@@ -388,19 +388,15 @@ def initial_path(
     resampling: "str | resampling_mod.Resampler" = "systematic",
     proposal: filtering.Proposal | None = None,
 ) -> Array:
-    """A starting path: one unconditional filter with backward sampling (a draw from FFBS)."""
-    hist = _forward(
-        key,
-        model,
-        params,
-        ys,
-        num_particles,
-        None,
-        resampler=resampling_mod.get(resampling),
-        proposal=proposal,
-        ancestor_sampling=False,
+    """A starting path: one unconditional filter with backward sampling (a draw from FFBS).
+
+    Validates its arguments, then runs one compiled program (cached per model and settings).
+    """
+    ys, _, scheme = check_setup(
+        key, model, params, ys, num_particles, proposal=proposal, resampling=resampling
     )
-    return _backward_path(jax.random.fold_in(key, 1), model, params, hist)
+    config = SMCConfig(num_particles=num_particles, resampling=scheme, proposal=proposal)
+    return _initial_path(key, model, params, ys, config)
 
 
 def kernel(
@@ -531,15 +527,18 @@ def csmc(
 
 @partial(jax.jit, static_argnames=("model", "config"))
 def _initial_path(key, model, params, ys, config):
-    return initial_path(
+    hist = _forward(
         key,
         model,
         params,
         ys,
         config.num_particles,
-        resampling=config.resampling,
+        None,
+        resampler=resampling_mod.get(config.resampling),
         proposal=config.proposal,
+        ancestor_sampling=False,
     )
+    return _backward_path(jax.random.fold_in(key, 1), model, params, hist)
 
 
 # blackjax-style access to the kernel pieces: smc.csmc.init / .step / .kernel.
