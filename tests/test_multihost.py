@@ -31,7 +31,7 @@ def test_two_processes_match_one(tmp_path):
         os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     )
     procs = distributed.launch_local(
-        [str(WORKER), str(out)], num_processes=2, cpu_devices=2, timeout=400, env=env
+        [str(WORKER), str(out)], num_processes=2, cpu_devices=2, timeout=900, env=env
     )
     errors = "\n".join(p.stderr[-3000:] for p in procs)
     if any(p.returncode != 0 for p in procs) and any(m in errors for m in NO_COLLECTIVES):

@@ -1,5 +1,9 @@
 """Each module's batched entry point, unsharded and sharded over 1, 2, 4 and 8 host devices.
 
+DAG fits are not here: their solver is by far the costliest program to compile, and
+tests/test_multihost.py already fits a batch of them over 4 devices (2 processes, blocks of one
+problem) against the unsharded fit.
+
 Run by tests/core/test_sharding.py in a subprocess with 8 forced CPU devices, in float64; prints
 one JSON object {module: {mesh size: comparison}}, the comparison holding the largest absolute
 difference of the floating-point outputs (`max_abs`), whether every discrete output (policies,
@@ -18,7 +22,7 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
-from probkit import bridges, causal, dag, gpdp, sem, walks  # noqa: E402
+from probkit import bridges, causal, gpdp, sem, walks  # noqa: E402
 from probkit.core import sharding  # noqa: E402
 
 MESHES = (1, 2, 4, 8)
@@ -135,16 +139,6 @@ def main():
 
     out["causal.shard_vmap"] = sweep(lambda sh: _Tables(effect(sh)), 12)
 
-    # dag: CoLiDE-EV on 8 small datasets (short schedule: the answers, not the fits, matter).
-    # Its solver is by far the costliest program to compile: 8 devices (blocks of one problem)
-    # here; the two-process test (tests/test_multihost.py) covers 4 devices over 2 processes.
-    X = jnp.stack([dag.simulate_problem(k, 4, 4, 60).X for k in keys])
-    opts = dict(num_stages=2, warm_iter=200, max_iter=400, checkpoint=100, lr=3e-3)
-
-    def colide(sh):
-        return dag.colide(X, "ev", sharding=sh, **opts)
-
-    out["dag.colide"] = sweep(colide, 8, discrete=("adjacency", "converged"), meshes=(8,))
     json.dump(out, sys.stdout)
 
 
