@@ -8,8 +8,10 @@ collectives (NCCL on GPUs, gloo over TCP on CPUs).
 
 Launch recipe (every process runs the same script):
 
-    from probkit.core import distributed, sharding
-    distributed.initialize()        # before any other JAX call; arguments as below
+    from probkit.core import distributed
+    distributed.initialize()        # first: before any JAX call or other probkit import
+    from probkit import smc
+    from probkit.core import sharding
     res = smc.particle_filter(key, model, params, ys, 2**20, sharding=sharding.batch_sharding())
     ll = float(res.log_likelihood)  # replicated scalars read directly on every process
     xs = sharding.gather(res.particles)  # sharded arrays: all-gathered to NumPy everywhere
@@ -58,7 +60,9 @@ def initialize(
 ) -> None:
     """`jax.distributed.initialize`, with `launch_local`'s environment as defaults.
 
-    Call it first, before any JAX computation. Arguments left None are read from the
+    Call it first, before any JAX computation, and import probkit's other modules after it
+    (they import blackjax, which starts JAX's backend; `from probkit.core import distributed`
+    starts nothing). Arguments left None are read from the
     `PROBKIT_*` variables that `launch_local` sets; where those are absent too, JAX's cluster
     detection (SLURM, Open MPI, TPU) fills them in.
 
