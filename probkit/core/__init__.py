@@ -1,23 +1,16 @@
 """Shared machinery: types, resampling, log-weights, the particle step, validation, progress,
-ArviZ, sharding."""
+ArviZ, sharding, multi-process launch.
 
-from probkit.core import (
-    accumulate,
-    errors,
-    particles,
-    precision,
-    prng,
-    progress,
-    resampling,
-    sharding,
-    types,
-    validate,
-    weights,
-)
-from probkit.core.inference_data import to_inference_data
+Submodules are imported on first use (as in `probkit` itself), so that
+`from probkit.core import distributed` runs no JAX computation before
+`distributed.initialize()` (importing blackjax, which `resampling` uses, starts JAX's backend).
+"""
 
-__all__ = [
+import importlib
+
+_SUBMODULES = (
     "accumulate",
+    "distributed",
     "errors",
     "particles",
     "precision",
@@ -25,8 +18,19 @@ __all__ = [
     "progress",
     "resampling",
     "sharding",
-    "to_inference_data",
     "types",
     "validate",
     "weights",
-]
+)
+
+__all__ = [*_SUBMODULES, "to_inference_data"]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"probkit.core.{name}")
+    if name == "to_inference_data":
+        from probkit.core.inference_data import to_inference_data
+
+        return to_inference_data
+    raise AttributeError(f"module 'probkit.core' has no attribute {name!r}")

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from probkit.core import sharding as sharding_mod
 from probkit.core import validate
 from probkit.core.types import Array
 
@@ -246,10 +247,13 @@ def crashes(traj: Trajectories, threshold: float = 0.05) -> Array:
     return jnp.sum(jnp.any(traj.stock < threshold, axis=1))
 
 
-@functools.partial(jax.jit, static_argnames=("growth", "num_years", "num_reps"))
-def _simulate_tables_impl(key, growth, params, x0, tables, x_grid, num_years, num_reps, z):
+@functools.partial(jax.jit, static_argnames=("growth", "num_years", "num_reps", "sharding"))
+def _simulate_tables_impl(
+    key, growth, params, x0, tables, x_grid, num_years, num_reps, z, sharding=None
+):  # fmt: skip
     if z is None:
         z = jnp.exp(params["sigma"] * jax.random.normal(key, (num_years, num_reps), x_grid.dtype))
+    z = sharding_mod.constrain(z, sharding, axis=1)  # runs are independent: no communication
 
     def one(table):
         def step(x, zt):
@@ -257,21 +261,25 @@ def _simulate_tables_impl(key, growth, params, x0, tables, x_grid, num_years, nu
             h = jnp.clip(table[i], 0.0, x)
             return zt * growth(jnp.maximum(x - h, 0.0), params), (x, h)
 
-        _, (xs, hs) = jax.lax.scan(step, jnp.full((num_reps,), x0, x_grid.dtype), z)
+        x = sharding_mod.constrain(jnp.full((num_reps,), x0, x_grid.dtype), sharding)
+        _, (xs, hs) = jax.lax.scan(step, x, z)
         return xs.T, hs.T
 
     return jax.vmap(one)(tables)
 
 
 def simulate_tables(
-    key, model, params: dict, x0, tables, x_grid, num_years: int, num_reps: int, *, noise=None
-) -> Trajectories:
+    key, model, params: dict, x0, tables, x_grid, num_years: int, num_reps: int, *, noise=None,
+    sharding=None,
+) -> Trajectories:  # fmt: skip
     """`simulate` for P harvest tables at once (one compiled call, shared random numbers).
 
     Args:
         tables: (P, S) target harvests over `x_grid`, read at the nearest grid point.
         noise: optional (num_years, num_reps) positive growth multipliers Z_t to use instead of
             lognormal draws from `key` (e.g. the authors' R random numbers, `rrng.r_rlnorm`).
+        sharding: split the runs (num_reps) over devices: a `NamedSharding`
+            (`probkit.core.sharding.batch_sharding`) or a `Mesh`; same trajectories as unsharded.
 
     The other arguments are as in `simulate`.
 
@@ -302,5 +310,6 @@ def simulate_tables(
         num_years,
         num_reps,
         noise,
+        sharding_mod.resolve(sharding),
     )
     return Trajectories(xs, hs)

@@ -8,6 +8,7 @@ Bellman update (the convention of DESIGN.md)::
 an integer horizon runs exactly that many backward sweeps in `lax.scan` (terminal value 0).
 """
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -15,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from probkit.core import sharding as sharding_mod
 from probkit.core import validate
 from probkit.core.types import Array
 
@@ -171,8 +173,9 @@ def _solve_infinite(F, reward, discount, tol, max_sweeps):
 
 
 def solve_sdp_batch(
-    Fs, reward, discount, horizon: int | None = None, *, tol=1e-8, max_sweeps=100_000
-):
+    Fs, reward, discount, horizon: int | None = None, *, tol=1e-8, max_sweeps=100_000,
+    sharding=None,
+):  # fmt: skip
     """`solve_sdp` for B transition tensors that share a reward, in one compiled call.
 
     Args:
@@ -182,10 +185,13 @@ def solve_sdp_batch(
         horizon: as in `solve_sdp`.
         tol: as in `solve_sdp`.
         max_sweeps: as in `solve_sdp`.
+        sharding: split the B problems over devices: a `NamedSharding`
+            (`probkit.core.sharding.batch_sharding`) or a `Mesh`; same answers as unsharded.
 
     Returns:
         `SDPSolution` whose fields carry a leading batch axis (B, ...).
     """
+    sharding = sharding_mod.resolve(sharding)
     Fs = validate.finite("Fs", Fs)
     if Fs.ndim != 4:
         raise ValueError(f"Fs must have shape (B, H, S, S), got {Fs.shape}")
@@ -193,6 +199,19 @@ def solve_sdp_batch(
     _, reward, discount, horizon, tol, max_sweeps = checked[0]
     dtype = jnp.result_type(Fs.dtype, reward.dtype, float)
     Fs, reward = Fs.astype(dtype), reward.astype(dtype)
+    if sharding is not None:
+        return _solve_sharded(Fs, reward, discount, tol, horizon, max_sweeps, sharding)
     if horizon is None:
         return jax.vmap(lambda F: _solve_infinite(F, reward, discount, tol, max_sweeps))(Fs)
     return jax.vmap(lambda F: _solve_finite(F, reward, discount, horizon))(Fs)
+
+
+# discount and tol stay Python floats (static), so thresholds round exactly as unsharded.
+@partial(jax.jit, static_argnames=("discount", "tol", "horizon", "max_sweeps", "sharding"))
+def _solve_sharded(Fs, reward, discount, tol, horizon, max_sweeps, sharding):
+    def one(F, reward):
+        if horizon is None:
+            return _solve_infinite(F, reward, discount, tol, max_sweeps)
+        return _solve_finite(F, reward, discount, horizon)
+
+    return sharding_mod.shard_vmap(one, sharding, in_axes=(0, None))(Fs, reward)

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
 
+from probkit.core import sharding as sharding_mod
 from probkit.core import validate
 from probkit.core.precision import exact_products
 from probkit.core.types import Array, ArrayLike, PRNGKey
@@ -401,9 +402,15 @@ def _batch_chunk(graph, lams, omegas, max_terms):
     return jnp.where(failed[:, None, None], jnp.nan, sigma), det, failed
 
 
-@partial(jax.jit, static_argnames=("graph", "max_terms", "batch_size"))
+@partial(jax.jit, static_argnames=("graph", "max_terms", "batch_size", "sharding"))
 @exact_products
-def _batch_jit(graph, lams, omegas, max_terms, batch_size):
+def _batch_jit(graph, lams, omegas, max_terms, batch_size, sharding=None):
+    # Draws are independent: each device takes a block of them (none when sharding is None).
+    block = partial(_batch_block, graph, max_terms=max_terms, batch_size=batch_size)
+    return sharding_mod.shard_blocks(block, sharding)(lams, omegas)
+
+
+def _batch_block(graph, lams, omegas, max_terms, batch_size):
     # graph is None for method="inverse": one vmap over every draw (one compilation per n).
     # Not chunked in a loop: on CPU, batched LU inside a while loop can deadlock XLA's thread
     # pool (seen with JAX 0.10.2). The one-connection plan uses no LAPACK, so it runs in
@@ -436,6 +443,7 @@ def batch_covariance(
     *,
     max_terms: int = DEFAULT_MAX_TERMS,
     batch_size: int | None = None,
+    sharding=None,
 ) -> CovarianceResult:
     """Covariances of many draws (lams, omegas of shape (B, n, n)), with failure flags.
 
@@ -444,17 +452,21 @@ def batch_covariance(
     eagerly and name the offending draw. With method="one-connection" draws are processed
     `batch_size` at a time (default 1024, small enough to stay in cache) with the draw axis
     trailing, which is faster than vmapping `covariance`; "inverse" vmaps over all draws.
+    `sharding` (a `NamedSharding` from `probkit.core.sharding.batch_sharding`, or a `Mesh`)
+    splits the draws over devices; same answers as unsharded.
     """
     validate.one_of("method", method, METHODS)
+    sharding = sharding_mod.resolve(sharding)
     lams, omegas = check_parameters(graph, lams, omegas, batched=True)
     if method == "one-connection":
         compile_plan(graph, max_terms)  # enumerate (and refuse) before tracing
     batch_size = 1024 if batch_size is None else validate.positive_int("batch_size", batch_size)
-    batch_size = min(batch_size, max(lams.shape[0], 1))
+    per_device = -(-lams.shape[0] // sharding_mod.num_shards(sharding))
+    batch_size = min(batch_size, max(per_device, 1))
     if method == "inverse":
         batch_size = 1  # unused
     plan_graph = graph if method == "one-connection" else None
-    sigma, det, failed = _batch_jit(plan_graph, lams, omegas, max_terms, batch_size)
+    sigma, det, failed = _batch_jit(plan_graph, lams, omegas, max_terms, batch_size, sharding)
     return CovarianceResult(sigma, det, failed)
 
 

@@ -287,8 +287,8 @@ def srrw(
         layout: "padded" (every walker reads a row of width max degree + 1) or "bucketed"
             (walkers grouped by their node's degree bucket read rows of the bucket's width;
             faster on heavy-tailed graphs, see `probkit.walks.bucketed`).
-        sharding: optional `NamedSharding` of the walker axis
-            (`probkit.core.sharding.batch_sharding()`).
+        sharding: split the walker axis over devices: a `NamedSharding`
+            (`probkit.core.sharding.batch_sharding()`) or a `Mesh`; same walks as unsharded.
         progress_bar: tqdm bar driven from inside the loop.
 
     Returns:
@@ -306,7 +306,8 @@ def srrw(
         key, chain, jnp.asarray(alpha, chain.log_mu.dtype), start, functions, int(count_offset),
         num_steps=num_steps, num_walkers=num_walkers, base=base,
         step_exponent=float(step_exponent), alpha_schedule=alpha_schedule,
-        record=record, every=every, sharding=sharding, progress_bar=progress_bar,
+        record=record, every=every, sharding=sharding_mod.resolve(sharding),
+        progress_bar=progress_bar,
         kernel="srrw", plan=plan,
     )  # fmt: skip
 
@@ -336,7 +337,8 @@ def hdt(
         key, chain, jnp.asarray(alpha, chain.log_mu.dtype), start, functions, 0,
         num_steps=num_steps, num_walkers=num_walkers, base="mhrw",
         step_exponent=float(step_exponent), alpha_schedule=alpha_schedule,
-        record=record, every=every, sharding=sharding, progress_bar=progress_bar, kernel="hdt",
+        record=record, every=every, sharding=sharding_mod.resolve(sharding),
+        progress_bar=progress_bar, kernel="hdt",
         plan=None,
     )  # fmt: skip
 

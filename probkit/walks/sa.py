@@ -152,7 +152,8 @@ def sa_srrw(
             multiplied by ν_i / μ_i.
         record_every: keep θ every this many steps in `trace` (default: T // 100, at least 1).
         start: optional start node index.
-        sharding: optional `NamedSharding` of the token axis.
+        sharding: split the token axis over devices: a `NamedSharding`
+            (`probkit.core.sharding.batch_sharding()`) or a `Mesh`.
         progress_bar: tqdm bar.
 
     Returns:
@@ -192,7 +193,7 @@ def sa_srrw(
         key, chain, grad, theta0, node_data, weights, jnp.asarray(alpha, chain.log_mu.dtype),
         start, num_steps=num_steps, num_tokens=num_tokens, base=base,
         gamma_exponent=float(gamma_exponent), beta_exponent=float(beta_exponent),
-        every=every, sharding=sharding, progress_bar=progress_bar,
+        every=every, sharding=sharding_mod.resolve(sharding), progress_bar=progress_bar,
     )  # fmt: skip
 
 
