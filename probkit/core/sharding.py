@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 BATCH_AXIS = "batch"
+"""Name of the mesh axis `batch_mesh` creates and `batch_sharding` splits the batch over."""
 
 
 def batch_mesh(devices: Sequence | None = None, axis_name: str = BATCH_AXIS) -> Mesh:
