@@ -321,7 +321,7 @@ def vanishing_ideal(graph: MixedGraph, max_degree: int, **kwargs) -> list:
     A reduced basis: no generator is a combination of the others and of their multiples. See
     `explore_vanishing_ideal` for the method, the options (**kwargs) and diagnostics.
 
-    Example:
+    Examples:
         >>> g = MixedGraph(3, directed=[(0, 1), (1, 2)])
         >>> vanishing_ideal(g, 2)
         [-s_0_1*s_1_2 + s_0_2*s_1_1]
