@@ -223,6 +223,15 @@ def score_functional(model: StateSpaceModel) -> AdditiveFunctional:
     To differentiate with respect to a transformed variable u (log-scales, ...), run the
     smoother on `smc.learning.reparametrized(model, fn)` at u. The same object is returned for
     the same model, so smoothers called with it compile once per model.
+
+    Examples:
+        >>> from probkit import ssm
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> _, ys = ssm.simulate(jax.random.key(0), model, params, 10)  # (T, dy)
+        >>> score = smc.score_functional(model)  # ∇ log p(y_0:T-1) by Fisher's identity
+        >>> res = smc.paris(jax.random.key(1), model, params, ys, score, 256)
+        >>> type(res.estimate).__name__, res.estimate.F.shape  # shaped like params
+        ('LinearGaussianParams', (1, 1))
     """
     cached = _SCORES.get(model)
     if cached is not None:
