@@ -152,6 +152,8 @@ def _minus_eye(d):
 def ou(A=None, m=None, *, sigma: float, dim: int | None = None) -> Reference:
     """dX = A (X - m) dt + sigma dW; `None` marks A (start: -I) or m (start: 0) as learned.
 
+    `A` is `(d, d)` and `m` `(d,)` (scalars broadcast); states are `(d,)` vectors.
+
     Examples:
         >>> ref = bridges.ou(A=-jnp.eye(2), sigma=1.0)  # m learned, A fixed
         >>> sorted(ref.theta0)
@@ -198,6 +200,8 @@ def _lv_drift(p, x, t):
 def lotka_volterra(alpha=None, beta=None, gamma=None, delta=None, *, sigma: float = 0.1, init=None):
     """Predator-prey: dx = (alpha x - beta x y) dt, dy = (delta x y - gamma y) dt, + sigma dW.
 
+    States are `(2,)` vectors (x, y); the parameters are scalars.
+
     Parameters left `None` are learned (all > 0), starting from `init` (default 0.5 each).
 
     Examples:
@@ -219,6 +223,8 @@ def _repressilator_drift(p, x, t):
 
 def repressilator(beta=None, n=None, k=None, gamma=None, *, sigma: float = 0.1, init=None):
     """Three-gene repressilator: dx_i = (beta / (1 + (x_{i-1}/k)^n) - gamma x_i) dt + sigma dW.
+
+    States are `(3,)` vectors; the parameters are scalars.
 
     Parameters left `None` are learned (all > 0), starting from `init` (default beta 5, n 2,
     k 1.5, gamma 0.5).
