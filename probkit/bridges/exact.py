@@ -25,7 +25,15 @@ def _host(name, value, ndim):
 
 
 def exact_ot(a, b, cost) -> tuple[np.ndarray, float]:
-    """(plan (n, m), optimal cost) of min <P, C> s.t. P 1 = a, P^T 1 = b, P >= 0."""
+    """(plan (n, m), optimal cost) of min <P, C> s.t. P 1 = a, P^T 1 = b, P >= 0.
+
+    Examples:
+        >>> plan, cost = bridges.exact_ot(
+        ...     np.array([0.5, 0.5]), np.array([0.5, 0.5]), np.array([[0.0, 1.0], [1.0, 0.0]])
+        ... )
+        >>> (plan + 0.0).tolist(), float(cost)
+        ([[0.5, 0.0], [0.0, 0.5]], 0.0)
+    """
     cost = _host("cost", cost, 2)
     n, m = cost.shape
     check_weights("a", a, n)
@@ -45,7 +53,12 @@ def exact_ot(a, b, cost) -> tuple[np.ndarray, float]:
 
 
 def wasserstein2(x, y, a=None, b=None) -> float:
-    """W2 between clouds x (n, d) and y (m, d) (uniform weights unless given)."""
+    """W2 between clouds x (n, d) and y (m, d) (uniform weights unless given).
+
+    Examples:
+        >>> bridges.wasserstein2(np.array([[0.0], [1.0]]), np.array([[2.0], [3.0]]))
+        2.0
+    """
     x, y = _host("x", x, 2), _host("y", y, 2)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y must have the same dimension, got {x.shape} and {y.shape}")

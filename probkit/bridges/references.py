@@ -140,7 +140,15 @@ def _ou_drift(p, x, t):
 
 
 def brownian(sigma: float) -> Reference:
-    """dX = sigma dW (nothing to learn)."""
+    """dX = sigma dW (nothing to learn); any state dimension d.
+
+    Examples:
+        >>> ref = bridges.brownian(0.5)
+        >>> ref.sigma, dict(ref.theta0)  # nothing to learn
+        (0.5, {})
+        >>> ref.drift({}, jnp.ones(2), 0.0)  # x (d,) -> b(x, t) (d,)
+        Array([0., 0.], dtype=float32)
+    """
     return Reference(
         "brownian", _zero_drift, _sigma(sigma),
         fixed={"A": 0.0, "m": 0.0}, linear=True,
@@ -152,7 +160,17 @@ def _minus_eye(d):
 
 
 def ou(A=None, m=None, *, sigma: float, dim: int | None = None) -> Reference:
-    """dX = A (X - m) dt + sigma dW; `None` marks A (start: -I) or m (start: 0) as learned."""
+    """dX = A (X - m) dt + sigma dW; `None` marks A (start: -I) or m (start: 0) as learned.
+
+    `A` is `(d, d)` and `m` `(d,)` (scalars broadcast); states are `(d,)` vectors.
+
+    Examples:
+        >>> ref = bridges.ou(A=-jnp.eye(2), sigma=1.0)  # m learned, A fixed
+        >>> sorted(ref.theta0)
+        ['m']
+        >>> ref.drift({"m": jnp.zeros(2)}, jnp.ones(2), 0.0)
+        Array([-1., -1.], dtype=float32)
+    """
     sigma = _sigma(sigma)
     theta0, fixed = {}, {}
     if A is None:
@@ -192,7 +210,16 @@ def _lv_drift(p, x, t):
 def lotka_volterra(alpha=None, beta=None, gamma=None, delta=None, *, sigma: float = 0.1, init=None):
     """Predator-prey: dx = (alpha x - beta x y) dt, dy = (delta x y - gamma y) dt, + sigma dW.
 
+    States are `(2,)` vectors (x, y); the parameters are scalars.
+
     Parameters left `None` are learned (all > 0), starting from `init` (default 0.5 each).
+
+    Examples:
+        >>> ref = bridges.lotka_volterra(alpha=1.0, sigma=0.2)  # beta, gamma, delta learned
+        >>> sorted(ref.theta0)
+        ['beta', 'delta', 'gamma']
+        >>> ref.drift({"beta": 1.0, "gamma": 1.0, "delta": 1.0}, jnp.ones(2), 0.0)
+        Array([0., 0.], dtype=float32)
     """
     starts = {k: 0.5 for k in ("alpha", "beta", "gamma", "delta")} | dict(init or {})
     values = dict(alpha=alpha, beta=beta, gamma=gamma, delta=delta)
@@ -207,8 +234,15 @@ def _repressilator_drift(p, x, t):
 def repressilator(beta=None, n=None, k=None, gamma=None, *, sigma: float = 0.1, init=None):
     """Three-gene repressilator: dx_i = (beta / (1 + (x_{i-1}/k)^n) - gamma x_i) dt + sigma dW.
 
+    States are `(3,)` vectors; the parameters are scalars.
+
     Parameters left `None` are learned (all > 0), starting from `init` (default beta 5, n 2,
     k 1.5, gamma 0.5).
+
+    Examples:
+        >>> ref = bridges.repressilator(n=2.0)  # beta, k, gamma learned, Hill exponent fixed
+        >>> sorted(ref.theta0), ref.sigma
+        (['beta', 'gamma', 'k'], 0.1)
     """
     starts = dict(beta=5.0, n=2.0, k=1.5, gamma=0.5) | dict(init or {})
     values = dict(beta=beta, n=n, k=k, gamma=gamma)
@@ -218,7 +252,15 @@ def repressilator(beta=None, n=None, k=None, gamma=None, *, sigma: float = 0.1, 
 def drift(
     fn: Callable, theta0: Mapping, *, sigma: float, fixed: Mapping | None = None, positive=()
 ) -> Reference:
-    """A user drift fn(theta, x, t) -> (d,) for one state x (d,), learned from `theta0`."""
+    """A user drift fn(theta, x, t) -> (d,) for one state x (d,), learned from `theta0`.
+
+    Examples:
+        >>> def b(theta, x, t):  # x (d,) -> (d,)
+        ...     return -theta["k"] * x
+        >>> ref = bridges.drift(b, {"k": 1.0}, sigma=0.5, positive=("k",))
+        >>> ref.drift({"k": 2.0}, jnp.ones(2), 0.0)
+        Array([-2., -2.], dtype=float32)
+    """
     validate.callable_("fn", fn)
     if not isinstance(theta0, Mapping):
         raise TypeError(f"theta0 must be a dict of parameter arrays, got {type(theta0).__name__}")
@@ -235,6 +277,13 @@ def simulate(
     """Paths (n, num_steps + 1, d) from x0 (n, d) on a uniform grid of [t0, t1].
 
     Exact Gaussian transitions for linear references, Euler-Maruyama otherwise.
+
+    Examples:
+        >>> paths = bridges.simulate(
+        ...     jax.random.key(0), bridges.brownian(1.0), {}, jnp.zeros((4, 2)), 0.0, 1.0, 10
+        ... )
+        >>> paths.shape  # (n, num_steps + 1, d)
+        (4, 11, 2)
     """
     x0 = validate.finite("x0", validate.array("x0", x0, ndim=2))
     num_steps = validate.positive_int("num_steps", num_steps)
@@ -276,6 +325,12 @@ def transition_cost(reference: Reference, theta: Mapping, x0, x1, t, dt) -> Arra
 
     Sinkhorn on this cost gives the static Schroedinger bridge for the reference (exact for
     linear references; one Euler-Maruyama step otherwise).
+
+    Examples:
+        >>> x0, x1 = jnp.zeros((3, 2)), jnp.ones((4, 2))
+        >>> C = bridges.transition_cost(bridges.brownian(1.0), {}, x0, x1, 0.0, 0.5)
+        >>> C.shape  # (n, m) = -log p(x1_j | x0_i); use sinkhorn(..., epsilon=1)
+        (3, 4)
     """
     x0, x1 = jnp.asarray(x0), jnp.asarray(x1)
     return -jax.vmap(lambda a: reference.log_transition(theta, a, x1, t, dt))(x0)

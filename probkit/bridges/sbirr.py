@@ -99,7 +99,13 @@ class FitResult(NamedTuple):
 
 
 def prepare(snapshots: Sequence, times, *, name: str = "snapshots") -> Snapshots:
-    """Validate and pad snapshots (list of (n_k, d)) and their strictly increasing times."""
+    """Validate and pad snapshots (list of (n_k, d)) and their strictly increasing times.
+
+    Examples:
+        >>> data = bridges.prepare([np.zeros((3, 2)), np.ones((5, 2))], [0.0, 1.0])
+        >>> data.points.shape, data.weights.tolist()[0]  # padded to (K + 1, max n_k, d)
+        ((2, 5, 2), [0.3333333432674408, 0.3333333432674408, 0.3333333432674408, 0.0, 0.0])
+    """
     if isinstance(snapshots, (np.ndarray, jax.Array)) and np.ndim(snapshots) == 3:
         snapshots = list(snapshots)
     if not isinstance(snapshots, Sequence) or isinstance(snapshots, (str, bytes)):
@@ -136,6 +142,16 @@ def bridge_step(key: PRNGKey, reference: Reference, theta, data: Snapshots, init
 
     `init` = (f, g), each (K, n): Sinkhorn warm starts; `epsilon_start` (K,) or None: the
     couplings' epsilon-scaling start (their epsilon is 1). `times` (K, N + 1): the paths' grid.
+
+    Examples:
+        >>> data = bridges.prepare([np.zeros((4, 1)), np.ones((4, 1))], [0.0, 1.0])  # K = 1, n = 4
+        >>> zeros = jnp.zeros((1, 4))  # Sinkhorn warm starts (K, n)
+        >>> step = jax.jit(bridges.bridge_step, static_argnames=("reference", "num_steps"))
+        >>> paths, targets, ot, times = step(
+        ...     jax.random.key(0), bridges.brownian(0.5), {}, data, (zeros, zeros), num_steps=5
+        ... )
+        >>> paths.shape, targets.shape, times.shape  # (K, n, M, N + 1, d), (K, n, M), (K, N + 1)
+        ((1, 4, 1, 6, 1), (1, 4, 1), (1, 6))
     """
     K = data.points.shape[0] - 1
     keys = jax.random.split(key, K)
@@ -181,6 +197,19 @@ def refine(reference: Reference, theta, paths, weights, grid, *, num_steps: int 
     Damped Newton (Levenberg-Marquardt) on the unconstrained parameters from `theta`; the
     parameters are few, so the Hessian is cheap and the (near-quadratic) loss converges in a
     few steps.
+
+    Examples:
+        >>> def b(theta, x, t):  # x (d,) -> (d,)
+        ...     return -theta["k"] * x
+        >>> ref = bridges.drift(b, {"k": 1.0}, sigma=0.5, positive=("k",))
+        >>> x0 = jax.random.normal(jax.random.key(0), (200, 1)) * 0.35
+        >>> paths = bridges.simulate(jax.random.key(1), ref, {"k": 2.0}, x0, 0.0, 1.0, 50)
+        >>> theta, loss = bridges.refine(
+        ...     ref, {"k": 1.0}, paths[None, :, None], jnp.full((1, 200), 1 / 200),
+        ...     jnp.linspace(0.0, 1.0, 51)[None],
+        ... )  # paths (K, n, M, N + 1, d), weights (K, n), grid (K, N + 1)
+        >>> bool(abs(float(theta["k"]) - 2.0) < 0.6)  # the k that simulated the paths
+        True
     """
     flat, unravel = jax.flatten_util.ravel_pytree(reference.to_unconstrained(theta))
 
@@ -275,6 +304,14 @@ def fit(
         brownian_first: bridge the first round under the Brownian reference with the same
             sigma (as SBIRR does), so a poor theta0 cannot steer the first couplings.
         progress_bar: tqdm bar over rounds, driven from inside the compiled loop.
+
+    Examples:
+        >>> rng = np.random.default_rng(0)
+        >>> snaps = [rng.normal(size=(8, 1)), rng.normal(size=(8, 1)) + 1.0]  # (n_k, d) each
+        >>> ref = bridges.brownian(0.5)
+        >>> res = bridges.fit(jax.random.key(0), snaps, [0.0, 1.0], ref, num_steps=5)
+        >>> res.trajectories.shape, res.times.shape, bool(res.failed)  # (n_0, K N + 1, d)
+        ((8, 6, 1), (6,), False)
     """
     if not isinstance(reference, Reference):
         raise TypeError(f"reference must be a bridges.Reference, got {type(reference).__name__}")

@@ -368,6 +368,13 @@ def compose(*channels: Channel) -> Channel:
 
     (f >> g)(c | a) = Σ_b f(b | a) g(c | b). Names are matched, so g's inputs may list f's
     outputs in any order; g's outputs must not reuse f's inputs.
+
+    Examples:
+        >>> f = causal.Channel(jnp.array([[0.9, 0.1], [0.2, 0.8]]), ["A"], ["B"])  # (A, B)
+        >>> g = causal.Channel(jnp.array([[1.0, 0.0], [0.5, 0.5]]), ["B"], ["C"])  # (B, C)
+        >>> fg = causal.compose(f, g)  # the same as f >> g: Σ_b f(b | a) g(c | b)
+        >>> fg.inputs, fg.outputs, bool(np.allclose(fg.array(), [[0.95, 0.05], [0.6, 0.4]]))
+        (('A',), ('C',), True)
     """
     if not channels:
         raise ValueError("compose needs at least one channel")
@@ -400,7 +407,14 @@ def compose(*channels: Channel) -> Channel:
 
 
 def tensor(*channels: Channel) -> Channel:
-    """Parallel composition `c1 @ c2 @ ...` of channels on disjoint variables."""
+    """Parallel composition `c1 @ c2 @ ...` of channels on disjoint variables.
+
+    Examples:
+        >>> pa, pb = causal.uniform("A", 2), causal.point("B", 3, 0)
+        >>> joint = causal.tensor(pa, pb)  # the same as pa @ pb
+        >>> joint.names, joint.array().shape
+        (('A', 'B'), (2, 3))
+    """
     if not channels:
         raise ValueError("tensor needs at least one channel")
     seen: set[str] = set()
@@ -425,13 +439,25 @@ def _size(size) -> int:
 
 
 def identity(input: str, output: str, size: int, *, dtype=None) -> Channel:
-    """The identity channel `input -> output` (the same variable under a new name)."""
+    """The identity channel `input -> output` (the same variable under a new name).
+
+    Examples:
+        >>> i = causal.identity("X", "Y", 3)
+        >>> i.inputs, i.outputs, i.array().tolist() == np.eye(3).tolist()
+        (('X',), ('Y',), True)
+    """
     size = _size(size)
     return Channel(jnp.eye(size, dtype=dtype or jnp.result_type(float)), (input,), (output,))
 
 
 def copy(name: str, size: int, outputs: Sequence[str] | None = None, *, dtype=None) -> Channel:
-    """Copy `name -> outputs`: every output equals the input (default outputs name_0, name_1)."""
+    """Copy `name -> outputs`: every output equals the input (default outputs name_0, name_1).
+
+    Examples:
+        >>> c = causal.copy("X", 2)  # X -> (X_0, X_1)
+        >>> c.outputs, c.array().shape  # table (X, X_0, X_1)
+        (('X_0', 'X_1'), (2, 2, 2))
+    """
     size = _size(size)
     outputs = check_names("outputs", outputs if outputs is not None else (f"{name}_0", f"{name}_1"))
     table = jnp.zeros((size,) * (1 + len(outputs)), dtype=dtype or jnp.result_type(float))
@@ -441,12 +467,23 @@ def copy(name: str, size: int, outputs: Sequence[str] | None = None, *, dtype=No
 
 
 def discard(name: str, size: int, *, dtype=None) -> Channel:
-    """Discard `name -> ()`: the channel with no outputs (a row of ones)."""
+    """Discard `name -> ()`: the channel with no outputs (a row of ones).
+
+    Examples:
+        >>> d = causal.discard("X", 3)  # X -> (): sums X out when composed
+        >>> d.inputs, d.outputs, d.array().tolist()
+        (('X',), (), [1.0, 1.0, 1.0])
+    """
     return Channel(jnp.ones((_size(size),), dtype=dtype or jnp.result_type(float)), (name,), ())
 
 
 def uniform(name: str, size: int, *, dtype=None) -> Distribution:
-    """The uniform distribution on `size` states."""
+    """The uniform distribution on `size` states.
+
+    Examples:
+        >>> causal.uniform("X", 4).array().tolist()
+        [0.25, 0.25, 0.25, 0.25]
+    """
     size = _size(size)
     return Distribution(
         jnp.full((size,), 1.0 / size, dtype=dtype or jnp.result_type(float)), (name,)
@@ -454,7 +491,12 @@ def uniform(name: str, size: int, *, dtype=None) -> Distribution:
 
 
 def point(name: str, size: int, value: int, *, dtype=None) -> Distribution:
-    """The Dirac distribution at state `value`."""
+    """The Dirac distribution at state `value`.
+
+    Examples:
+        >>> causal.point("X", 3, 1).array().tolist()
+        [0.0, 1.0, 0.0]
+    """
     size = _size(size)
     value = value_index("value", name, value, size)
     table = jax.nn.one_hot(value, size, dtype=dtype or jnp.result_type(float))

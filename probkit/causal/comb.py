@@ -145,6 +145,16 @@ def comb_disintegrate(
     Returns:
         `(g, comb)` with `comb.plug(g)` equal to the marginal of `joint` on a + b + c, and
         `comb.intervene(g)` the cut-and-replug channel A -> C (front-door formula).
+
+    Examples:
+        >>> table = jnp.array([0.50, 0.10, 0.01, 0.02, 0.10, 0.05, 0.02, 0.20]).reshape(2, 2, 2)
+        >>> omega = causal.Distribution(table, ("S", "T", "C"))  # smoking, tar, cancer
+        >>> g, comb = causal.comb_disintegrate(omega, "S", "T", "C")  # g = ω(T | S)
+        >>> do = comb.intervene(g)  # the channel S -> C, s ↦ P(C | do(S = s))
+        >>> round(float(do.at({"S": 1}).prob({"C": 1})), 4)
+        0.5423
+        >>> bool(jnp.allclose(comb.plug(g).array(("S", "T", "C")), table))  # f[g] = ω
+        True
     """
     if not isinstance(joint, Distribution):
         raise TypeError(f"joint must be a Distribution, got {type(joint).__name__}")
@@ -171,6 +181,13 @@ def front_door(
 
     Valid when `mediator` satisfies Pearl's front-door criterion for (treatment, outcome);
     `causal.identify` checks that from the graph. Returns a channel treatment -> outcome.
+
+    Examples:
+        >>> table = jnp.array([0.50, 0.10, 0.01, 0.02, 0.10, 0.05, 0.02, 0.20]).reshape(2, 2, 2)
+        >>> omega = causal.Distribution(table, ("S", "T", "C"))  # T mediates S -> C
+        >>> do = causal.front_door(omega, "S", "T", "C")  # channel S -> C
+        >>> [round(float(do.at({"S": s}).prob({"C": 1})), 4) for s in (0, 1)]
+        [0.2535, 0.5423]
     """
     g, comb = comb_disintegrate(joint, treatment, mediator, outcome)
     return comb.intervene(g)

@@ -49,6 +49,11 @@ def contract(
 
     Returns:
         Array with one axis per name in `output`. With no factors the result is the scalar 1.
+
+    Examples:
+        >>> A, B = jnp.ones((2, 3)), jnp.ones((3, 4))
+        >>> causal.contract([(A, ["i", "j"]), (B, ["j", "k"])], ["i", "k"]).tolist()  # A @ B
+        [[3.0, 3.0, 3.0, 3.0], [3.0, 3.0, 3.0, 3.0]]
     """
     symbols: dict[Hashable, str] = {}
 

@@ -154,7 +154,14 @@ class Box:
 
 
 def Copy(wire, n: int = 2) -> Box:
-    """Copy a wire into `n` wires of the same type (n = 0 discards, n = 1 is the identity)."""
+    """Copy a wire into `n` wires of the same type (n = 0 discards, n = 1 is the identity).
+
+    Examples:
+        >>> from probkit.causal import Copy, Wire
+        >>> box = Copy(Wire("X", 2))  # X -> X ⊗ X
+        >>> causal.evaluate(box).shape  # (*dom sizes, *cod sizes)
+        (2, 2, 2)
+    """
     w = _wire(wire)
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"n must be an integer >= 0, got {n!r}")
@@ -162,19 +169,38 @@ def Copy(wire, n: int = 2) -> Box:
 
 
 def Discard(wire) -> Box:
-    """Discard a wire (marginalise it out)."""
+    """Discard a wire (marginalise it out).
+
+    Examples:
+        >>> from probkit.causal import Discard, Wire
+        >>> causal.evaluate(Discard(Wire("X", 3))).tolist()  # X -> (): a row of ones
+        [1.0, 1.0, 1.0]
+    """
     w = _wire(wire)
     return Box(f"discard({w.name})", (w,), (), kind="discard")
 
 
 def Uniform(wire) -> Box:
-    """The uniform state on a wire."""
+    """The uniform state on a wire.
+
+    Examples:
+        >>> from probkit.causal import Uniform, Wire
+        >>> causal.evaluate(Uniform(Wire("X", 4))).tolist()  # () -> X
+        [0.25, 0.25, 0.25, 0.25]
+    """
     w = _wire(wire)
     return Box(f"uniform({w.name})", (), (w,), kind="uniform")
 
 
 def Permute(wires, perm: Sequence[int]) -> Box:
-    """Reorder wires: output wire i is input wire `perm[i]`."""
+    """Reorder wires: output wire i is input wire `perm[i]`.
+
+    Examples:
+        >>> from probkit.causal import Permute, Wire
+        >>> box = Permute([Wire("A", 2), Wire("B", 3)], [1, 0])  # (A, B) -> (B, A)
+        >>> [w.name for w in box.cod], causal.evaluate(box).shape
+        (['B', 'A'], (2, 3, 3, 2))
+    """
     ws = _wires(wires)
     perm = tuple(int(p) for p in perm)
     if sorted(perm) != list(range(len(ws))):
@@ -184,12 +210,25 @@ def Permute(wires, perm: Sequence[int]) -> Box:
 
 
 def Swap(left, right) -> Box:
-    """Cross two wires."""
+    """Cross two wires.
+
+    Examples:
+        >>> from probkit.causal import Swap, Wire
+        >>> [w.name for w in Swap(Wire("A", 2), Wire("B", 3)).cod]
+        ['B', 'A']
+    """
     return Permute((_wire(left), _wire(right)), (1, 0))
 
 
 def Rename(wire, name: str) -> Box:
-    """The identity on a wire that changes its name."""
+    """The identity on a wire that changes its name.
+
+    Examples:
+        >>> from probkit.causal import Rename, Wire
+        >>> ch = causal.interpret(Rename(Wire("X", 2), "Y"))  # the channel X -> Y, y = x
+        >>> ch.inputs, ch.outputs
+        (('X',), ('Y',))
+    """
     w = _wire(wire)
     return Box(f"rename({w.name}->{name})", (w,), (_wire((name, w.size)),), kind="rename")
 
@@ -361,6 +400,13 @@ def evaluate(diagram: Diagram, boxes: Mapping[str, ArrayLike] | None = None) -> 
     """The diagram's table, axes in wire order: `(*dom sizes, *cod sizes)`.
 
     Unlike `interpret` this allows repeated wire names (e.g. the two outputs of a copy).
+
+    Examples:
+        >>> from probkit.causal import Box, Copy, Wire
+        >>> x = Wire("X", 2)
+        >>> d = Box("X", [], [x], data=jnp.array([0.3, 0.7])) >> Copy(x)  # two wires named X
+        >>> bool(np.allclose(causal.evaluate(d), [[0.3, 0.0], [0.0, 0.7]]))  # (X, X) table
+        True
     """
     diagram = _as_diagram(diagram)
     factors, inputs, outputs = _network(diagram, boxes)
@@ -377,6 +423,15 @@ def interpret(diagram: Diagram, boxes: Mapping[str, ArrayLike] | None = None) ->
     Returns:
         A `Channel` (a `Distribution` when `dom` is empty) whose variables are the wire names,
         which must therefore be distinct; use `evaluate` for the bare table otherwise.
+
+    Examples:
+        >>> from probkit.causal import Box, Wire
+        >>> s, c = Wire("S", 2), Wire("C", 2)
+        >>> d = Box("S", [], [s]) >> Box("C", [s], [c])  # tables given at interpretation
+        >>> tables = {"S": jnp.array([0.9, 0.1]), "C": jnp.array([[0.8, 0.2], [0.3, 0.7]])}
+        >>> joint = causal.interpret(d, tables)  # a Distribution on C (S is consumed)
+        >>> joint.names, round(float(joint.prob({"C": 1})), 4)
+        (('C',), 0.25)
     """
     diagram = _as_diagram(diagram)
     names = [w.name for w in diagram.dom + diagram.cod]
@@ -398,6 +453,16 @@ def cut(diagram: Diagram, var: str) -> Diagram:
     The box emitting the wire `var` is replaced by discarding its inputs and emitting the
     uniform state on `var`; the rest of the diagram is unchanged. Conditioning the
     interpretation of the result on `var = x` gives P(· | do(var = x)).
+
+    Examples:
+        >>> from probkit.causal import Box, Wire
+        >>> s, c = Wire("S", 2), Wire("C", 2)
+        >>> d = Box("S", [], [s], data=jnp.array([0.9, 0.1])) >> Box(
+        ...     "C", [s], [c], data=jnp.array([[0.8, 0.2], [0.3, 0.7]]))
+        >>> round(float(causal.interpret(d).prob({"C": 1})), 4)  # 0.9 * 0.2 + 0.1 * 0.7
+        0.25
+        >>> round(float(causal.interpret(causal.cut(d, "S")).prob({"C": 1})), 4)  # S uniform
+        0.45
     """
     diagram = _as_diagram(diagram)
     found = [

@@ -80,6 +80,17 @@ def draw(
 
     Returns:
         The matplotlib Figure.
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from probkit.causal import Box, Copy, Wire
+        >>> x = Wire("X", 2)
+        >>> fig = causal.draw(Box("X", [], [x]) >> Copy(x), title="copy X")
+        >>> type(fig).__name__
+        'Figure'
+        >>> import matplotlib.pyplot as plt
+        >>> plt.close(fig)
     """
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle

@@ -179,7 +179,15 @@ def _observed_reach(start, step, latent: set) -> set:
 
 def latent_projection(graph: nx.DiGraph, latent: Sequence[str]) -> ADMG:
     """Project latent nodes away: u -> v if a directed path u -> ... -> v has only latent
-    intermediate nodes; u <-> v if some latent node reaches both through latent-only paths."""
+    intermediate nodes; u <-> v if some latent node reaches both through latent-only paths.
+
+    Examples:
+        >>> import networkx as nx
+        >>> g = nx.DiGraph([("H", "X"), ("H", "Y"), ("X", "M"), ("M", "Y")])
+        >>> admg = causal.latent_projection(g, ["H"])  # H becomes X <-> Y
+        >>> admg.nodes, sorted(admg.siblings["X"]), sorted(admg.parents["Y"])
+        (('X', 'M', 'Y'), ['Y'], ['M'])
+    """
     latent = set(latent)
     order = [v for v in nx.lexicographical_topological_sort(graph) if v not in latent]
     parents = {v: _observed_reach(graph.predecessors(v), graph.predecessors, latent) for v in order}
@@ -405,6 +413,17 @@ def identify(
         `est.evaluate(joint, {"S": 1})` the interventional distribution), or, when the effect is
         not identifiable, a falsy `NotIdentifiable` whose `identifiable` is False, `hedge` the
         reason and `evaluate` raises `NotIdentifiableError` saying so.
+
+    Examples:
+        >>> import networkx as nx
+        >>> g = nx.DiGraph([("H", "S"), ("H", "C"), ("S", "T"), ("T", "C")])  # H latent
+        >>> est = causal.identify(g, "S", "C", latent=["H"])
+        >>> est.identifiable, est.method
+        (True, 'front-door')
+        >>> table = jnp.array([0.50, 0.10, 0.01, 0.02, 0.10, 0.05, 0.02, 0.20]).reshape(2, 2, 2)
+        >>> omega = causal.Distribution(table, ("S", "T", "C"))
+        >>> round(float(est.evaluate(omega, {"S": 1}).prob({"C": 1})), 4)
+        0.5423
     """
     validate.one_of("method", method, ("auto", "id"))
     p = _problem(graph, treatment, outcome, latent, bidirected)
@@ -464,6 +483,15 @@ def find_hedge(
 
     Same arguments as `identify`. A returned `Hedge(f, f_prime)` names the observed nodes of
     the two C-forests found by the ID algorithm.
+
+    Examples:
+        >>> import networkx as nx
+        >>> g = nx.DiGraph([("X", "Y")])
+        >>> hedge = causal.find_hedge(g, "X", "Y", bidirected=[("X", "Y")])  # the bow graph
+        >>> sorted(hedge.f), sorted(hedge.f_prime)
+        (['X', 'Y'], ['Y'])
+        >>> causal.find_hedge(g, "X", "Y") is None  # no confounding: identifiable
+        True
     """
     p = _problem(graph, treatment, outcome, latent, bidirected)
     try:
@@ -486,6 +514,12 @@ def backdoor_set(
     Only single treatments are searched; the candidate is every observed ancestor of the
     treatment and outcome that is not a descendant of the treatment, pruned to a minimal
     valid subset.
+
+    Examples:
+        >>> import networkx as nx
+        >>> g = nx.DiGraph([("Z", "X"), ("Z", "Y"), ("X", "Y")])  # Z confounds X -> Y
+        >>> causal.backdoor_set(g, "X", "Y")
+        ('Z',)
     """
     return _backdoor(_problem(graph, treatment, outcome, latent, bidirected))
 
@@ -502,5 +536,11 @@ def frontdoor_set(
 
     Candidates are the treatment's observed children on causal paths to the outcome, then all
     observed nodes on those paths.
+
+    Examples:
+        >>> import networkx as nx
+        >>> g = nx.DiGraph([("H", "S"), ("H", "C"), ("S", "T"), ("T", "C")])
+        >>> causal.frontdoor_set(g, "S", "C", latent=["H"])
+        ('T',)
     """
     return _frontdoor(_problem(graph, treatment, outcome, latent, bidirected))

@@ -429,6 +429,13 @@ def random_cpts(
     Returns:
         `{node: array of shape (*batch_shape, *parent sizes, size)}`. Call it outside `jit`
         (the graph's structure is host data); use `batch_shape` to draw many models at once.
+
+    Examples:
+        >>> import networkx as nx
+        >>> g = nx.DiGraph([("A", "B")])
+        >>> cpts = causal.random_cpts(jax.random.key(0), g, {"A": 2, "B": 3}, batch_shape=(5,))
+        >>> cpts["A"].shape, cpts["B"].shape  # (*batch_shape, *parent sizes, size)
+        ((5, 2), (5, 2, 3))
     """
     validate.key("key", key)
     validate.positive_float("concentration", concentration)
@@ -468,6 +475,11 @@ def random_model(
     Nodes `X0..X{n-1}` are in topological order; each node draws its parents among the earlier
     nodes, each kept with `edge_probability`, at most `max_parents` of them (chosen at random).
     CPT rows are Dirichlet(`concentration`).
+
+    Examples:
+        >>> m = causal.random_model(jax.random.key(0), 4, cardinality=2)
+        >>> sorted(m.graph.nodes), m.joint().array().shape
+        (['X0', 'X1', 'X2', 'X3'], (2, 2, 2, 2))
     """
     validate.key("key", key)
     n = validate.positive_int("num_variables", num_variables)
@@ -489,7 +501,14 @@ def random_model(
 
 
 def empirical(samples: Mapping[str, ArrayLike], cardinality: Mapping[str, int]) -> Distribution:
-    """The empirical joint distribution of integer samples `{variable: (n,) states}`."""
+    """The empirical joint distribution of integer samples `{variable: (n,) states}`.
+
+    Examples:
+        >>> samples = {"A": np.array([0, 1, 1, 1]), "B": np.array([0, 0, 1, 1])}  # (n,) each
+        >>> p = causal.empirical(samples, {"A": 2, "B": 2})
+        >>> p.names, p.array().tolist()
+        (('A', 'B'), [[0.25, 0.0], [0.25, 0.5]])
+    """
     if not isinstance(samples, Mapping) or not samples:
         raise TypeError("samples must be a non-empty dict {variable: integer array}")
     names = check_names("samples", list(samples))

@@ -28,7 +28,14 @@ class Sum(NamedTuple):
 
 
 def init(like: PyTree) -> Sum:
-    """A zero sum with the structure/dtypes of `like`."""
+    """A zero sum with the structure/dtypes of `like`.
+
+    Examples:
+        >>> from probkit.core import accumulate
+        >>> acc = accumulate.init({"a": jnp.zeros(3), "b": jnp.zeros((), jnp.int32)})
+        >>> acc.total["a"].shape, acc.compensation["b"].dtype
+        ((3,), dtype('int32'))
+    """
     zeros = jax.tree.map(jnp.zeros_like, like)
     return Sum(zeros, zeros)
 
@@ -43,7 +50,14 @@ def _neumaier(total, comp, x):
 
 
 def add(acc: Sum, x: PyTree) -> Sum:
-    """acc + x, compensated leafwise."""
+    """acc + x, compensated leafwise (`x` has the structure and leaf shapes of the sum).
+
+    Examples:
+        >>> from probkit.core import accumulate
+        >>> acc = accumulate.add(accumulate.init(jnp.zeros(2)), jnp.array([1.0, 2.0]))
+        >>> accumulate.value(accumulate.add(acc, jnp.array([0.5, 0.5])))
+        Array([1.5, 2.5], dtype=float32)
+    """
     pairs = jax.tree.map(_neumaier, acc.total, acc.compensation, x)
     treedef = jax.tree.structure(acc.total)
     leaves = treedef.flatten_up_to(pairs)
@@ -53,5 +67,14 @@ def add(acc: Sum, x: PyTree) -> Sum:
 
 
 def value(acc: Sum) -> PyTree:
-    """The compensated total."""
+    """The compensated total: a pytree like the one `init` was given.
+
+    Examples:
+        >>> from probkit.core import accumulate
+        >>> acc = accumulate.init(jnp.zeros(()))
+        >>> for x in [1e8, 1.0, -1e8]:
+        ...     acc = accumulate.add(acc, jnp.float32(x))
+        >>> accumulate.value(acc)  # a naive float32 sum gives 0.0
+        Array(1., dtype=float32)
+    """
     return jax.tree.map(lambda t, c: t + c, acc.total, acc.compensation)

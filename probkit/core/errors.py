@@ -27,13 +27,27 @@ class NumericalFailure(ProbkitError, FloatingPointError):
 
 
 def first_failure(flags) -> "jnp.ndarray":
-    """() int32: the index of the first true entry of the (T,) bool `flags`, -1 if none."""
+    """() int32: the index of the first true entry of the (T,) bool `flags`, -1 if none.
+
+    Examples:
+        >>> from probkit.core import errors
+        >>> errors.first_failure(jnp.array([False, True, True]))
+        Array(1, dtype=int32)
+        >>> errors.first_failure(jnp.zeros(4, bool))
+        Array(-1, dtype=int32)
+    """
     flags = jnp.asarray(flags, bool)
     return jnp.where(jnp.any(flags), jnp.argmax(flags), -1).astype(jnp.int32)
 
 
 def all_finite(tree) -> "jnp.ndarray":
-    """() bool: every leaf of the pytree `tree` is finite everywhere (traceable)."""
+    """() bool: every leaf of the pytree `tree` is finite everywhere (traceable).
+
+    Examples:
+        >>> from probkit.core import errors
+        >>> bool(errors.all_finite({"a": jnp.ones(2), "b": jnp.array([0.0, jnp.inf])}))
+        False
+    """
     out = jnp.ones((), bool)
     for leaf in jax.tree.leaves(tree):
         out = out & jnp.all(jnp.isfinite(leaf))
@@ -45,6 +59,15 @@ def check_finite_result(result, *, what: str = "result") -> None:
 
     `failed` may be a scalar or a batch of flags (shape `(B,)`, e.g. `sem.batch_covariance`);
     any set flag raises, and the message says how many of the batch failed.
+
+    Examples:
+        >>> from types import SimpleNamespace
+        >>> from probkit.core import errors
+        >>> errors.check_finite_result(SimpleNamespace(failed=jnp.array(False)))
+        >>> errors.check_finite_result(SimpleNamespace(failed=True, failed_at=3), what="filter")
+        Traceback (most recent call last):
+        ...
+        probkit.core.errors.NumericalFailure: filter failed at step 3: ...
     """
     failed = getattr(result, "failed", None)
     if failed is None:

@@ -31,6 +31,14 @@ def to_inference_data(
         warmup_posterior: burn-in draws, laid out like `posterior` (ArviZ's `warmup_posterior`
             group, which diagnostics leave out).
         warmup_sample_stats: burn-in sample statistics, laid out like `sample_stats`.
+
+    Examples:
+        >>> from probkit.core.inference_data import to_inference_data
+        >>> idata = to_inference_data(
+        ...     {"mu": np.zeros((2, 10))}, sample_stats={"lp": np.zeros((2, 10))}
+        ... )
+        >>> idata.groups(), dict(idata.posterior["mu"].sizes)
+        (['posterior', 'sample_stats'], {'chain': 2, 'draw': 10})
     """
     import arviz as az
 
@@ -69,6 +77,12 @@ def optimization_trace(values: Mapping):
     Iterates of an optimiser (MLE, score climbing) are not posterior draws, so they are kept out
     of the `posterior` group that ArviZ's diagnostics read. `values`: name -> array of shape
     `(iteration, *event)`.
+
+    Examples:
+        >>> from probkit.core.inference_data import optimization_trace
+        >>> trace = optimization_trace({"theta": np.zeros((5, 2))})
+        >>> trace.groups(), dict(trace.optimization_trace["theta"].sizes)
+        (['optimization_trace'], {'iteration': 5, 'theta_dim_0': 2})
     """
     import arviz as az
     import xarray as xr

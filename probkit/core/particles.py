@@ -37,7 +37,17 @@ class Reweighted(NamedTuple):
 
 def reweight(log_weights_prev: Array, log_weights_new: Array) -> Reweighted:
     """Normalise `log_weights_new` (N,) and take the evidence increment against the previous
-    weights (N,) (normalised or not: `LSE(new) - LSE(prev)`)."""
+    weights (N,) (normalised or not: `LSE(new) - LSE(prev)`).
+
+    Returns `Reweighted(log_weights (N,), log_evidence_increment (), ess (), degenerate ())`.
+
+    Examples:
+        >>> from probkit.core import particles
+        >>> lw0 = jnp.full(4, -jnp.log(4.0))  # uniform, normalised
+        >>> out = particles.reweight(lw0, lw0 + jnp.log(jnp.array([1.0, 1.0, 2.0, 4.0])))
+        >>> round(float(out.log_evidence_increment), 4), round(float(out.ess), 3)
+        (0.6931, 2.909)
+    """
     summary = weights.summarize(log_weights_new)
     inc = summary.logsumexp - weights.logsumexp(log_weights_prev)
     return Reweighted(summary.log_normalized, inc, summary.ess, summary.degenerate)
@@ -67,6 +77,15 @@ def resample_when(
     Returns:
         `(ancestors (N,) int32, log_weights (N,), resampled () bool)`: the identity and the
         input weights when not resampled; else the resampler's draw and uniform weights.
+
+    Examples:
+        >>> from probkit.core import particles, resampling
+        >>> lw = jnp.log(jnp.array([0.97, 0.01, 0.01, 0.01]))  # ESS about 1.06 < 0.5 * 4
+        >>> anc, new_lw, resampled = particles.resample_when(
+        ...     jax.random.key(0), lw, resampling.get("systematic"), 0.5
+        ... )
+        >>> anc.shape, anc.dtype, bool(resampled), new_lw.tolist() == [-np.log(np.float32(4))] * 4
+        ((4,), dtype('int32'), True, True)
     """
     n = log_weights.shape[0]
     identity = jnp.arange(n, dtype=jnp.int32)

@@ -29,6 +29,15 @@ def exact_products(fn: F) -> F:
 
     Put it under `jax.jit` so that the compiled program carries the precision:
     `@jax.jit` then `@exact_products` then `def f(...)`.
+
+    Examples:
+        >>> from probkit.core.precision import exact_products
+        >>> @jax.jit
+        ... @exact_products
+        ... def gram(x):  # (n, d) -> (n, n)
+        ...     return x @ x.T
+        >>> gram(jnp.ones((3, 2))).shape
+        (3, 3)
     """
 
     @functools.wraps(fn)

@@ -25,7 +25,7 @@ def use_unrolled_threefry_on_cpu(enable: bool = True) -> bool:
     Process-wide; affects functions compiled afterwards (already-compiled ones keep theirs).
     Random bits are unchanged. Returns whether the switch took effect.
 
-    Example:
+    Examples:
         >>> from probkit.core import prng
         >>> prng.use_unrolled_threefry_on_cpu()  # doctest: +SKIP
         True
@@ -45,5 +45,11 @@ def use_unrolled_threefry_on_cpu(enable: bool = True) -> bool:
 
 
 def unrolled_threefry_enabled() -> bool:
-    """Whether `use_unrolled_threefry_on_cpu` switched the CPU lowering to the unrolled form."""
+    """Whether `use_unrolled_threefry_on_cpu` switched the CPU lowering to the unrolled form.
+
+    Examples:
+        >>> from probkit.core import prng
+        >>> isinstance(prng.unrolled_threefry_enabled(), bool)
+        True
+    """
     return _state["enabled"]

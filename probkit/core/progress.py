@@ -56,6 +56,14 @@ def scan(
     """`lax.scan(body, init, xs, length)` with a tqdm bar when `enabled`.
 
     Same signature and result as `jax.lax.scan`; `label` names the bar.
+
+    Examples:
+        >>> from probkit.core import progress
+        >>> def body(carry, x):
+        ...     return carry + x, 2 * x
+        >>> total, doubled = progress.scan(body, 0.0, jnp.arange(4.0), label="demo")
+        >>> float(total), doubled.shape
+        (6.0, (4,))
     """
     if not enabled:
         return jax.lax.scan(body, init, xs, length=length)

@@ -61,10 +61,15 @@ class Resampler(NamedTuple):
 
 
 def cumulative_weights(w: Array) -> Array:
-    """Normalised cumulative sums of linear weights, last entry exactly 1.
+    """Normalised cumulative sums of linear weights, last entry exactly 1: `(N,)` -> `(N,)`.
 
     A tree-shaped (associative) scan: O(log N) rounding error in float32 instead of O(N), and
     several times faster than `jnp.cumsum` on CPU.
+
+    Examples:
+        >>> from probkit.core.resampling import cumulative_weights
+        >>> cumulative_weights(jnp.array([1.0, 1.0, 2.0]))
+        Array([0.25, 0.5 , 1.  ], dtype=float32)
     """
     c = jax.lax.associative_scan(jnp.add, w)
     return c / c[-1]
@@ -236,7 +241,15 @@ SCHEMES: dict[str, Resampler] = {r.name: r for r in (multinomial, systematic, st
 
 
 def get(scheme: "str | Resampler", *, argname: str = "resampling") -> Resampler:
-    """Look a scheme up by name (or pass a `Resampler` through); clear error otherwise."""
+    """Look a scheme up by name (or pass a `Resampler` through); clear error otherwise.
+
+    Examples:
+        >>> from probkit.core import resampling
+        >>> r = resampling.get("systematic")
+        >>> ancestors = r.resample(jax.random.key(0), jnp.array([0.0, 0.5, 0.5]), 4)
+        >>> r.name, ancestors.shape, bool((ancestors >= 1).all())
+        ('systematic', (4,), True)
+    """
     if isinstance(scheme, Resampler):
         return scheme
     if isinstance(scheme, str) and scheme in SCHEMES:

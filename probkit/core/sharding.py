@@ -65,13 +65,27 @@ BATCH_AXIS = "batch"
 
 
 def batch_mesh(devices: Sequence | None = None, axis_name: str = BATCH_AXIS) -> Mesh:
-    """A 1-D mesh over `devices` (default: all devices, of every process)."""
+    """A 1-D mesh over `devices` (default: all devices, of every process).
+
+    Examples:
+        >>> from probkit.core import sharding
+        >>> mesh = sharding.batch_mesh()
+        >>> mesh.axis_names, mesh.size == len(jax.devices())
+        (('batch',), True)
+    """
     devs = np.asarray(jax.devices() if devices is None else list(devices))
     return Mesh(devs.reshape(-1), (axis_name,))
 
 
 def batch_sharding(mesh: Mesh | None = None, *, axis: int = 0, ndim: int = 1) -> NamedSharding:
-    """Sharding that splits dimension `axis` of an `ndim`-D array over the mesh's first axis."""
+    """Sharding that splits dimension `axis` of an `ndim`-D array over the mesh's first axis.
+
+    Examples:
+        >>> from probkit.core import sharding
+        >>> s = sharding.batch_sharding(axis=1, ndim=2)  # split the columns of a matrix
+        >>> tuple(s.spec)
+        (None, 'batch')
+    """
     mesh = batch_mesh() if mesh is None else mesh
     spec = [None] * ndim
     spec[axis] = mesh.axis_names[0]
@@ -136,7 +150,15 @@ def _spec_for(sharding: NamedSharding, leaf_ndim: int, axis: int) -> NamedShardi
 
 
 def constrain(tree, sharding: NamedSharding | None, *, axis: int = 0):
-    """Inside `jit`: pin axis `axis` of every leaf to `sharding`'s batch axes; no-op when None."""
+    """Inside `jit`: pin axis `axis` of every leaf to `sharding`'s batch axes; no-op when None.
+
+    Examples:
+        >>> from probkit.core import sharding
+        >>> s = sharding.batch_sharding()
+        >>> f = jax.jit(lambda x: sharding.constrain(2 * x, s))
+        >>> f(jnp.ones(4)).shape
+        (4,)
+    """
     if sharding is None:
         return tree
     return jax.tree.map(
@@ -149,6 +171,12 @@ def shard_batch(tree, mesh: Mesh | NamedSharding | None = None, *, axis: int = 0
 
     Works across processes: each process passes the same full host array and keeps its blocks.
     The axis must divide evenly (use `pad` first otherwise).
+
+    Examples:
+        >>> from probkit.core import sharding
+        >>> tree = sharding.shard_batch({"x": jnp.zeros((8, 3))})
+        >>> tree["x"].shape, tuple(tree["x"].sharding.spec)
+        ((8, 3), ('batch', None))
     """
     base = resolve(batch_mesh() if mesh is None else mesh, "mesh")
 

@@ -34,12 +34,30 @@ __all__ = [
 
 
 def is_concrete(x) -> bool:
-    """True when `x` holds values (not a tracer)."""
+    """True when `x` holds values (not a tracer).
+
+    Examples:
+        >>> from probkit.core import validate
+        >>> validate.is_concrete(jnp.ones(2))
+        True
+        >>> jax.jit(lambda x: validate.is_concrete(x) or x)(1.0)  # a tracer inside jit
+        Array(1., dtype=float32, weak_type=True)
+    """
     return not isinstance(x, jax.core.Tracer)
 
 
 def positive_int(name: str, value, *, minimum: int = 1) -> int:
-    """An integer >= `minimum` (bools are refused)."""
+    """An integer >= `minimum` (bools are refused).
+
+    Examples:
+        >>> from probkit.core import validate
+        >>> validate.positive_int("num_particles", 100)
+        100
+        >>> validate.positive_int("num_particles", True)
+        Traceback (most recent call last):
+        ...
+        TypeError: ...
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
     if value < minimum:
@@ -48,7 +66,13 @@ def positive_int(name: str, value, *, minimum: int = 1) -> int:
 
 
 def positive_float(name: str, value, *, allow_zero: bool = False) -> float:
-    """A finite float > 0 (or >= 0 with `allow_zero`)."""
+    """A finite float > 0 (or >= 0 with `allow_zero`).
+
+    Examples:
+        >>> from probkit.core import validate
+        >>> validate.positive_float("scale", 2)
+        2.0
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     ok = np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
@@ -59,7 +83,13 @@ def positive_float(name: str, value, *, allow_zero: bool = False) -> float:
 
 
 def probability(name: str, value, *, open_low: bool = False) -> float:
-    """A float in [0, 1] (or (0, 1] with `open_low`)."""
+    """A float in [0, 1] (or (0, 1] with `open_low`).
+
+    Examples:
+        >>> from probkit.core import validate
+        >>> validate.probability("alpha", 0.25)
+        0.25
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number in [0, 1], got {value!r}")
     lo_ok = value > 0 if open_low else value >= 0
@@ -70,7 +100,13 @@ def probability(name: str, value, *, open_low: bool = False) -> float:
 
 
 def one_of(name: str, value, choices: Sequence) -> object:
-    """`value` must be one of `choices`."""
+    """`value` must be one of `choices`.
+
+    Examples:
+        >>> from probkit.core import validate
+        >>> validate.one_of("method", "exact", ["exact", "greedy"])
+        'exact'
+    """
     if value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
     return value
@@ -88,6 +124,15 @@ def array(
     """Convert to a JAX array and check rank/shape; `None` entries in `shape` match anything.
 
     `dtype_kind` is a string of numpy kind codes that are accepted, e.g. "fiu" for numbers.
+
+    Examples:
+        >>> from probkit.core import validate
+        >>> validate.array("x", [[1.0, 2.0]], shape=(None, 2)).shape
+        (1, 2)
+        >>> validate.array("x", [1.0, 2.0], ndim=2)
+        Traceback (most recent call last):
+        ...
+        ValueError: x must have 2 dimension(s), got shape (2,)
     """
     try:
         arr = jnp.asarray(value)
@@ -116,7 +161,15 @@ def array(
 
 
 def finite(name: str, value: ArrayLike) -> Array:
-    """A numeric array with no NaN or inf (value check skipped for tracers)."""
+    """A numeric array with no NaN or inf (value check skipped for tracers).
+
+    Examples:
+        >>> from probkit.core import validate
+        >>> validate.finite("y", [1.0, float("nan")])
+        Traceback (most recent call last):
+        ...
+        ValueError: y must be finite; it has 1 NaN or infinite entr(y/ies)
+    """
     arr = array(name, value, dtype_kind="fiub")
     if is_concrete(arr) and not np.isfinite(np.asarray(arr)).all():
         bad = int(np.sum(~np.isfinite(np.asarray(arr))))
@@ -125,7 +178,14 @@ def finite(name: str, value: ArrayLike) -> Array:
 
 
 def finite_tree(name: str, tree) -> object:
-    """Every leaf of a pytree (e.g. model parameters) is finite."""
+    """Every leaf of a pytree (e.g. model parameters) is finite.
+
+    Examples:
+        >>> from probkit.core import validate
+        >>> params = validate.finite_tree("params", {"a": jnp.ones(2), "b": 0.5})
+        >>> sorted(params)
+        ['a', 'b']
+    """
     leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
     for path, leaf in leaves:
         if leaf is None or callable(leaf):
@@ -143,7 +203,13 @@ def finite_tree(name: str, tree) -> object:
 
 
 def observations(name: str, ys: ArrayLike, *, allow_missing: bool = True) -> Array:
-    """A `(T, *obs_shape)` series with T >= 1; NaN marks a missing entry, inf is refused."""
+    """A `(T, *obs_shape)` series with T >= 1; NaN marks a missing entry, inf is refused.
+
+    Examples:
+        >>> from probkit.core import validate
+        >>> validate.observations("ys", [[0.1], [float("nan")], [0.3]]).shape  # NaN: missing
+        (3, 1)
+    """
     arr = array(name, ys, min_ndim=1, dtype_kind="fiu")
     if arr.shape[0] < 1:
         raise ValueError(f"{name} must contain at least one time step, got shape {arr.shape}")
@@ -161,7 +227,17 @@ def observations(name: str, ys: ArrayLike, *, allow_missing: bool = True) -> Arr
 
 
 def key(name: str, value) -> Array:
-    """A JAX PRNG key: typed (`jax.random.key`) or raw uint32 of shape (2,)."""
+    """A JAX PRNG key: typed (`jax.random.key`) or raw uint32 of shape (2,).
+
+    Examples:
+        >>> from probkit.core import validate
+        >>> validate.key("key", jax.random.key(0)).shape
+        ()
+        >>> validate.key("key", 0)
+        Traceback (most recent call last):
+        ...
+        TypeError: key must be a single JAX PRNG key ...
+    """
     if isinstance(value, jax.Array) or isinstance(value, np.ndarray):
         if jnp.issubdtype(value.dtype, jax.dtypes.prng_key) and value.shape == ():
             return value
@@ -174,7 +250,17 @@ def key(name: str, value) -> Array:
 
 
 def callable_(name: str, value, *, allow_none: bool = False) -> Callable | None:
-    """A callable (or None when allowed)."""
+    """A callable (or None when allowed).
+
+    Examples:
+        >>> from probkit.core import validate
+        >>> validate.callable_("fn", None, allow_none=True) is None
+        True
+        >>> validate.callable_("fn", 3)
+        Traceback (most recent call last):
+        ...
+        TypeError: fn must be callable, got int
+    """
     if value is None and allow_none:
         return None
     if not callable(value):
@@ -183,7 +269,13 @@ def callable_(name: str, value, *, allow_none: bool = False) -> Callable | None:
 
 
 def square_matrix(name: str, value: ArrayLike, size: int | None = None) -> Array:
-    """A finite `(n, n)` matrix (n == size when given)."""
+    """A finite `(n, n)` matrix (n == size when given).
+
+    Examples:
+        >>> from probkit.core import validate
+        >>> validate.square_matrix("A", np.zeros((3, 3))).shape
+        (3, 3)
+    """
     arr = finite(name, value)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         raise ValueError(f"{name} must be a square matrix, got shape {arr.shape}")
@@ -193,7 +285,13 @@ def square_matrix(name: str, value: ArrayLike, size: int | None = None) -> Array
 
 
 def positive_definite(name: str, value: ArrayLike, size: int | None = None) -> Array:
-    """A symmetric positive-definite matrix (value check skipped for tracers)."""
+    """A symmetric positive-definite matrix (value check skipped for tracers).
+
+    Examples:
+        >>> from probkit.core import validate
+        >>> validate.positive_definite("cov", jnp.eye(2), size=2).shape
+        (2, 2)
+    """
     arr = square_matrix(name, value, size)
     if is_concrete(arr):
         a = np.asarray(arr, dtype=float)
@@ -208,7 +306,13 @@ def positive_definite(name: str, value: ArrayLike, size: int | None = None) -> A
 
 
 def sum_tolerance(dtype) -> float:
-    """How far from 1 a user-given distribution may sum: rounding of its dtype, with headroom."""
+    """How far from 1 a user-given distribution may sum: rounding of its dtype, with headroom.
+
+    Examples:
+        >>> from probkit.core import validate
+        >>> validate.sum_tolerance(np.float32) > validate.sum_tolerance(np.float64)
+        True
+    """
     return 1e-9 if jnp.dtype(dtype) == jnp.float64 else 1e-5
 
 
@@ -225,6 +329,14 @@ def stochastic(
 
     `atol` defaults to `sum_tolerance(dtype)`. The message shows the deviation from 1, so a row
     off by 1e-7 does not print as "1". Skipped for tracers.
+
+    Examples:
+        >>> from probkit.core import validate
+        >>> validate.stochastic("P", np.array([[0.5, 0.5], [0.2, 0.8]]))
+        >>> validate.stochastic("P", np.array([[0.5, 0.6]]))
+        Traceback (most recent call last):
+        ...
+        ValueError: P: rows must sum to 1; the sum at index (0,) is 1 + 0.1 ...
     """
     if not is_concrete(value):
         return

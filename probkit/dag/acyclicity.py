@@ -61,7 +61,16 @@ def log_det_acyclicity_value(W: Array, s: Array) -> Array:
 
 @jax.jit
 def log_det_acyclicity(W: ArrayLike, s: float = 1.0) -> Array:
-    """h(W, s) = -log det(s I - W∘W) + d log s; `+inf` outside the M-matrix domain."""
+    """h(W, s) = -log det(s I - W∘W) + d log s; `+inf` outside the M-matrix domain.
+
+    `W` is `(d, d)`; the result is a scalar `()`.
+
+    Examples:
+        >>> float(dag.log_det_acyclicity(jnp.array([[0.0, 0.5], [0.0, 0.0]]))) == 0  # a DAG
+        True
+        >>> float(dag.log_det_acyclicity(jnp.array([[0.0, 0.5], [0.5, 0.0]]))) > 0  # a 2-cycle
+        True
+    """
     W = jnp.asarray(W)
     s = jnp.asarray(s, W.dtype)
     return jnp.where(in_domain(W, s), log_det_acyclicity_value(W, s), jnp.inf)

@@ -52,6 +52,13 @@ def metrics(B_true: ArrayLike, B_est: ArrayLike) -> dict:
     denominator use denominator 1, as in the reference code. For single (d, d) graphs the values
     are Python numbers (int shd and nnz, float rates); for batches, arrays of the batch shape.
     Both graphs must be DAGs (checked when concrete): the metrics are defined for DAGs only.
+
+    Examples:
+        >>> B_true = np.array([[0, 1, 0], [0, 0, 1], [0, 0, 0]])
+        >>> B_est = np.array([[0, 1, 0], [0, 0, 0], [0, 1, 0]])  # 1 -> 2 reversed
+        >>> m = dag.metrics(B_true, B_est)
+        >>> m["shd"], m["nnz"], m["tpr"], m["fdr"]
+        (1, 2, 0.5, 0.5)
     """
     T, E = _binary_pair(B_true, B_est)
     if validate.is_concrete(T) and validate.is_concrete(E):
@@ -151,6 +158,11 @@ def sid(B_true: ArrayLike, B_est: ArrayLike) -> int:
     It is not symmetric, and it can be 0 while SHD is not (an extra edge that respects G's
     causal order keeps every parent set a valid adjustment set), or large while SHD is 1 (one
     reversed edge near the top of G spoils many adjustment sets).
+
+    Examples:
+        >>> B_true = np.array([[0, 1, 0], [0, 0, 1], [0, 0, 0]])  # 0 -> 1 -> 2
+        >>> dag.sid(B_true, B_true), dag.sid(B_true, np.zeros((3, 3), int))  # every pair wrong
+        (0, 3)
     """
     T, E = _binary_pair(B_true, B_est)
     if T.ndim != 2:

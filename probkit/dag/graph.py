@@ -47,6 +47,12 @@ def is_dag(B: ArrayLike) -> Array:
     """True iff the directed graph with adjacency `B` (nonzero = edge) has no directed cycle.
 
     Self-loops count as cycles. Works on `(..., d, d)` batches and under `jit`/`vmap`.
+
+    Examples:
+        >>> dag.is_dag(jnp.array([[0, 1], [0, 0]]))
+        Array(True, dtype=bool)
+        >>> dag.is_dag(jnp.array([[[0, 1], [1, 0]], [[0, 0], [0, 0]]])).tolist()  # (..., d, d)
+        [False, True]
     """
     R = reachability(B)
     return ~jnp.any(jnp.diagonal(R, axis1=-2, axis2=-1), axis=-1)
@@ -77,6 +83,11 @@ def threshold_to_dag(
 
     Returns:
         `(d, d)` bool adjacency with no directed cycle.
+
+    Examples:
+        >>> W = jnp.array([[0.0, 0.9], [0.4, 0.0]])  # a 2-cycle above the threshold
+        >>> dag.threshold_to_dag(W, 0.3).astype(int).tolist()  # the weaker edge goes
+        [[0, 1], [0, 0]]
     """
     W = jnp.asarray(W)
     d = W.shape[-1]
@@ -160,6 +171,12 @@ def to_networkx(
         adjacency: `(d, d)` binary adjacency.
         weights: optional `(d, d)` weights, stored as the edge attribute `"weight"`.
         node_names: optional sequence of d labels (default 0..d-1).
+
+    Examples:
+        >>> B, W = np.array([[0, 1], [0, 0]]), np.array([[0, 1.5], [0, 0]])
+        >>> G = dag.to_networkx(B, weights=W, node_names=["rain", "wet"])
+        >>> list(G.edges(data="weight"))
+        [('rain', 'wet', 1.5)]
     """
     A = np.asarray(adjacency)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:

@@ -46,6 +46,11 @@ def simulate_dag(key: PRNGKey, num_nodes: int, num_edges: int, graph_type: str =
     Returns:
         `(d, d)` array of 0/1 in the default float dtype; `B[i, j] = 1` is the edge i -> j.
         The graph is acyclic by construction.
+
+    Examples:
+        >>> B = dag.simulate_dag(jax.random.key(0), 5, 5)  # ER graph, about 5 edges
+        >>> B.shape, bool(dag.is_dag(B))
+        ((5, 5), True)
     """
     validate.key("key", key)
     d = validate.positive_int("num_nodes", num_nodes, minimum=2)
@@ -113,6 +118,12 @@ def simulate_weights(
     Returns:
         `(d, d)` weighted adjacency W with `W[i, j] != 0` exactly where `B[i, j] != 0`
         (intervals must exclude 0).
+
+    Examples:
+        >>> B = jnp.array([[0.0, 1.0], [0.0, 0.0]])
+        >>> W = dag.simulate_weights(jax.random.key(0), B)
+        >>> bool(W[1, 0] == 0), 0.5 <= abs(float(W[0, 1])) <= 2.0
+        (True, True)
     """
     validate.key("key", key)
     B = validate.square_matrix("B", B)
@@ -161,6 +172,12 @@ def simulate_linear_sem(
 
     Returns:
         `(n, d)` data matrix.
+
+    Examples:
+        >>> W = jnp.array([[0.0, 2.0], [0.0, 0.0]])  # X1 = 2 X0 + E1
+        >>> X = dag.simulate_linear_sem(jax.random.key(0), W, 100, noise="laplace")
+        >>> X.shape
+        (100, 2)
     """
     validate.key("key", key)
     W = validate.square_matrix("W", W)
@@ -242,6 +259,11 @@ def simulate_problem(
         noise_variance: a number (equal variances, EV) or a range `(low, high)` from which each
             node's variance is drawn uniformly (non-equal variances, NV; the CoLiDE paper uses
             (0.5, 10)).
+
+    Examples:
+        >>> prob = dag.simulate_problem(jax.random.key(0), 4, 4, 50, noise_variance=(0.5, 2.0))
+        >>> prob.B.shape, prob.X.shape, prob.noise_scale.shape  # NV: one scale per node
+        ((4, 4), (50, 4), (4,))
     """
     k_graph, k_w, k_var, k_x = jax.random.split(key, 4)
     B = simulate_dag(k_graph, num_nodes, num_edges, graph_type)

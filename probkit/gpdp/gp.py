@@ -46,7 +46,13 @@ MODES = ("paper", "corrected")
 
 
 def se_kernel(x1, x2, ell):
-    """Unit-amplitude squared-exponential kernel matrix (n1, n2)."""
+    """Unit-amplitude squared-exponential kernel matrix (n1, n2).
+
+    Examples:
+        >>> K = gpdp.se_kernel(jnp.array([0.0, 1.0]), jnp.arange(3.0), 1.0)  # (n1, n2)
+        >>> K.shape, K[0, 0].tolist()
+        ((2, 3), 1.0)
+    """
     d = x1[:, None] - x2[None, :]
     return jnp.exp(-0.5 * d * d / (ell * ell))
 
@@ -57,7 +63,13 @@ def _chol(x, ell, sigma_n):
 
 
 def gp_log_marginal(x, y, ell, sigma_n, *, logdet_factor=0.5):
-    """log N(y | 0, K + sigma_n^2 I) by Cholesky (`logdet_factor=1.0` is the paper's quirk)."""
+    """log N(y | 0, K + sigma_n^2 I) by Cholesky (`logdet_factor=1.0` is the paper's quirk).
+
+    Examples:
+        >>> x, y = jnp.zeros(1), jnp.zeros(1)  # one point: y ~ N(0, 1 + sigma_n²)
+        >>> round(float(gpdp.gp_log_marginal(x, y, 1.0, 1.0)), 4)  # -log(2π·2)/2
+        -1.2655
+    """
     L = _chol(x, ell, sigma_n)
     a = jax.scipy.linalg.solve_triangular(L, y, lower=True)
     logdet = 2.0 * jnp.sum(jnp.log(jnp.diag(L)))
@@ -66,7 +78,14 @@ def gp_log_marginal(x, y, ell, sigma_n, *, logdet_factor=0.5):
 
 
 def gp_predict(x, y, x_test, ell, sigma_n):
-    """Posterior mean (m,) and latent variance (m,) of f at `x_test` (noise not included)."""
+    """Posterior mean (m,) and latent variance (m,) of f at `x_test` (noise not included).
+
+    Examples:
+        >>> x, y = jnp.array([0.0, 1.0, 2.0]), jnp.array([0.0, 1.0, 0.0])  # (n,)
+        >>> mean, var = gpdp.gp_predict(x, y, jnp.linspace(0.0, 2.0, 5), 1.0, 0.1)
+        >>> mean.shape, var.shape, bool((var >= 0).all())  # (m,), (m,)
+        ((5,), (5,), True)
+    """
     L = _chol(x, ell, sigma_n)
     alpha = jax.scipy.linalg.cho_solve((L, True), y)
     ks = se_kernel(x_test, x, ell)
@@ -169,7 +188,18 @@ def _gp_model_corrected(x, y):
 @functools.lru_cache(maxsize=32)
 def nuts_sampler(model, num_warmup: int, num_samples: int, num_chains: int):
     """A numpyro NUTS `MCMC` for a module-level model, cached so that repeated fits with data of
-    the same shape reuse the compiled sampler (`jit_model_args=True`)."""
+    the same shape reuse the compiled sampler (`jit_model_args=True`).
+
+    Examples:
+        >>> import numpyro
+        >>> import numpyro.distributions as dist
+        >>> def model(y):  # y (n,)
+        ...     mu = numpyro.sample("mu", dist.Normal(0.0, 10.0))
+        ...     numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
+        >>> mcmc = gpdp.nuts_sampler(model, 20, 10, 1)
+        >>> mcmc is gpdp.nuts_sampler(model, 20, 10, 1)  # cached: compiled once per data shape
+        True
+    """
     from numpyro.infer import MCMC, NUTS
 
     return MCMC(
@@ -205,6 +235,12 @@ def fit_gp(
 
     Returns:
         `GPPosterior`.
+
+    Examples:
+        >>> data = gpdp.load_training_data()  # (n, 2)
+        >>> post = gpdp.fit_gp(jax.random.key(0), data, num_warmup=20, num_samples=10)
+        >>> post.ell.shape, post.x.shape, bool(post.failed)  # (num_chains, num_samples), (n,)
+        ((2, 10), (40,), False)
     """
     key = validate.key("key", key)
     validate.one_of("mode", mode, MODES)
@@ -263,6 +299,16 @@ def gp_transition_tensor(posterior: GPPosterior, x_grid, h_grid=None, *, mode="c
         x_grid: (S,) increasing state grid covering the data.
         h_grid: (H,) harvest grid (default `x_grid`); in paper mode it must equal `x_grid`.
         mode: "paper" or "corrected" (see the module docstring).
+
+    Examples:
+        >>> data = jnp.asarray(gpdp.load_training_data())  # (n, 2)
+        >>> post = gpdp.GPPosterior(  # two hand-picked draws instead of `fit_gp`'s NUTS draws
+        ...     ell=jnp.array([[1.5, 2.0]]), sigma_n=jnp.array([[0.1, 0.2]]), x=data[:, 0],
+        ...     y=data[:, 1], diverging=jnp.zeros((1, 2), bool), failed=jnp.array(False),
+        ... )
+        >>> F = gpdp.gp_transition_tensor(post, jnp.linspace(0.0, 15.0, 16))
+        >>> F.shape, bool(jnp.allclose(F.sum(-1), 1.0, atol=1e-4))  # (H, S, S), stochastic rows
+        ((16, 16, 16), True)
     """
     validate.one_of("mode", mode, MODES)
     x_grid, h_grid = check_grids(x_grid, h_grid, mode)

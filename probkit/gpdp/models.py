@@ -104,6 +104,11 @@ def load_training_data() -> np.ndarray:
     Row 0 is the (0, 0) pseudo-datum; rows 1..39 are an unharvested Allen trajectory from 5.5
     (r=2, K=8, C=5, sigma=0.05). Source: cboettig/nonparametric-bayes,
     manuscripts/components/data/training_data.csv (CC0).
+
+    Examples:
+        >>> data = gpdp.load_training_data()
+        >>> data.shape, data[0].tolist()  # (x_t, x_{t+1}) rows; row 0 the (0, 0) pseudo-datum
+        ((40, 2), [0.0, 0.0])
     """
     text = resources.files("probkit.gpdp").joinpath("data/training_data.csv").read_text()
     rows = list(csv.DictReader(text.splitlines()))
@@ -115,6 +120,11 @@ def load_archived_policies() -> dict:
     `linspace(0, 15, 50)`} for "True", "GP", "MLE", "Allen", "Ricker", "Myers".
 
     Source: cboettig/nonparametric-bayes, manuscripts/components/data/figure3.csv (CC0).
+
+    Examples:
+        >>> policies = gpdp.load_archived_policies()
+        >>> sorted(policies), policies["GP"].shape
+        (['Allen', 'GP', 'MLE', 'Myers', 'Ricker', 'True'], (50,))
     """
     text = resources.files("probkit.gpdp").joinpath("data/figure3.csv").read_text()
     out: dict = {}
@@ -124,7 +134,14 @@ def load_archived_policies() -> dict:
 
 
 def policy_agreement(harvest, reference, x_grid) -> float:
-    """Fraction of states where two harvest tables differ by at most one grid cell."""
+    """Fraction of states where two harvest tables differ by at most one grid cell.
+
+    Examples:
+        >>> x_grid = jnp.linspace(0.0, 3.0, 4)
+        >>> h1, h2 = jnp.array([0.0, 1.0, 2.0, 3.0]), jnp.array([0.0, 2.0, 0.0, 3.0])  # (S,) each
+        >>> gpdp.policy_agreement(h1, h2, x_grid)  # they differ by two cells at state 2
+        0.75
+    """
     g = np.asarray(validate.finite("x_grid", x_grid))
     a = np.asarray(validate.finite("harvest", harvest))
     b = np.asarray(validate.finite("reference", reference))
@@ -209,6 +226,12 @@ def simulate(
 
     Returns:
         `Trajectories` (stock, harvest), each (num_reps, num_years).
+
+    Examples:
+        >>> policy = lambda x: 0.5 * x  # target harvest at stock x
+        >>> traj = gpdp.simulate(jax.random.key(0), "allen", gpdp.TRUTH, 6.0, policy, 10, 3)
+        >>> traj.stock.shape, traj.harvest.shape  # (num_reps, num_years)
+        ((3, 10), (3, 10))
     """
     key, model, params, x0, num_years, num_reps = _check_run(
         key, model, params, x0, num_years, num_reps
@@ -227,7 +250,13 @@ def simulate(
 
 
 def training_data(key, model, params, x0, num_steps, *, harvest=None) -> np.ndarray:
-    """(num_steps, 2) pairs (x_t, x_{t+1}) of one run (unharvested unless `harvest` is given)."""
+    """(num_steps, 2) pairs (x_t, x_{t+1}) of one run (unharvested unless `harvest` is given).
+
+    Examples:
+        >>> data = gpdp.training_data(jax.random.key(0), "allen", gpdp.TRUTH, 5.5, 10)
+        >>> data.shape  # (num_steps, 2) pairs (x_t, x_{t+1})
+        (10, 2)
+    """
     pol = harvest if harvest is not None else (lambda x: 0.0 * x)
     tr = simulate(key, model, params, x0, pol, num_steps + 1, 1)
     xs = np.asarray(tr.stock[0])
@@ -235,14 +264,27 @@ def training_data(key, model, params, x0, num_steps, *, harvest=None) -> np.ndar
 
 
 def npv(traj: Trajectories, discount: float = 1.0) -> Array:
-    """(num_reps,) net present value sum_t discount^t harvest_t (undiscounted by default)."""
+    """(num_reps,) net present value sum_t discount^t harvest_t (undiscounted by default).
+
+    Examples:
+        >>> traj = gpdp.Trajectories(stock=jnp.ones((2, 3)), harvest=jnp.ones((2, 3)))
+        >>> gpdp.npv(traj, discount=0.5).tolist()  # (num_reps,): 1 + 0.5 + 0.25
+        [1.75, 1.75]
+    """
     discount = validate.probability("discount", discount, open_low=True)
     w = discount ** jnp.arange(traj.harvest.shape[1])
     return traj.harvest @ w.astype(traj.harvest.dtype)
 
 
 def crashes(traj: Trajectories, threshold: float = 0.05) -> Array:
-    """() number of runs whose stock falls below `threshold` at some year."""
+    """() number of runs whose stock falls below `threshold` at some year.
+
+    Examples:
+        >>> stock = jnp.array([[5.0, 0.01], [5.0, 4.0]])  # (num_reps, num_years)
+        >>> traj = gpdp.Trajectories(stock=stock, harvest=jnp.zeros((2, 2)))
+        >>> int(gpdp.crashes(traj))  # runs whose stock drops below 0.05
+        1
+    """
     threshold = validate.positive_float("threshold", threshold)
     return jnp.sum(jnp.any(traj.stock < threshold, axis=1))
 
@@ -285,6 +327,14 @@ def simulate_tables(
 
     Returns:
         `Trajectories` with stock and harvest of shape (P, num_reps, num_years).
+
+    Examples:
+        >>> x_grid = jnp.linspace(0.0, 15.0, 16)
+        >>> tables = jnp.stack([jnp.zeros(16), 0.5 * x_grid])  # P = 2 harvest tables (P, S)
+        >>> key = jax.random.key(0)
+        >>> traj = gpdp.simulate_tables(key, "allen", gpdp.TRUTH, 6.0, tables, x_grid, 10, 3)
+        >>> traj.stock.shape  # (P, num_reps, num_years)
+        (2, 3, 10)
     """
     key, model, params, x0, num_years, num_reps = _check_run(
         key, model, params, x0, num_years, num_reps

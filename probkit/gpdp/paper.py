@@ -93,6 +93,14 @@ def fit_parametric(key, model: str, data, *, num_warmup=300, num_samples=300, nu
 
     Returns a dict of (num_chains * num_samples,) draws for the parameters and "sigma"; the
     (0, 0) pseudo-datum is dropped (its log-likelihood is undefined).
+
+    Examples:
+        >>> data = gpdp.load_training_data()  # (n, 2)
+        >>> draws = gpdp.fit_parametric(
+        ...     jax.random.key(0), "ricker", data, num_warmup=20, num_samples=10
+        ... )
+        >>> sorted(draws), draws["r"].shape  # (num_chains * num_samples,)
+        (['K', 'r', 'sigma'], (20,))
     """
     key = validate.key("key", key)
     validate.one_of("model", model, list(PRIORS))
@@ -122,6 +130,11 @@ def fit_mle(data, *, mode="corrected", start=None) -> dict:
     different point than R's (see `ARCHIVED_MLE`). Corrected mode maximises the log-likelihood
     inside the support of the JAGS priors (`PRIORS`; unbounded, the Allen fit runs off to
     r -> -inf, K -> inf: these data, near the upper equilibrium, do not identify it).
+
+    Examples:
+        >>> theta = gpdp.fit_mle(gpdp.load_training_data())  # corrected mode
+        >>> sorted(theta), all(v > 0 for v in theta.values())
+        (['C', 'K', 'r', 'sigma'], True)
     """
     from scipy.optimize import minimize
 
@@ -177,6 +190,12 @@ def parametric_transition_tensor(
     snapped mean is below the second grid point; the *unnormalised* rows are summed over draws
     and then normalised; the Myers model subtracts h after growth. Corrected: lognormal mass
     binned on the grid cells by CDF differences, then averaged over draws.
+
+    Examples:
+        >>> draws = {"r": jnp.array([1.0, 1.1]), "K": jnp.full(2, 8.0), "sigma": jnp.full(2, 0.05)}
+        >>> F = gpdp.parametric_transition_tensor("ricker", draws, jnp.linspace(0.0, 15.0, 16))
+        >>> F.shape, bool(jnp.allclose(F.sum(-1), 1.0, atol=1e-5))  # D = 2 draws; (H, S, S)
+        ((16, 16, 16), True)
     """
     validate.one_of("mode", mode, MODES)
     validate.one_of("model", model, list(MODELS))
@@ -280,6 +299,17 @@ def reproduce_paper(
         "npv_ratio_se", "crashes" (runs below `crash_threshold`), "harvest" (S,) policy table,
         "npv" (num_reps,), "stock" (num_reps, num_years)}; plus "x_grid", "gp_posterior",
         "draws" (parametric posterior draws), "mle_params".
+
+    Examples:
+        >>> out = gpdp.reproduce_paper(
+        ...     jax.random.key(0), "corrected", x_grid=jnp.linspace(0.0, 15.0, 16), num_reps=4,
+        ...     num_years=5, num_warmup=20, num_samples=10, num_par_draws=10,
+        ...     mle={**gpdp.ARCHIVED_MLE, "sigma": 0.05},
+        ... )
+        >>> [p for p in gpdp.POLICIES if p in out]
+        ['true', 'allen', 'gp', 'mle', 'ricker', 'myers']
+        >>> out["gp"]["harvest"].shape, out["gp"]["npv"].shape  # (S,), (num_reps,)
+        ((16,), (4,))
     """
     key = validate.key("key", key)
     validate.one_of("mode", mode, MODES)

@@ -29,7 +29,12 @@ def _r_mt19937(seed: int) -> np.random.MT19937:
 
 
 def r_rnorm(seed: int, n: int) -> np.ndarray:
-    """(n,) float64: R's `set.seed(seed); rnorm(n)`."""
+    """(n,) float64: R's `set.seed(seed); rnorm(n)`.
+
+    Examples:
+        >>> gpdp.r_rnorm(1, 3).round(6).tolist()  # R: set.seed(1); rnorm(3)
+        [-0.626454, 0.183643, -0.835629]
+    """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
@@ -41,5 +46,10 @@ def r_rnorm(seed: int, n: int) -> np.ndarray:
 
 
 def r_rlnorm(seed: int, n: int, sdlog: float) -> np.ndarray:
-    """(n,) R's `set.seed(seed); rlnorm(n, 0, sdlog)` (as n calls of `rlnorm(1, 0, sdlog)`)."""
+    """(n,) R's `set.seed(seed); rlnorm(n, 0, sdlog)` (as n calls of `rlnorm(1, 0, sdlog)`).
+
+    Examples:
+        >>> gpdp.r_rlnorm(1, 2, 0.1).round(5).tolist()  # R: set.seed(1); rlnorm(2, 0, 0.1)
+        [0.93928, 1.01853]
+    """
     return np.exp(sdlog * r_rnorm(seed, n))

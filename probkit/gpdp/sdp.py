@@ -57,7 +57,15 @@ class SDPSolution(NamedTuple):
 
 
 def bellman_step(F: Array, reward: Array, discount, value: Array) -> tuple[Array, Array]:
-    """One Bellman sweep: returns (new value (S,), action values (H, S))."""
+    """One Bellman sweep: returns (new value (S,), action values (H, S)).
+
+    Examples:
+        >>> F = jnp.broadcast_to(jnp.eye(3), (2, 3, 3))  # H = 2 actions, S = 3 states, stay put
+        >>> reward = jnp.array([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0]])  # (H, S)
+        >>> value, q = gpdp.bellman_step(F, reward, 0.5, jnp.zeros(3))
+        >>> value.tolist(), q.shape
+        ([1.0, 1.0, 2.0], (2, 3))
+    """
     q = reward + discount * jnp.einsum("hst,t->hs", F, value)
     return q.max(axis=0), q
 
@@ -113,6 +121,13 @@ def solve_sdp(
 
     Returns:
         `SDPSolution` with `.policy` (S,) and `.value` (S,).
+
+    Examples:
+        >>> F = jnp.broadcast_to(jnp.eye(3), (2, 3, 3))  # (H, S, S): actions keep the state
+        >>> reward = jnp.array([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0]])  # (H, S)
+        >>> sol = gpdp.solve_sdp(F, reward, 0.5)  # value = best reward / (1 - 0.5)
+        >>> sol.policy.tolist(), [round(v, 4) for v in sol.value.tolist()]
+        ([1, 0, 0], [2.0, 2.0, 4.0])
     """
     F, reward, discount, horizon, tol, max_sweeps = _validate(
         F, reward, discount, horizon, tol, max_sweeps
@@ -190,6 +205,13 @@ def solve_sdp_batch(
 
     Returns:
         `SDPSolution` whose fields carry a leading batch axis (B, ...).
+
+    Examples:
+        >>> Fs = jnp.broadcast_to(jnp.eye(3), (4, 2, 3, 3))  # B = 4 tensors (B, H, S, S)
+        >>> reward = jnp.array([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0]])
+        >>> sol = gpdp.solve_sdp_batch(Fs, reward, 0.5)
+        >>> sol.policy.shape, sol.value.shape
+        ((4, 3), (4, 3))
     """
     sharding = sharding_mod.resolve(sharding)
     Fs = validate.finite("Fs", Fs)

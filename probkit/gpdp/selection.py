@@ -44,7 +44,14 @@ class ModelSelection(NamedTuple):
 
 
 def pointwise_log_likelihood(model: str, draws: dict, x, y):
-    """(D, n) lognormal log-likelihood log p(y_i | x_i, theta_d) of each transition per draw."""
+    """(D, n) lognormal log-likelihood log p(y_i | x_i, theta_d) of each transition per draw.
+
+    Examples:
+        >>> data = gpdp.load_training_data()[1:]  # (n, 2) without the (0, 0) pseudo-datum
+        >>> draws = {"r": jnp.array([1.0, 1.1, 0.9]), "K": 8.0, "sigma": 0.1}  # D = 3
+        >>> gpdp.pointwise_log_likelihood("ricker", draws, data[:, 0], data[:, 1]).shape
+        (3, 39)
+    """
     m = MODELS[model]
     names = (*m.param_names, "sigma")
     p = {k: jnp.atleast_1d(jnp.asarray(draws[k]))[:, None] for k in names}
@@ -103,6 +110,16 @@ def select_models(
 
     Returns:
         `ModelSelection` (table, choice per criterion, draws).
+
+    Examples:
+        >>> data = gpdp.load_training_data()
+        >>> rng = np.random.default_rng(0)
+        >>> ricker = {"r": 1.0 + 0.02 * rng.standard_normal(100), "K": np.full(100, 8.0),
+        ...           "sigma": np.full(100, 0.1)}  # 2 chains x 50 draws, chain-major
+        >>> draws = {"ricker": ricker}  # given draws: no NUTS run
+        >>> sel = gpdp.select_models(jax.random.key(0), data, ("ricker",), draws=draws)
+        >>> sel.choice["aic"], sorted(sel.table["ricker"])[:3]
+        ('ricker', ['aic', 'aic_paper', 'bic'])
     """
     import arviz as az
 

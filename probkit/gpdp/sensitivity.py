@@ -41,6 +41,11 @@ def paper_training_data(seed: int, params=None, *, x1=5.5, num_obs=40, sigma=0.0
     Row 0 is the (0, 0) pseudo-datum, then the pairs (x_t, x_{t+1}) of an unharvested Allen
     run from `x1` with noise rlnorm(1, 0, sigma) per step. `paper_training_data(1234)` is the
     archived training set (`load_training_data()`).
+
+    Examples:
+        >>> data = gpdp.paper_training_data(1234)
+        >>> data.shape, bool(np.allclose(data, gpdp.load_training_data()))  # the archived set
+        ((40, 2), True)
     """
     p = dict(TRUTH if params is None else params)
     z = r_rlnorm(seed, num_obs - 1, sigma)
@@ -76,6 +81,14 @@ def sensitivity(
 
     Returns:
         {(C, sigma): {"mean": mean ratio over seeds and runs, "per_seed": (len(seeds),) means}}.
+
+    Examples:
+        >>> out = gpdp.sensitivity(
+        ...     jax.random.key(0), allee=(4.0,), sigma=(0.05,), seeds=(111,), num_reps=4,
+        ...     num_years=5, num_warmup=20, num_samples=10, horizon=10,
+        ... )
+        >>> list(out), out[(4.0, 0.05)]["per_seed"].shape
+        ([(4.0, 0.05)], (1,))
     """
     key = validate.key("key", key)
     validate.one_of("mode", mode, MODES)

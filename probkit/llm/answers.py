@@ -44,6 +44,13 @@ def canonical(answer: str) -> str:
 
 
 def extract_answer(text: str) -> str | None:
-    """Canonical content of the last ``\\boxed{}`` of a response, or None if there is none."""
+    """Canonical content of the last ``\\boxed{}`` of a response, or None if there is none.
+
+    Examples:
+        >>> llm.extract_answer(r"so x = 3 and \\boxed{\\frac{1}{2}}, finally \\boxed{ 42 }")
+        '42'
+        >>> llm.extract_answer("no boxed answer") is None
+        True
+    """
     boxed = last_boxed(text)
     return None if boxed is None else canonical(boxed)

@@ -100,7 +100,13 @@ def filter_config(
     entropic: bool | Entropic = False,
     max_steps: int = 40,
 ) -> FilterConfig:
-    """Validated `FilterConfig`; `resampling=None` picks multinomial (paper) or systematic."""
+    """Validated `FilterConfig`; `resampling=None` picks multinomial (paper) or systematic.
+
+    Examples:
+        >>> cfg = llm.filter_config(weighting="twisted", ess_threshold=1.0)
+        >>> cfg.resampling.name, cfg.ess_threshold  # systematic is the default for "twisted"
+        ('systematic', 1.0)
+    """
     validate.one_of("weighting", weighting, WEIGHTINGS)
     selection.check(select)
     if resampling is None:
@@ -633,6 +639,16 @@ def particle_filter(
 
     Raises:
         ValueError: empty prompt, a reward outside [0, 1] or NaN, bad settings.
+
+    Examples:
+        >>> class Toy:  # a text LM: two steps, then the answer 7
+        ...     def extend(self, prompt, prefixes, *, seeds=None):
+        ...         done = [len(p) == 2 for p in prefixes]
+        ...         return [llm.Step(r"\\boxed{7}" if d else "step", d) for d in done]
+        >>> prm = llm.ProcessRewardModel(lambda prompt, steps: [[0.9] * len(s) for s in steps])
+        >>> res = llm.particle_filter(jax.random.key(0), Toy(), prm, "count", 4)  # N = 4
+        >>> res.answer, res.rewards.shape, res.log_weights.shape, int(res.budget.steps)
+        ('7', (4,), (4,), 12)
     """
     validate.key("key", key)
     backend = engine.make_backend(lm, reward_model, answer_fn)

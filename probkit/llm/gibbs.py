@@ -429,6 +429,16 @@ def particle_gibbs(
 
     Returns:
         `ParticleGibbsResult`.
+
+    Examples:
+        >>> class Toy:  # a text LM: two steps, then the answer 7
+        ...     def extend(self, prompt, prefixes, *, seeds=None):
+        ...         done = [len(p) == 2 for p in prefixes]
+        ...         return [llm.Step(r"\\boxed{7}" if d else "step", d) for d in done]
+        >>> prm = llm.ProcessRewardModel(lambda prompt, steps: [[0.9] * len(s) for s in steps])
+        >>> res = llm.particle_gibbs(jax.random.key(0), Toy(), prm, "count", 4, 2)  # 2 sweeps
+        >>> res.answer, res.rewards.shape, len(res.reference_answers)
+        ('7', (4,), 2)
     """
     backend, n, iterations, cfg = _validated(
         key,
@@ -482,6 +492,16 @@ def parallel_tempering(
 
     Returns:
         `ParticleGibbsResult` of the coldest chain, with `swap_acceptance` per neighbour pair.
+
+    Examples:
+        >>> class Toy:  # a text LM: two steps, then the answer 7
+        ...     def extend(self, prompt, prefixes, *, seeds=None):
+        ...         done = [len(p) == 2 for p in prefixes]
+        ...         return [llm.Step(r"\\boxed{7}" if d else "step", d) for d in done]
+        >>> prm = llm.ProcessRewardModel(lambda prompt, steps: [[0.9] * len(s) for s in steps])
+        >>> res = llm.parallel_tempering(jax.random.key(0), Toy(), prm, "count", 4, 2)
+        >>> res.answer, res.swap_acceptance.shape  # 3 temperatures: 2 neighbour pairs
+        ('7', (2,))
     """
     temps = tuple(validate.positive_float("temperatures", float(t)) for t in temperatures)
     if not temps:

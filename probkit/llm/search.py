@@ -238,6 +238,16 @@ def best_of_n(
         budget: N >= 1 solutions.
         max_steps: solutions still unfinished after this many steps are stopped and flagged.
         answer_fn: text models only: response -> canonical answer.
+
+    Examples:
+        >>> class Toy:  # a text LM: two steps, then the answer 7
+        ...     def extend(self, prompt, prefixes, *, seeds=None):
+        ...         done = [len(p) == 2 for p in prefixes]
+        ...         return [llm.Step(r"\\boxed{7}" if d else "step", d) for d in done]
+        >>> prm = llm.ProcessRewardModel(lambda prompt, steps: [[0.9] * len(s) for s in steps])
+        >>> res = llm.best_of_n(jax.random.key(0), Toy(), prm, "count", 4)
+        >>> res.answer, res.response.count("step")
+        ('7', 2)
     """
     return _run_bon(
         key, lm, reward_model, prompt, budget, "argmax", max_steps, answer_fn, "best_of_n"
@@ -257,6 +267,16 @@ def weighted_best_of_n(
     """Weighted best-of-N: the canonical answer with the largest sum of final rewards wins.
 
     Same arguments as `best_of_n`.
+
+    Examples:
+        >>> class Toy:  # a text LM: two steps, then the answer 7
+        ...     def extend(self, prompt, prefixes, *, seeds=None):
+        ...         done = [len(p) == 2 for p in prefixes]
+        ...         return [llm.Step(r"\\boxed{7}" if d else "step", d) for d in done]
+        >>> prm = llm.ProcessRewardModel(lambda prompt, steps: [[0.9] * len(s) for s in steps])
+        >>> res = llm.weighted_best_of_n(jax.random.key(0), Toy(), prm, "count", 4)
+        >>> res.answer, res.answers  # (N,) canonical answers; the answer with most reward wins
+        ('7', ['7', '7', '7', '7'])
     """
     return _run_bon(
         key, lm, reward_model, prompt, budget, "vote", max_steps, answer_fn, "weighted_best_of_n"
@@ -419,6 +439,16 @@ def beam_search(
 
     Raises:
         ValueError: budget smaller than, or not a multiple of, beam_width.
+
+    Examples:
+        >>> class Toy:  # a text LM: two steps, then the answer 7
+        ...     def extend(self, prompt, prefixes, *, seeds=None):
+        ...         done = [len(p) == 2 for p in prefixes]
+        ...         return [llm.Step(r"\\boxed{7}" if d else "step", d) for d in done]
+        >>> prm = llm.ProcessRewardModel(lambda prompt, steps: [[0.9] * len(s) for s in steps])
+        >>> res = llm.beam_search(jax.random.key(0), Toy(), prm, "count", 4, beam_width=2)
+        >>> res.answer, res.rewards.shape, int(res.budget.steps)  # N = 4 candidates, 3 steps
+        ('7', (4,), 12)
     """
     return _run_tree_search(
         beam_search_backend,
@@ -559,6 +589,16 @@ def dvts(
 
     Raises:
         ValueError: budget smaller than, or not a multiple of, beam_width.
+
+    Examples:
+        >>> class Toy:  # a text LM: two steps, then the answer 7
+        ...     def extend(self, prompt, prefixes, *, seeds=None):
+        ...         done = [len(p) == 2 for p in prefixes]
+        ...         return [llm.Step(r"\\boxed{7}" if d else "step", d) for d in done]
+        >>> prm = llm.ProcessRewardModel(lambda prompt, steps: [[0.9] * len(s) for s in steps])
+        >>> res = llm.dvts(jax.random.key(0), Toy(), prm, "count", 4, beam_width=2)
+        >>> res.answer, res.rewards.shape  # N / M = 2 subtrees, one finished path each
+        ('7', (2,))
     """
     return _run_tree_search(
         dvts_backend,

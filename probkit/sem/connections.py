@@ -182,6 +182,11 @@ def iter_cycle_families(graph: MixedGraph, nodes=None, *, max_cycles: int = DEFA
     """Lazily yield every `CycleFamily` inside `nodes` (default: all nodes), empty family first.
 
     Summing `family.weight(graph, lam)` gives Delta(nodes); over all nodes, det(I - Lambda).
+
+    Examples:
+        >>> g = sem.MixedGraph(3, directed=[(0, 1), (1, 0), (1, 2), (2, 1)])
+        >>> [f.cycles for f in sem.iter_cycle_families(g)]  # the two 2-cycles share node 1
+        [(), ((0, 1),), ((1, 2),)]
     """
     _check_graph(graph)
     table = _cycle_table(graph, _cap(max_cycles))
@@ -196,6 +201,15 @@ def cycle_families(graph: MixedGraph, nodes=None, *, max_terms: int = DEFAULT_MA
     """Every `CycleFamily` inside `nodes` as a list; `TooManyTerms` past `max_terms`.
 
     det(I - Lambda) = sum(f.weight(graph, lam) for f in cycle_families(graph)).
+
+    Examples:
+        >>> g = sem.MixedGraph(2, directed=[(0, 1), (1, 0)])  # a 2-cycle
+        >>> fams = sem.cycle_families(g)  # the empty family and {0 -> 1 -> 0}
+        >>> [(f.cycles, f.sign) for f in fams]
+        [((), 1), (((0, 1),), -1)]
+        >>> lam = jnp.array([[0.0, 0.5], [0.4, 0.0]])
+        >>> round(float(sum(f.weight(g, lam) for f in fams)), 4)  # det(I - lam) = 1 - 0.2
+        0.8
     """
     max_terms = _cap(max_terms)
     out = []
@@ -211,7 +225,13 @@ def cycle_families(graph: MixedGraph, nodes=None, *, max_terms: int = DEFAULT_MA
 def iter_one_connections(
     graph: MixedGraph, source, target, *, max_cycles: int = DEFAULT_MAX_TERMS
 ) -> Iterator[OneConnection]:
-    """Lazily yield every one-connection source ~> target (paths in DFS order)."""
+    """Lazily yield every one-connection source ~> target (paths in DFS order).
+
+    Examples:
+        >>> g = sem.MixedGraph(3, directed=[(0, 1), (1, 2), (0, 2)])
+        >>> [c.path for c in sem.iter_one_connections(g, 0, 2)]
+        [(0, 1, 2), (0, 2)]
+    """
     _check_graph(graph)
     s, t = graph.index(source), graph.index(target)
     table = _cycle_table(graph, _cap(max_cycles))
@@ -239,6 +259,12 @@ def one_connections(
     Raises:
         TooManyTerms: more than `max_terms` one-connections (the count is exponential in
             general); raise `max_terms` or iterate lazily with `iter_one_connections`.
+
+    Examples:
+        >>> g = sem.MixedGraph(2, directed=[(0, 1), (1, 0)])
+        >>> cs = sem.one_connections(g, 0, 0)  # the trivial path, no cycle disjoint from it
+        >>> [(c.path, c.cycles, c.sign) for c in cs]
+        [((0,), (), 1)]
     """
     max_terms = _cap(max_terms)
     out = []
@@ -309,6 +335,12 @@ def compile_plan(graph: MixedGraph, max_terms: int = DEFAULT_MAX_TERMS) -> Conne
 
     Cost and size are proportional to `plan.num_terms`, which grows exponentially with the
     graph's density; past `max_terms` this raises `TooManyTerms`.
+
+    Examples:
+        >>> g = sem.MixedGraph(3, directed=[(0, 1), (1, 2), (2, 0)])  # a 3-cycle
+        >>> plan = sem.compile_plan(g)
+        >>> plan.num_nodes, plan.num_terms > 0
+        (3, True)
     """
     _check_graph(graph)
     max_terms = _cap(max_terms)
@@ -466,6 +498,13 @@ def evaluate_plan(plan: ConnectionPlan, lam: ArrayLike, xp: ModuleType = jnp):
     (default) this is pure JAX, jit- and vmap-able; `xp=numpy` runs the same arithmetic
     eagerly in NumPy (no compilation). (I - lam)^{-1} = N / det. For many draws at once,
     `evaluate_edges` with a trailing batch axis is faster than vmap.
+
+    Examples:
+        >>> g = sem.MixedGraph(2, directed=[(0, 1), (1, 0)])
+        >>> lam = jnp.array([[0.0, 0.5], [0.4, 0.0]])
+        >>> N, det = sem.evaluate_plan(sem.compile_plan(g), lam, xp=np)  # NumPy: no compilation
+        >>> np.allclose(N / det, np.linalg.inv(np.eye(2) - lam)), round(float(det), 4)
+        (True, 0.8)
     """
     n = plan.num_nodes
     big_n, det = evaluate_edges(plan, edge_values(plan, lam, xp), xp)

@@ -255,6 +255,12 @@ def explore_vanishing_ideal(
         max_denominator: largest denominator when rounding echelon-form coefficients.
         max_monomials: refuse (ValueError) when a degree has more monomials than this.
         max_terms: cap on the one-connection expansion (`TooManyTerms`).
+
+    Examples:
+        >>> g = sem.MixedGraph(3, directed=[(0, 1), (1, 2)])  # X0 ⟂ X2 | X1
+        >>> res = sem.explore_vanishing_ideal(g, 2)
+        >>> res.generators, res.certified
+        ([-s_0_1*s_1_2 + s_0_2*s_1_1], True)
     """
     if not isinstance(graph, MixedGraph):
         raise TypeError(f"graph must be a sem.MixedGraph, got {type(graph).__name__}")
@@ -332,9 +338,9 @@ def vanishing_ideal(graph: MixedGraph, max_degree: int, **kwargs) -> list:
     A reduced basis: no generator is a combination of the others and of their multiples. See
     `explore_vanishing_ideal` for the method, the options (**kwargs) and diagnostics.
 
-    Example:
-        >>> g = MixedGraph(3, directed=[(0, 1), (1, 2)])
-        >>> vanishing_ideal(g, 2)
+    Examples:
+        >>> g = sem.MixedGraph(3, directed=[(0, 1), (1, 2)])
+        >>> sem.vanishing_ideal(g, 2)
         [-s_0_1*s_1_2 + s_0_2*s_1_1]
     """
     return explore_vanishing_ideal(graph, max_degree, **kwargs).generators

@@ -73,6 +73,13 @@ def jacobian(graph: MixedGraph, theta) -> np.ndarray:
     Forward-mode autodiff (`jax.jacfwd`) of Sigma with respect to the dense (Lambda, Omega),
     compiled once per n and theta's dtype; the columns of theta are read off it (an
     off-diagonal omega_kl moves the entries (k, l) and (l, k) together).
+
+    Examples:
+        >>> g = sem.MixedGraph(2, directed=[(0, 1)])
+        >>> theta = np.array([0.5, 1.0, 1.0])  # (lambda_01, omega_00, omega_11)
+        >>> J = sem.jacobian(g, theta)  # (n(n+1)/2, n + |D| + |B|)
+        >>> J.shape, int(np.linalg.matrix_rank(J))
+        ((3, 3), 3)
     """
     if not isinstance(graph, MixedGraph):
         raise TypeError(f"graph must be a sem.MixedGraph, got {type(graph).__name__}")
@@ -133,6 +140,11 @@ def exact_jacobian_rank(graph: MixedGraph, *, seed: int = 0, bound: int = 50) ->
     lambda = p/q with |p| <= bound, omega diagonally dominant with integer entries; a draw with
     det(I - Lambda) = 0 is redrawn. The result is a lower bound of the generic rank that is
     attained except on a proper algebraic subset (Schwartz-Zippel).
+
+    Examples:
+        >>> g = sem.MixedGraph(3, directed=[(0, 1), (1, 2)])  # 3 + 2 parameters, 6 moments
+        >>> sem.exact_jacobian_rank(g)
+        5
     """
     if not isinstance(graph, MixedGraph):
         raise TypeError(f"graph must be a sem.MixedGraph, got {type(graph).__name__}")
@@ -187,6 +199,12 @@ def is_generically_finite_to_one(
 
     Returns:
         A `FiniteToOne` (truthy when finite-to-one) with `dimension` = generic rank.
+
+    Examples:
+        >>> g = sem.MixedGraph(3, directed=[(0, 1), (1, 2)], bidirected=[(0, 2)])
+        >>> res = sem.is_generically_finite_to_one(g)
+        >>> bool(res), res.dimension, res.num_parameters, res.ambient_dimension
+        (True, 6, 6, 6)
     """
     if not isinstance(graph, MixedGraph):
         raise TypeError(f"graph must be a sem.MixedGraph, got {type(graph).__name__}")

@@ -70,7 +70,12 @@ class CovarianceResult(NamedTuple):
 
 # -- parameters -------------------------------------------------------------------------------
 def parameter_names(graph: MixedGraph) -> tuple[str, ...]:
-    """Names of theta's entries: l_i_j for i -> j, w_i_i, then w_i_j for i <-> j (positions)."""
+    """Names of theta's entries: l_i_j for i -> j, w_i_i, then w_i_j for i <-> j (positions).
+
+    Examples:
+        >>> sem.parameter_names(sem.MixedGraph(2, directed=[(0, 1)], bidirected=[(0, 1)]))
+        ('l_0_1', 'w_0_0', 'w_1_1', 'w_0_1')
+    """
     _check_graph(graph)
     n = graph.num_nodes
     return (
@@ -93,14 +98,29 @@ def _support(graph: MixedGraph):
 
 
 def pack_parameters(graph: MixedGraph, lam: ArrayLike, omega: ArrayLike) -> Array:
-    """theta = (lambda on D, omega_ii, omega on B): shape (..., n + |D| + |B|). Pure JAX."""
+    """theta = (lambda on D, omega_ii, omega on B): shape (..., n + |D| + |B|). Pure JAX.
+
+    Examples:
+        >>> g = sem.MixedGraph(2, directed=[(0, 1)], bidirected=[(0, 1)])
+        >>> lam = jnp.array([[0.0, 0.5], [0.0, 0.0]])
+        >>> omega = jnp.array([[1.0, 0.2], [0.2, 2.0]])
+        >>> sem.pack_parameters(g, lam, omega).tolist()  # (n + |D| + |B|,)
+        [0.5, 1.0, 2.0, 0.20000000298023224]
+    """
     lam, omega = jnp.asarray(lam), jnp.asarray(omega)
     dr, dc, br, bc, diag = _support(graph)
     return jnp.concatenate([lam[..., dr, dc], omega[..., diag, diag], omega[..., br, bc]], axis=-1)
 
 
 def unpack_parameters(graph: MixedGraph, theta: ArrayLike) -> tuple[Array, Array]:
-    """(lam, omega) of shape (n, n) from theta of shape (n + |D| + |B|,). Pure JAX."""
+    """(lam, omega) of shape (n, n) from theta of shape (n + |D| + |B|,). Pure JAX.
+
+    Examples:
+        >>> g = sem.MixedGraph(2, directed=[(0, 1)])
+        >>> lam, omega = sem.unpack_parameters(g, jnp.array([0.5, 1.0, 2.0]))
+        >>> lam.tolist(), omega.tolist()
+        ([[0.0, 0.5], [0.0, 0.0]], [[1.0, 0.0], [0.0, 2.0]])
+    """
     _check_graph(graph)
     theta = jnp.asarray(theta)
     if theta.shape[-1:] != (graph.num_parameters,):
@@ -132,6 +152,12 @@ def random_parameters(
     U(noise_range) plus the absolute row sum of the off-diagonal entries, so Omega is strictly
     diagonally dominant, hence positive definite. With cycles, I - Lambda is invertible with
     probability one (not bounded away from singular; check `batch_covariance(...).failed`).
+
+    Examples:
+        >>> g = sem.MixedGraph(3, directed=[(0, 1), (1, 2)], bidirected=[(0, 2)])
+        >>> lam, omega = sem.random_parameters(jax.random.key(0), g)  # (n, n) each
+        >>> lam.shape, bool(lam[0, 2] == 0), bool(jnp.all(jnp.linalg.eigvalsh(omega) > 0))
+        ((3, 3), True, True)
     """
     _check_graph(graph)
     for name, (lo, hi) in (
@@ -330,6 +356,14 @@ def covariance(
     `batch_covariance` for batches, whose `failed` flags report it. With concrete inputs, a
     result that overflows the working precision, or underflows it (a diagonal entry below the
     smallest normal number), raises a `ValueError` naming lam or omega.
+
+    Examples:
+        >>> g = sem.MixedGraph(2, directed=[(0, 1)])  # X0 -> X1
+        >>> lam = jnp.array([[0.0, 0.5], [0.0, 0.0]])
+        >>> sem.covariance(g, lam, jnp.eye(2)).tolist()
+        [[1.0, 0.5], [0.5, 1.25]]
+        >>> sem.covariance(g, lam, jnp.eye(2), method="one-connection").tolist()
+        [[1.0, 0.5], [0.5, 1.25]]
     """
     validate.one_of("method", method, METHODS)
     lam, omega = check_parameters(graph, lam, omega)
@@ -454,6 +488,14 @@ def batch_covariance(
     trailing, which is faster than vmapping `covariance`; "inverse" vmaps over all draws.
     `sharding` (a `NamedSharding` from `probkit.core.sharding.batch_sharding`, or a `Mesh`)
     splits the draws over devices; same answers as unsharded.
+
+    Examples:
+        >>> g = sem.MixedGraph(2, directed=[(0, 1)])
+        >>> lams = jnp.zeros((3, 2, 2)).at[:, 0, 1].set(jnp.array([0.5, 1.0, -0.5]))  # (B,n,n)
+        >>> omegas = jnp.broadcast_to(jnp.eye(2), (3, 2, 2))
+        >>> res = sem.batch_covariance(g, lams, omegas)
+        >>> res.covariance.shape, res.failed.tolist(), res.covariance[:, 1, 1].tolist()
+        ((3, 2, 2), [False, False, False], [1.25, 2.0, 1.25])
     """
     validate.one_of("method", method, METHODS)
     sharding = sharding_mod.resolve(sharding)

@@ -36,12 +36,24 @@ __all__ = [
 
 
 def parameter_symbols(graph: MixedGraph) -> tuple[sympy.Symbol, ...]:
-    """Symbols in theta order: l_i_j on D, w_i_i, then w_i_j on B."""
+    """Symbols in theta order: l_i_j on D, w_i_i, then w_i_j on B.
+
+    Examples:
+        >>> sem.parameter_symbols(sem.MixedGraph(2, directed=[(0, 1)]))
+        (l_0_1, w_0_0, w_1_1)
+    """
     return tuple(sympy.Symbol(name) for name in parameter_names(graph))
 
 
 def covariance_symbols(graph: MixedGraph) -> sympy.Matrix:
-    """The symmetric (n, n) matrix of symbols s_i_j (s_j_i is s_i_j for i < j)."""
+    """The symmetric (n, n) matrix of symbols s_i_j (s_j_i is s_i_j for i < j).
+
+    Examples:
+        >>> sem.covariance_symbols(sem.MixedGraph(2))
+        Matrix([
+        [s_0_0, s_0_1],
+        [s_0_1, s_1_1]])
+    """
     _check_graph(graph)
     n = graph.num_nodes
     return sympy.Matrix(n, n, lambda i, j: sympy.Symbol(f"s_{min(i, j)}_{max(i, j)}"))
@@ -260,6 +272,11 @@ def symbolic_parametrization(
 
     Built once per graph (cached) from the one-connection plan; `TooManyTerms` past
     `max_terms` enumerated paths and cycle families.
+
+    Examples:
+        >>> sc = sem.symbolic_parametrization(sem.MixedGraph(2, directed=[(0, 1), (1, 0)]))
+        >>> sc.determinant
+        -l_0_1*l_1_0 + 1
     """
     return SymbolicCovariance(graph, max_terms)
 
@@ -269,5 +286,11 @@ def symbolic_covariance(graph: MixedGraph, *, max_terms: int = DEFAULT_MAX_TERMS
 
     Each entry is numerator / det(I - Lambda)^2 with an expanded polynomial numerator; use
     `symbolic_parametrization(graph)` for the numerator and denominator separately.
+
+    Examples:
+        >>> sem.symbolic_covariance(sem.MixedGraph(2, directed=[(0, 1)]))
+        Matrix([
+        [     w_0_0,            l_0_1*w_0_0],
+        [l_0_1*w_0_0, l_0_1**2*w_0_0 + w_1_1]])
     """
     return symbolic_parametrization(graph, max_terms=max_terms).matrix()

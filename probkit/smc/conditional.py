@@ -510,6 +510,14 @@ def csmc(
     Returns:
         `CSMCResult` with `.paths` `(num_iterations, T, *state_shape)` and stacked `.info`;
         `.to_inference_data()` exports the paths to ArviZ.
+
+    Examples:
+        >>> from probkit import ssm
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> _, ys = ssm.simulate(jax.random.key(0), model, params, 10)  # (T, dy)
+        >>> res = smc.csmc(jax.random.key(1), model, params, ys, None, 16, 5)  # N=16, 5 sweeps
+        >>> res.paths.shape, bool(res.failed)  # (num_iterations, T, dx)
+        ((5, 10, 1), False)
     """
     ys, _, scheme = check_setup(
         key, model, params, ys, num_particles, proposal=proposal, resampling=resampling

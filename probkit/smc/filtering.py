@@ -375,6 +375,17 @@ def particle_filter(
 
     Returns:
         `ParticleFilterResult`; `result.mean(fn)` gives filtering expectations.
+
+    Examples:
+        >>> from probkit import ssm
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> _, ys = ssm.simulate(jax.random.key(0), model, params, 10)  # (T, dy)
+        >>> res = smc.particle_filter(jax.random.key(1), model, params, ys, 256)
+        >>> res.particles.shape, res.log_weights.shape, bool(res.failed)  # (T, N, dx), (T, N)
+        ((10, 256, 1), (10, 256), False)
+        >>> exact = ssm.kalman_filter(params, ys).log_likelihood
+        >>> bool(abs(res.log_likelihood - exact) < 0.5)  # unbiased in exp, error O(1/√N)
+        True
     """
     validate.key("key", key)
     if not isinstance(model, StateSpaceModel):

@@ -230,6 +230,19 @@ def score_functional(model: StateSpaceModel) -> AdditiveFunctional:
     To differentiate with respect to a transformed variable u (log-scales, ...), run the
     smoother on `smc.learning.reparametrized(model, fn)` at u. The same object is returned for
     the same model, so smoothers called with it compile once per model.
+
+    Examples:
+        >>> from probkit import ssm
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> _, ys = ssm.simulate(jax.random.key(0), model, params, 10)  # (T, dy)
+        >>> score = smc.score_functional(model)  # ∇ log p(y_0:T-1) by Fisher's identity
+        >>> score is smc.score_functional(model)  # one object per model: compiled once
+        True
+        >>> ctx = smc.FunctionalContext(params, ys[0])
+        >>> g0 = score.initial(jnp.zeros(1), ctx)  # the first term at x_0 = 0, shaped like params
+        >>> type(g0).__name__, g0.F.shape, g0.Q.shape
+        ('LinearGaussianParams', (1, 1), (1, 1))
+        >>> # smc.paris(key, model, params, ys, score, N).estimate is then the score estimate
     """
     cached = _SCORES.get(model)
     if cached is not None:

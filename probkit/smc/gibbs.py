@@ -471,6 +471,18 @@ def ppg(
 
     Returns:
         `PPGResult` with `.estimate` (roll-out), `.iterates`, `.path`, `.info`, `.failed`.
+
+    Examples:
+        >>> from probkit import ssm
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> _, ys = ssm.simulate(jax.random.key(0), model, params, 10)  # (T, dy)
+        >>> h = smc.AdditiveFunctional(initial=lambda x0: x0, increment=lambda xp, x, t: x)
+        >>> res = smc.ppg(jax.random.key(1), model, params, ys, h, 16, 50)  # N = 16, k = 50
+        >>> res.estimate.shape, res.iterates.shape, res.path.shape, bool(res.failed)
+        ((1,), (50, 1), (10, 1), False)
+        >>> exact = ssm.rts_smoother(params, ys).means.sum(0)
+        >>> bool(jnp.abs(res.estimate - exact)[0] < 1.0)
+        True
     """
     ys, kern, scheme = check_setup(
         key,

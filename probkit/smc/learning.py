@@ -338,6 +338,18 @@ def fit_mle(
 
     Returns:
         `FitResult` (`.params`, `.last`, `.model_params`, `.trace`, `.scores`, `.info`).
+
+    Examples:
+        >>> from probkit import ssm
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> _, ys = ssm.simulate(jax.random.key(0), model, params, 10)  # (T, dy)
+        >>> to_params = lambda u: params._replace(F=u["rho"] * jnp.eye(1))  # learn F only
+        >>> fit = smc.fit_mle(
+        ...     jax.random.key(1), model, {"rho": jnp.array(0.5)}, ys, num_particles=16,
+        ...     num_steps=20, parametrization=to_params,
+        ... )
+        >>> fit.trace["rho"].shape, fit.model_params.F.shape, bool(fit.failed)
+        ((20,), (1, 1), False)
     """
     theta0 = _float_tree("params0", params0)
     validate.callable_("parametrization", parametrization, allow_none=True)
@@ -467,6 +479,23 @@ def fit_msc(
     Σ_t ∇_λ log q_λ(x_t | x_t-1, y_t), estimated by PPG whose forward pass uses q_λ (so the
     sampler improves as λ does). `estimator="paris"` gives the biased baseline. Arguments and
     result as in `fit_mle`, with `proposal_params0` the starting λ; `params` stay fixed.
+
+    Examples:
+        >>> import numpyro.distributions as dist
+        >>> from probkit import ssm
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> _, ys = ssm.simulate(jax.random.key(0), model, params, 10)  # (T, dy)
+        >>> q = smc.ParametricProposal(  # q_0 = N(m0, 1), q_t = N(a x_t-1 + b y_t, 1)
+        ...     initial=lambda lam, p, y0: dist.Normal(lam["m0"], 1.0).expand([1]).to_event(1),
+        ...     transition=lambda lam, p, x_prev, y, t: dist.Normal(
+        ...         lam["a"] * x_prev + lam["b"] * y, 1.0).to_event(1),
+        ... )
+        >>> lam0 = {"m0": jnp.array(0.0), "a": jnp.array(0.5), "b": jnp.array(0.5)}
+        >>> fit = smc.fit_msc(
+        ...     jax.random.key(1), model, params, ys, q, lam0, num_particles=16, num_steps=20
+        ... )
+        >>> fit.trace["a"].shape, bool(fit.failed)
+        ((20,), False)
     """
     if not isinstance(proposal, ParametricProposal):
         raise TypeError(

@@ -401,6 +401,18 @@ def paris(
         TypeError, ValueError: naming the offending argument (e.g. `num_backward` < 1,
             `backward="rejection"` for a model without `transition_log_bound`, or a functional
             that returns NaN/inf at draws from the model).
+
+    Examples:
+        >>> from probkit import ssm
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> _, ys = ssm.simulate(jax.random.key(0), model, params, 10)  # (T, dy)
+        >>> h = smc.AdditiveFunctional(initial=lambda x0: x0, increment=lambda xp, x, t: x)
+        >>> res = smc.paris(jax.random.key(1), model, params, ys, h, 256)  # E[Σ_t X_t | y]
+        >>> res.estimate.shape, res.online.shape, bool(res.failed)  # (dx,), (T, dx)
+        ((1,), (10, 1), False)
+        >>> exact = ssm.rts_smoother(params, ys).means.sum(0)  # Kalman/RTS answer
+        >>> bool(jnp.abs(res.estimate - exact)[0] < 1.0)
+        True
     """
     ys, kernel, scheme = check_setup(
         key,

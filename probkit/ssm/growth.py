@@ -84,7 +84,14 @@ _SQRT_10 = math.sqrt(10.0)
 def nonlinear_growth(
     a=0.05, b=0.5, c=25.0, d=8.0, e=1.2, sigma_x=_SQRT_10, sigma_y=1.0, s0=2.0
 ) -> tuple[StateSpaceModel, GrowthParams]:
-    """The growth model and its parameters (scalar state and observation)."""
+    """The growth model and its parameters (scalar state and observation).
+
+    Examples:
+        >>> model, params = ssm.nonlinear_growth()
+        >>> xs, ys = ssm.simulate(jax.random.key(0), model, params, 5)
+        >>> xs.shape, ys.shape
+        ((5,), (5,))
+    """
     values = dict(a=a, b=b, c=c, d=d, e=e, sigma_x=sigma_x, sigma_y=sigma_y, s0=s0)
     for name, v in values.items():
         validate.finite(name, v)

@@ -17,7 +17,14 @@ __all__ = ["log_joint"]
 
 
 def log_joint(model: StateSpaceModel, params: PyTree, xs: Array, ys: Array) -> Array:
-    """`log p(xs, ys | params)` for a path `xs` `(T, *state_shape)` and `ys` `(T, *obs_shape)`."""
+    """`log p(xs, ys | params)` for a path `xs` `(T, *state_shape)` and `ys` `(T, *obs_shape)`.
+
+    Examples:
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> xs, ys = jnp.zeros((4, 1)), jnp.zeros((4, 1))  # T = 4
+        >>> round(float(ssm.log_joint(model, params, xs, ys)), 4)  # 8 log N(0; 0, 1)
+        -7.3515
+    """
     T = xs.shape[0]
     ts = jnp.arange(T)
     lp0 = model.initial(params).log_prob(xs[0])

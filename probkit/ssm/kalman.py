@@ -142,13 +142,30 @@ def _check(params, ys):
 
 
 def kalman_filter(params: LinearGaussianParams, ys: ArrayLike) -> KalmanResult:
-    """Exact filtering distributions and log-likelihood; `ys` is `(T, dy)` (NaN = missing)."""
+    """Exact filtering distributions and log-likelihood; `ys` is `(T, dy)` (NaN = missing).
+
+    Examples:
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> res = ssm.kalman_filter(params, jnp.zeros((1, 1)))  # T = 1, y_0 = 0 ~ N(0, 2)
+        >>> res.means.shape, res.covs.shape, round(float(res.log_likelihood), 4)
+        ((1, 1), (1, 1, 1), -1.2655)
+    """
     params, ys = _check(params, ys)
     return _kalman(params, ys)
 
 
 def rts_smoother(params: LinearGaussianParams, ys: ArrayLike) -> RTSResult:
-    """Exact smoothing marginals and lag-one cross-covariances (Rauch–Tung–Striebel)."""
+    """Exact smoothing marginals and lag-one cross-covariances (Rauch–Tung–Striebel).
+
+    `ys` is `(T, dy)` (NaN = missing); the result holds `(T, dx)` means, `(T, dx, dx)`
+    covariances and `(T-1, dx, dx)` cross-covariances.
+
+    Examples:
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> res = ssm.rts_smoother(params, jnp.zeros((4, 1)))  # T = 4, dy = 1
+        >>> res.means.shape, res.covs.shape, res.cross_covs.shape
+        ((4, 1), (4, 1, 1), (3, 1, 1))
+    """
     params, ys = _check(params, ys)
     filt = _kalman(params, ys)
     if ys.shape[0] == 1:

@@ -101,9 +101,19 @@ def linear_gaussian(
 ) -> tuple[StateSpaceModel, LinearGaussianParams]:
     """Linear-Gaussian model and its parameters.
 
+    Shapes: `F` `(dx, dx)`, `Q` `(dx, dx)`, `H` `(dy, dx)`, `R` `(dy, dy)`, `m0` `(dx,)`,
+    `P0` `(dx, dx)`; states are `(dx,)` vectors and observations `(dy,)` vectors.
+
     Scalars are accepted for a one-dimensional model (`F=0.9` means `[[0.9]]`). Raises
     `ValueError` naming the argument on inconsistent shapes, non-finite values, or a covariance
     that is not symmetric positive definite.
+
+    Examples:
+        >>> F, Q = jnp.array([[1.0, 1.0], [0.0, 1.0]]), 0.1 * jnp.eye(2)  # dx = 2
+        >>> H, R = jnp.array([[1.0, 0.0]]), jnp.eye(1)  # dy = 1
+        >>> model, params = ssm.linear_gaussian(F, Q, H, R, m0=jnp.zeros(2), P0=jnp.eye(2))
+        >>> params.F.shape, params.H.shape, params.m0.shape
+        ((2, 2), (1, 2), (2,))
     """
 
     def mat(a):

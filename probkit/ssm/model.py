@@ -79,12 +79,24 @@ class StateSpaceModel:
 
 
 def sample_initial(key: PRNGKey, model: StateSpaceModel, params, num: int) -> Array:
-    """`num` independent draws of x_0: `(num, *state_shape)`."""
+    """`num` independent draws of x_0: `(num, *state_shape)`.
+
+    Examples:
+        >>> model, params = ssm.stochastic_volatility()
+        >>> ssm.sample_initial(jax.random.key(0), model, params, 100).shape
+        (100,)
+    """
     return model.initial(params).sample(key, (num,))
 
 
 def sample_transition(key: PRNGKey, model: StateSpaceModel, params, x_prev: Array, t) -> Array:
-    """One draw of x_t for each row of `x_prev` `(N, *state_shape)`."""
+    """One draw of x_t for each row of `x_prev` `(N, *state_shape)`.
+
+    Examples:
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> ssm.sample_transition(jax.random.key(0), model, params, jnp.zeros((5, 1)), 1).shape
+        (5, 1)
+    """
     if model.vectorized:
         return model.transition(params, x_prev, t).sample(key)
     keys = jax.random.split(key, x_prev.shape[0])
@@ -92,12 +104,27 @@ def sample_transition(key: PRNGKey, model: StateSpaceModel, params, x_prev: Arra
 
 
 def initial_log_prob(model: StateSpaceModel, params, x: Array) -> Array:
-    """log chi(x_0) for each row of `x`: `(N,)`."""
+    """log chi(x_0) for each row of `x`: `(N,)`.
+
+    Examples:
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> lp = ssm.initial_log_prob(model, params, jnp.zeros((3, 1)))  # N = 3 particles, dx = 1
+        >>> lp.shape, round(float(lp[0]), 4)  # log N(0; 0, 1)
+        ((3,), -0.9189)
+    """
     return jax.vmap(lambda xi: model.initial(params).log_prob(xi))(x)
 
 
 def transition_log_prob(model: StateSpaceModel, params, x_prev: Array, x: Array, t) -> Array:
-    """log m(x_prev[i], x[i]) for each row: `(N,)` (rows of x_prev and x are paired)."""
+    """log m(x_prev[i], x[i]) for each row: `(N,)` (rows of x_prev and x are paired).
+
+    Examples:
+        >>> model, params = ssm.linear_gaussian(F=1.0, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> x_prev, x = jnp.zeros((2, 1)), jnp.array([[0.0], [1.0]])  # paired rows
+        >>> lp = ssm.transition_log_prob(model, params, x_prev, x, 1)
+        >>> [round(v, 4) for v in lp.tolist()]  # log N(0; 0, 1), log N(1; 0, 1)
+        [-0.9189, -1.4189]
+    """
     return jax.vmap(lambda xp, xi: model.transition(params, xp, t).log_prob(xi))(x_prev, x)
 
 
@@ -140,5 +167,14 @@ def supports_partial_missing(d: dist.Distribution, y_ndim: int) -> bool:
 
 
 def observation_log_prob(model: StateSpaceModel, params, x: Array, y: Array, t) -> Array:
-    """log g(y | x[i]) for each particle `(N,)`, skipping NaN entries of `y`."""
+    """log g(y | x[i]) for each particle `(N,)`, skipping NaN entries of `y`.
+
+    Examples:
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> x = jnp.zeros((3, 1))  # N = 3 particles
+        >>> ssm.observation_log_prob(model, params, x, jnp.zeros(1), 0).shape
+        (3,)
+        >>> ssm.observation_log_prob(model, params, x, jnp.full(1, jnp.nan), 0) == 0  # missing
+        Array([ True,  True,  True], dtype=bool)
+    """
     return jax.vmap(lambda xi: masked_log_prob(model.observation(params, xi, t), y))(x)

@@ -33,7 +33,14 @@ def _simulate(key, model, params, num_steps):
 
 
 def simulate(key: PRNGKey, model: StateSpaceModel, params, num_steps: int) -> tuple[Array, Array]:
-    """`(xs, ys)` of shapes `(num_steps, *state_shape)` and `(num_steps, *obs_shape)`."""
+    """`(xs, ys)` of shapes `(num_steps, *state_shape)` and `(num_steps, *obs_shape)`.
+
+    Examples:
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> xs, ys = ssm.simulate(jax.random.key(0), model, params, 10)
+        >>> xs.shape, ys.shape
+        ((10, 1), (10, 1))
+    """
     validate.key("key", key)
     if not isinstance(model, StateSpaceModel):
         raise TypeError(f"model must be a StateSpaceModel, got {type(model).__name__}")

@@ -60,7 +60,14 @@ stochastic_volatility_model = StateSpaceModel(
 
 
 def stochastic_volatility(mu=-1.0, rho=0.95, sigma=0.2) -> tuple[StateSpaceModel, StochVolParams]:
-    """Stochastic-volatility model and its parameters (scalar state and observation)."""
+    """Stochastic-volatility model and its parameters (scalar state and observation).
+
+    Examples:
+        >>> model, params = ssm.stochastic_volatility(mu=-1.0, rho=0.9, sigma=0.3)
+        >>> xs, ys = ssm.simulate(jax.random.key(0), model, params, 20)
+        >>> xs.shape, ys.shape, params.rho.dtype
+        ((20,), (20,), dtype('float32'))
+    """
     for name, v in (("mu", mu), ("rho", rho), ("sigma", sigma)):
         validate.finite(name, v)
     if validate.is_concrete(jnp.asarray(rho)) and not abs(float(rho)) < 1:

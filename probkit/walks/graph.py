@@ -82,6 +82,12 @@ def from_networkx(G, target=None) -> Graph:
 
     Returns:
         Graph with `(n, D + 1)` neighbour table, D = max degree.
+
+    Examples:
+        >>> import networkx as nx
+        >>> g = walks.from_networkx(nx.star_graph(3))  # hub 0 with 3 leaves
+        >>> g.num_nodes, g.neighbors.shape, g.degree.tolist()
+        (4, (4, 4), [3, 1, 1, 1])
     """
     if not isinstance(G, nx.Graph):
         raise TypeError(f"G must be a networkx graph, got {type(G).__name__}")
@@ -152,6 +158,13 @@ def base_chain(graph: Graph, base: str = "srw") -> BaseChain:
 
     Cached per graph (while its arrays live): building it is O(n D) NumPy work (0.3 s for a
     10⁴-node Barabási–Albert graph), which repeated `srrw` calls would otherwise repeat.
+
+    Examples:
+        >>> import networkx as nx
+        >>> g = walks.from_networkx(nx.path_graph(3))  # degrees 1, 2, 1
+        >>> chain = walks.base_chain(g, "srw")
+        >>> chain.log_p.shape, np.exp(chain.log_mu).round(3).tolist()  # (n, D + 1), μ ∝ degree
+        ((3, 3), [0.25, 0.5, 0.25])
     """
     validate.one_of("base", base, BASES)
     if not isinstance(graph, Graph):
@@ -202,7 +215,14 @@ def _build_chain(graph: Graph, base: str) -> BaseChain:
 
 
 def dense_transition(graph: Graph, base: str = "srw") -> tuple[np.ndarray, np.ndarray]:
-    """(P, μ) as dense float64 NumPy arrays (for theory and tests; "nbrw" is refused)."""
+    """(P, μ) as dense float64 NumPy arrays (for theory and tests; "nbrw" is refused).
+
+    Examples:
+        >>> import networkx as nx
+        >>> P, mu = walks.dense_transition(walks.from_networkx(nx.path_graph(3)))
+        >>> np.round(P, 6).tolist(), np.round(mu, 6).tolist()
+        ([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5], [0.0, 1.0, 0.0]], [0.25, 0.5, 0.25])
+    """
     if base == "nbrw":
         raise ValueError("base='nbrw' is a second-order chain with no (n, n) transition matrix")
     chain = base_chain(graph, base)

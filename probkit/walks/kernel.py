@@ -93,7 +93,13 @@ def check_exponent(name: str, value) -> float:
 
 
 def growing_alpha(c: float = 1000.0) -> Callable:
-    """Schedule α_n = α n / (α c + n): grows from 0 to α (Score-Repellent MC's n/(c + n/α))."""
+    """Schedule α_n = α n / (α c + n): grows from 0 to α (Score-Repellent MC's n/(c + n/α)).
+
+    Examples:
+        >>> schedule = walks.growing_alpha(c=1000.0)
+        >>> float(schedule(1000, 1.0)), float(schedule(10**6, 1.0)) > 0.99
+        (0.5, True)
+    """
     c = validate.positive_float("c", c)
 
     def schedule(n, alpha):
@@ -107,6 +113,13 @@ def init(key: PRNGKey, chain: BaseChain, *, start=None, count_offset: int = 0) -
     """One walker at `start` (a node index) or drawn from μ; one visit per node.
 
     `count_offset` adds to every initial count (to test exactness of long runs cheaply).
+
+    Examples:
+        >>> import networkx as nx
+        >>> chain = walks.base_chain(walks.from_networkx(nx.cycle_graph(4)))
+        >>> state = walks.init(jax.random.key(0), chain, start=2)
+        >>> int(state.position), state.counts.tolist()
+        (2, [1, 1, 1, 1])
     """
     n = chain.degree.shape[0]
     dtype = chain.log_mu.dtype
@@ -145,7 +158,16 @@ def _row_logits(state, chain, alpha, non_backtracking, step_exponent):
 def transition_probabilities(
     state: SRRWState, chain: BaseChain, alpha, *, base: str = "srw", step_exponent: float = 1.0
 ) -> tuple[Array, Array]:
-    """The exact row K[x_n](X_n, ·) as (neighbour indices (D+1,), probabilities (D+1,))."""
+    """The exact row K[x_n](X_n, ·) as (neighbour indices (D+1,), probabilities (D+1,)).
+
+    Examples:
+        >>> import networkx as nx
+        >>> chain = walks.base_chain(walks.from_networkx(nx.cycle_graph(4)))
+        >>> state = walks.init(jax.random.key(0), chain, start=0)
+        >>> idx, p = walks.transition_probabilities(state, chain, 1.0)  # (D + 1,) each
+        >>> sorted(idx.tolist()), p.round(3).tolist()
+        ([0, 1, 3], [0.5, 0.5, 0.0])
+    """
     nb, logits = _row_logits(state, chain, alpha, base == "nbrw", step_exponent)
     return nb, jax.nn.softmax(logits)
 
@@ -159,7 +181,16 @@ def step(
     base: str = "srw",
     step_exponent: float = 1.0,
 ) -> tuple[SRRWState, SRRWInfo]:
-    """One SRRW step of one walker: X ~ K[x](X_n, ·), then the empirical-measure update."""
+    """One SRRW step of one walker: X ~ K[x](X_n, ·), then the empirical-measure update.
+
+    Examples:
+        >>> import networkx as nx
+        >>> chain = walks.base_chain(walks.from_networkx(nx.cycle_graph(4)))
+        >>> state = walks.init(jax.random.key(0), chain, start=0)
+        >>> state, info = walks.step(jax.random.key(1), state, chain, 1.0)
+        >>> int(state.position) in (1, 3), bool(info.moved)  # SRW on a cycle always moves
+        (True, True)
+    """
     nb, logits = _row_logits(state, chain, alpha, base == "nbrw", step_exponent)
     finite = jnp.isfinite(jnp.max(logits))  # a NaN logit makes the max NaN
     j = nb[sample_row(key, logits)]
@@ -174,7 +205,16 @@ def hdt_step(
     key: PRNGKey, state: SRRWState, chain: BaseChain, alpha, *, step_exponent: float = 1.0
 ) -> tuple[SRRWState, SRRWInfo]:
     """One HDT-MHRW step: propose a uniform neighbour j, accept with
-    min(1, π_j[x] deg_i / (π_i[x] deg_j)), π_i[x] ∝ μ_i (x_i/μ_i)^(-α). O(1)."""
+    min(1, π_j[x] deg_i / (π_i[x] deg_j)), π_i[x] ∝ μ_i (x_i/μ_i)^(-α). O(1).
+
+    Examples:
+        >>> import networkx as nx
+        >>> chain = walks.base_chain(walks.from_networkx(nx.cycle_graph(4)), "mhrw")
+        >>> state = walks.init(jax.random.key(0), chain, start=0)
+        >>> state, info = walks.hdt_step(jax.random.key(1), state, chain, 1.0)
+        >>> int(state.num_steps), int(state.counts.sum())  # 4 initial visits + 1
+        (1, 5)
+    """
     i = state.position
     deg_i = chain.degree[i]
     dtype = chain.log_mu.dtype
@@ -202,7 +242,15 @@ def hdt_step(
 
 
 def empirical_measure(state: SRRWState, step_exponent: float = 1.0) -> Array:
-    """x_n (n,) from a state (leading batch axes allowed)."""
+    """x_n (n,) from a state (leading batch axes allowed).
+
+    Examples:
+        >>> import networkx as nx
+        >>> chain = walks.base_chain(walks.from_networkx(nx.cycle_graph(4)))
+        >>> state = walks.init(jax.random.key(0), chain, start=0)
+        >>> walks.empirical_measure(state).tolist()  # one initial visit per node
+        [0.25, 0.25, 0.25, 0.25]
+    """
     if step_exponent == 1.0:
         c = state.counts.astype(state.log_y.dtype)
         return c / jnp.sum(c, axis=-1, keepdims=True)
@@ -293,6 +341,15 @@ def srrw(
 
     Returns:
         `SRRWResult`.
+
+    Examples:
+        >>> import networkx as nx
+        >>> g = walks.from_networkx(nx.cycle_graph(4))
+        >>> res = walks.srrw(jax.random.key(0), g, 50, alpha=1.0, num_walkers=3, record="positions")
+        >>> res.empirical.shape, res.trace.shape, bool(res.failed)
+        ((3, 4), (50, 3), False)
+        >>> bool(jnp.allclose(res.empirical.sum(axis=1), 1.0))
+        True
     """
     validate.key("key", key)
     _validate(graph, num_steps, alpha, base, num_walkers, step_exponent, alpha_schedule, record)
@@ -328,7 +385,15 @@ def hdt(
     sharding: jax.sharding.NamedSharding | None = None,
     progress_bar: bool = False,
 ) -> SRRWResult:
-    """History-driven-target MHRW (Hu, Ma & Eun 2025): O(1) per step; arguments as `srrw`."""
+    """History-driven-target MHRW (Hu, Ma & Eun 2025): O(1) per step; arguments as `srrw`.
+
+    Examples:
+        >>> import networkx as nx
+        >>> g = walks.from_networkx(nx.cycle_graph(4))
+        >>> res = walks.hdt(jax.random.key(0), g, 100, alpha=1.0, num_walkers=2)
+        >>> res.empirical.shape, bool(res.failed)
+        ((2, 4), False)
+    """
     validate.key("key", key)
     _validate(graph, num_steps, alpha, "mhrw", num_walkers, step_exponent, alpha_schedule, record)
     every, functions = _streaming(graph, num_steps, summary_every, functions)

@@ -83,7 +83,15 @@ class SAResult(NamedTuple):
 
 
 def sa_init(key: PRNGKey, chain: BaseChain, theta0: PyTree, *, start=None) -> SAState:
-    """One token: an SRRW walker and θ_0."""
+    """One token: an SRRW walker and θ_0.
+
+    Examples:
+        >>> import networkx as nx
+        >>> chain = walks.base_chain(walks.from_networkx(nx.cycle_graph(4)))
+        >>> state = walks.sa_init(jax.random.key(0), chain, jnp.zeros(2), start=0)
+        >>> int(state.walk.position), state.theta.shape
+        (0, (2,))
+    """
     return SAState(srrw_mod.init(key, chain, start=start), theta0)
 
 
@@ -100,7 +108,19 @@ def sa_step(
     gamma_exponent: float = 0.8,
     beta_exponent: float = 0.9,
 ) -> tuple[SAState, SAInfo]:
-    """One SA-SRRW step: walk, update x, θ ← θ - β w_X ∇f_X(θ) at the new node X."""
+    """One SA-SRRW step: walk, update x, θ ← θ - β w_X ∇f_X(θ) at the new node X.
+
+    Examples:
+        >>> import networkx as nx
+        >>> chain = walks.base_chain(walks.from_networkx(nx.cycle_graph(4)))
+        >>> state = walks.sa_init(jax.random.key(0), chain, jnp.zeros(()), start=0)
+        >>> grad = lambda theta, d: theta - d
+        >>> state, info = walks.sa_step(
+        ...     jax.random.key(1), state, chain, grad, jnp.arange(4.0), jnp.ones(4), 1.0
+        ... )
+        >>> state.theta.shape, info.beta.shape
+        ((), ())
+    """
     walk, winfo = srrw_mod.step(
         key, state.walk, chain, alpha, base=base, step_exponent=gamma_exponent
     )
@@ -158,6 +178,17 @@ def sa_srrw(
 
     Returns:
         `SAResult`.
+
+    Examples:
+        >>> import networkx as nx
+        >>> g = walks.from_networkx(nx.cycle_graph(4))
+        >>> grad = lambda theta, d: theta - d  # f_i(θ) = (θ - d_i)² / 2, minimum at mean(d) = 1.5
+        >>> res = walks.sa_srrw(
+        ...     jax.random.key(0), g, grad, jnp.zeros(()), jnp.arange(4.0), 2000,
+        ...     alpha=1.0, num_tokens=2,
+        ... )
+        >>> res.theta.shape, bool(res.failed), bool(jnp.all(jnp.abs(res.theta - 1.5) < 0.5))
+        ((2,), False, True)
     """
     validate.key("key", key)
     if not isinstance(graph, Graph):

@@ -28,7 +28,14 @@ __all__ = ["asymptotic_covariance", "sa_asymptotic_covariance", "spectrum"]
 
 
 def spectrum(graph: Graph, base: str = "srw"):
-    """(λ (n-1,), U (n, n-1), μ (n,)) of the reversible base chain, eigenvalue 1 dropped."""
+    """(λ (n-1,), U (n, n-1), μ (n,)) of the reversible base chain, eigenvalue 1 dropped.
+
+    Examples:
+        >>> import networkx as nx
+        >>> lam, U, mu = walks.spectrum(walks.from_networkx(nx.cycle_graph(4)))
+        >>> sorted((np.round(lam, 6) + 0.0).tolist()), U.shape, mu.shape  # SRW on C4: cos(2πk/4)
+        ([-1.0, 0.0, 0.0], (4, 3), (4,))
+    """
     if base == "nbrw":
         raise ValueError(
             "base='nbrw' is not reversible: V(alpha) has no spectral closed form; use 'srw'"
@@ -44,7 +51,15 @@ def spectrum(graph: Graph, base: str = "srw"):
 
 
 def asymptotic_covariance(graph: Graph, alpha: float, base: str = "srw") -> np.ndarray:
-    """V(α) (n, n): the asymptotic covariance of √n (x_n - μ) for SRRW with visit frequencies."""
+    """V(α) (n, n): the asymptotic covariance of √n (x_n - μ) for SRRW with visit frequencies.
+
+    Examples:
+        >>> import networkx as nx
+        >>> g = walks.from_networkx(nx.cycle_graph(4))
+        >>> V = walks.asymptotic_covariance(g, alpha=1.0)  # (n, n)
+        >>> V.shape, bool(np.allclose(V.sum(axis=1), 0.0))  # x_n stays on the simplex
+        ((4, 4), True)
+    """
     alpha = validate.positive_float("alpha", alpha, allow_zero=True)
     lam, u, _ = spectrum(graph, base)
     w = (1.0 + lam) / ((1.0 - lam) * (2.0 * alpha * (1.0 + lam) + 1.0))
@@ -80,6 +95,17 @@ def sa_asymptotic_covariance(
         num_steps: if given, the finite-n drift of the scaling (θ - θ*)/√β_n is kept:
             J + (b/2)(n + N)^(b-1) I instead of J (b < 1), a pre-asymptotic correction of
             relative size O(n^(b-1)) that matters for b near 1.
+
+    Examples:
+        >>> import networkx as nx
+        >>> g = walks.from_networkx(nx.cycle_graph(4))  # μ uniform
+        >>> d = np.arange(4.0)  # f_i(θ) = (θ - d_i)² / 2, θ* = 1.5, H(θ*, i) = θ* - d_i
+        >>> fields, J = (1.5 - d)[:, None], -np.eye(1)
+        >>> S = walks.sa_asymptotic_covariance(
+        ...     g, 1.0, fields, J, gamma_exponent=0.8, beta_exponent=0.9
+        ... )
+        >>> S.shape
+        (1, 1)
     """
     alpha = validate.positive_float("alpha", alpha, allow_zero=True)
     lam, u, mu = spectrum(graph, base)
