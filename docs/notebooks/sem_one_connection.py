@@ -191,6 +191,7 @@ for f in res.generators:
     print(" ", f)
 s01, s02, s11, s12 = sympy.symbols("s_0_1 s_0_2 s_1_1 s_1_2")
 assert res.certified and res.dimensions == {1: 0, 2: 1} and len(res.generators) == 1
-assert sympy.expand(res.generators[0] - (s02 * s11 - s01 * s12)) == 0 or sympy.expand(
-    res.generators[0] + (s02 * s11 - s01 * s12)
-) == 0
+assert (
+    sympy.expand(res.generators[0] - (s02 * s11 - s01 * s12)) == 0
+    or sympy.expand(res.generators[0] + (s02 * s11 - s01 * s12)) == 0
+)
