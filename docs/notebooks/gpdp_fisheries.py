@@ -125,9 +125,8 @@ assert agree >= 0.95
 # cell everywhere, but where it differs (stocks 6.4–8.6 and above 11) it leaves one cell less
 # fish, which puts the stock just above the paper-mode GP's fish-out region. The paper-mode
 # policy is that fragile: one cell of escapement decides whether a run drifts into the
-# region where the policy takes
-# everything. (With the NUTS posterior of `fit_gp`, the [GPDP page](../../gpdp/) gets the
-# archived policy and runs exactly.)
+# region where the policy takes everything. (With the NUTS posterior of `fit_gp`, the
+# [GPDP page](../../gpdp/) gets the archived policy and runs exactly.)
 #
 # Corrected mode reads the GP mean at the escapement, adds the noise variance, bins the
 # mass on the grid cells and discounts; it has no fish-out region above the tipping point.
