@@ -82,7 +82,7 @@ methods = {
     "DAGMA": lambda X: dag.dagma(X, lambda1=LAMBDA),
 }
 shd, fits = {}, {}
-for setting, (B, W, X, scale) in data.items():
+for setting, (B, _, X, _) in data.items():
     for method, fit_fn in methods.items():
         res = fit_fn(X)
         fits[setting, method] = res
