@@ -53,8 +53,10 @@ docs: $(STAMP)-docs
 # Execute each notebook's percent script (docs/notebooks/*.py, the source of truth) into its
 # paired .ipynb with outputs, which the site renders as committed; tests/docs/test_notebooks.py
 # fails when a .ipynb is stale.
+# (numpyro imports tqdm.auto, which warns in a kernel without ipywidgets: not worth a cell.)
 notebooks: $(STAMP)-docs
-	JAX_PLATFORMS=cpu $(VENV)/bin/jupytext --to ipynb --execute docs/notebooks/*.py
+	JAX_PLATFORMS=cpu PYTHONWARNINGS="ignore:IProgress not found" \
+		$(VENV)/bin/jupytext --to ipynb --execute docs/notebooks/*.py
 
 lint: $(STAMP)-test
 	$(VENV)/bin/ruff check probkit tests examples benchmarks

@@ -80,9 +80,6 @@ print(f"N=1 accuracy, exact: {exact_n1:.3f}")
 print(f"particle filter (vote) − best-of-N at N = {top}: {diff:+.3f} ± {diff_se:.3f}")
 assert diff > 4 * diff_se
 
-fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-table.plot(ax=axes[0], title="Moderate PRM noise")
-
 # %% [markdown]
 # ## 2. Deceptive PRM errors
 #
@@ -96,14 +93,17 @@ deceptive = testbed.benchmark(
     config=testbed.Config(deceptive_fraction=DECEPTIVE_FRACTION, deceptive_shift=DECEPTIVE_SHIFT),
 )  # fmt: skip
 print(deceptive.to_markdown())
-deceptive.plot(
-    ax=axes[1], title=f"Deceptive errors (h = {DECEPTIVE_FRACTION}, δ = {DECEPTIVE_SHIFT})"
-)
-fig.tight_layout()
 pf = deceptive.methods.index("pf")
 best = max(deceptive.accuracy[pf])
 print(f"particle filter: best {best:.3f} at small N, {deceptive.accuracy[pf, -1]:.3f} at N = {top}")
 assert deceptive.accuracy[pf, -1] < best - 2 * deceptive.se[pf, -1]
+
+fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+table.plot(ax=axes[0], title="Moderate PRM noise")
+deceptive.plot(
+    ax=axes[1], title=f"Deceptive errors (h = {DECEPTIVE_FRACTION}, δ = {DECEPTIVE_SHIFT})"
+)
+fig.tight_layout()
 
 # %% [markdown]
 # ## 3. The same call on a served model
