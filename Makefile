@@ -15,7 +15,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 UV_VERSION  := 0.9.5
 TORCH_EXTRAS := test bench llm
 
-.PHONY: demo test test-fast test-latest bench docs lint format clean venv lock
+.PHONY: demo test test-fast test-latest bench docs notebooks lint format clean venv lock
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "probkit needs Python >= 3.11"'
@@ -49,6 +49,14 @@ bench: $(STAMP)-bench
 
 docs: $(STAMP)-docs
 	$(VENV)/bin/mkdocs build --strict
+
+# Execute each notebook's percent script (docs/notebooks/*.py, the source of truth) into its
+# paired .ipynb with outputs, which the site renders as committed; tests/docs/test_notebooks.py
+# fails when a .ipynb is stale.
+# (numpyro imports tqdm.auto, which warns in a kernel without ipywidgets: not worth a cell.)
+notebooks: $(STAMP)-docs
+	JAX_PLATFORMS=cpu PYTHONWARNINGS="ignore:IProgress not found" \
+		$(VENV)/bin/jupytext --to ipynb --execute docs/notebooks/*.py
 
 lint: $(STAMP)-test
 	$(VENV)/bin/ruff check probkit tests examples benchmarks
