@@ -29,12 +29,17 @@ from probkit.core.types import Array, ArrayLike
 
 __all__ = [
     "DomainInverse",
+    "InverseAnchor",
+    "anchor_from",
+    "anchored_residual",
+    "polish_inverse",
     "in_domain",
     "log_det_acyclicity",
     "log_det_acyclicity_grad",
     "log_det_acyclicity_value",
     "neumann_inverse",
     "refresh_inverse",
+    "refresh_inverse_bounded",
 ]
 
 # A warm-started Newton–Schulz update is accepted when the residual row-sum norm
@@ -129,9 +134,9 @@ def _neumann_series(P: Array, active: Array) -> tuple[Array, Array]:
     return S, q <= NEUMANN_TOL
 
 
-def refresh_inverse(
+def refresh_inverse_bounded(
     A: Array, s: Array, previous: Array, tol: float | Array = NS_TOL
-) -> DomainInverse:
+) -> tuple[DomainInverse, Array]:
     """Inverse of s I - A from the inverse at a nearby point, with a domain certificate.
 
     Newton–Schulz steps from `previous`: one in the common case (accepted when the residual of
@@ -155,7 +160,8 @@ def refresh_inverse(
     res = jnp.max(jnp.sum(abs_R0, axis=-1), axis=-1)
     M = previous + previous @ R0
     ones = jnp.ones(A.shape[-1], A.dtype)
-    bound = jnp.max(abs_R0 @ (abs_R0 @ ones), axis=-1)  # >= ||I - B M1||_inf
+    bound_rows = abs_R0 @ (abs_R0 @ ones)  # >= row sums of |I - B M1|
+    bound = jnp.max(bound_rows, axis=-1)
     x0, x1 = jnp.sum(previous, axis=-1), jnp.sum(M, axis=-1)
     certified = (jnp.all(x0 > 0) & jnp.all(jnp.sum(R0, axis=-1) < 1)) | (  # B x0 = (I - R0) 1
         jnp.all(x1 > 0) & jnp.all(B @ x1 > 0)
@@ -183,7 +189,64 @@ def refresh_inverse(
     M, _, ok, _, series_used, _ = jax.lax.while_loop(
         again, attempt, (M, res, certified, jnp.ones((), jnp.int32), false, true)
     )
-    return DomainInverse(M, ok, series_used)
+    # The bound holds for the straight-line step; after extra passes none is kept (+inf).
+    rows = jnp.where(fast, bound_rows, jnp.inf)
+    return DomainInverse(M, ok, series_used), rows
+
+
+def refresh_inverse(
+    A: Array, s: Array, previous: Array, tol: float | Array = NS_TOL
+) -> DomainInverse:
+    """Inverse of s I - A from the inverse at a nearby point, with a domain certificate.
+
+    See `refresh_inverse_bounded` (this drops its residual bound).
+    """
+    return refresh_inverse_bounded(A, s, previous, tol)[0]
+
+
+class InverseAnchor(NamedTuple):
+    """Where the maintained inverse M was last refreshed, to reuse it without a product.
+
+    At a new point A' the residual I - (s I - A') M = R + (A' - A) M, so its row sums are at
+    most `residual + |A' - A| row_abs` (a matrix-vector product). When that bound is <= tol^2,
+    M is as accurate at A' as a fresh Newton–Schulz step is required to be, and, because
+    x = M 1 > 0 gives (s I - A') x = (I - R') 1 > 0, it also certifies A' in the domain.
+    """
+
+    A: Array  # (d, d) W∘W at the refresh
+    residual: Array  # (d,) bound on the row sums of |I - (s I - A) M| there (+inf: unknown)
+    row_abs: Array  # (d,) |M| 1
+    positive: Array  # () bool, M 1 > 0 (the certificate vector)
+
+
+def anchor_from(A: Array, M: Array, residual: Array) -> InverseAnchor:
+    """The anchor of inverse M of s I - A, whose residual row sums are bounded by `residual`."""
+    return InverseAnchor(
+        A, residual, jnp.sum(jnp.abs(M), axis=-1), jnp.all(jnp.sum(M, axis=-1) > 0, axis=-1)
+    )
+
+
+def anchored_residual(A: Array, anchor: InverseAnchor) -> Array:
+    """Bound on ||I - (s I - A) M||_inf for the anchored M at the new point A (O(d^2))."""
+    rows = anchor.residual + jnp.abs(A - anchor.A) @ anchor.row_abs
+    return jnp.where(anchor.positive, jnp.max(rows, axis=-1), jnp.inf)
+
+
+def polish_inverse(A: Array, s: Array, M: Array, steps: int = 2) -> tuple[Array, Array]:
+    """`steps` unconditional Newton–Schulz steps; returns (M, residual row-sum bound (d,)).
+
+    For an M whose residual norm is below 1 (as the solver keeps it), each step squares it.
+    """
+    eye = jnp.eye(A.shape[-1], dtype=A.dtype)
+    B = s * eye - A
+    ones = jnp.ones(A.shape[-1], A.dtype)
+    rows = jnp.full(A.shape[:-1], jnp.inf, A.dtype)
+    for _ in range(steps):
+        R = eye - B @ M
+        abs_R = jnp.abs(R)
+        M = M + M @ R
+        rows = abs_R @ (abs_R @ ones)
+    return M, rows
 
 
 def neumann_inverse(A: Array, s: Array, tol: float | Array = NS_TOL) -> DomainInverse:

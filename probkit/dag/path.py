@@ -116,6 +116,8 @@ class Hyperparameters(NamedTuple):
     max_iter: Array  # () int32 iteration budget of the last stage
     checkpoint: Array  # () int32 iterations between convergence checks
     inverse_tol: Array  # () residual tolerance of the maintained inverse (see `acyclicity`)
+    patience: Array  # () int32 last stage: checkpoints of unchanged support that end it (0 off)
+    support_threshold: Array  # () |W| above which an entry counts as an edge for `patience`
 
 
 class PathState(NamedTuple):
@@ -123,6 +125,7 @@ class PathState(NamedTuple):
     sigma: Array  # (d,) noise scale(s) at W (all equal for EV, ones for l2)
     G: Array  # (d, d) cov (I - W), shared by the gradient and the sigma update
     M: Array  # (d, d) (s I - W∘W)^{-1}, certified
+    anchor: acyclicity.InverseAnchor  # where M was last refreshed (reused while accurate)
     adam_m: Array  # (d, d)
     adam_v: Array  # (d, d)
     it: Array  # () int32, iterations taken in this stage attempt
@@ -146,6 +149,10 @@ class PathState(NamedTuple):
     stage_stop: Array  # (T,) int32 STOP_* of each stage
     total_iters: Array  # () int32, all iterations including restarted attempts
     rebuilds: Array  # () int32, iterations where the inverse was rebuilt from scratch
+    refreshes: Array  # () int32, iterations that updated the inverse (matrix products)
+    support_stopped: Array  # () bool, the last stage ended on `patience`
+    support: Array  # (d, d) bool, {|W| > support_threshold} at the previous checkpoint
+    stable: Array  # () int32, consecutive checkpoints of the last stage with that support
 
 
 class StepInfo(NamedTuple):
@@ -158,9 +165,12 @@ class PathInfo(NamedTuple):
     iterations: Array  # (T,) int32 per stage (final attempt)
     restarts: Array  # (T,) int32 per stage
     s: Array  # (T,) final s per stage
-    stop_reason: Array  # (T,) int32: 0 converged (tol), 1 iteration budget, 2 lr < 1e-16
+    stop_reason: Array  # (T,) int32: 0 converged (tol, or in the last stage `patience`
+    #                     checkpoints of unchanged support), 1 iteration budget, 2 lr < 1e-16
     total_iterations: Array  # () int32, including restarted attempts
     rebuilds: Array  # () int32, inverse rebuilt from scratch (diagnostic)
+    refreshes: Array  # () int32, iterations that updated the inverse (the others reused it)
+    support_stop: Array  # () bool, the last stage ended on an unchanged support (`patience`)
     failed: Array  # () bool, more than max_restarts restarts in a stage (or, from `colide` /
     #                `dagma`, non-finite numbers)
 
@@ -244,11 +254,15 @@ def _begin_stage(
     )
     G, _ = scores.residual_moments(W0, problem.cov)
     zeros = jnp.zeros_like(W0)
+    unknown = jnp.full(W0.shape[:-1], jnp.inf, dtype)  # the first step refreshes the inverse
     return state._replace(
         W=W0,
         sigma=sigma0,
         G=G,
         M=inv.inverse,
+        anchor=acyclicity.anchor_from(A0, inv.inverse, unknown),
+        support=jnp.abs(W0) > hyper.support_threshold,
+        stable=jnp.zeros((), jnp.int32),
         adam_m=zeros,
         adam_v=zeros,
         it=jnp.zeros((), jnp.int32),
@@ -283,6 +297,7 @@ def _pending(problem: Problem, hyper: Hyperparameters, config: PathConfig) -> Pa
         sigma=problem.sigma_init,
         G=problem.cov,
         M=jnp.eye(d, dtype=dtype),
+        anchor=acyclicity.anchor_from(W0, jnp.eye(d, dtype=dtype), jnp.full((d,), jnp.inf, dtype)),
         adam_m=W0,
         adam_v=W0,
         it=zero_i,
@@ -306,6 +321,10 @@ def _pending(problem: Problem, hyper: Hyperparameters, config: PathConfig) -> Pa
         stage_stop=jnp.full((T,), STOP_NONE, jnp.int32),
         total_iters=zero_i,
         rebuilds=zero_i,
+        refreshes=zero_i,
+        support_stopped=jnp.zeros((), bool),
+        support=jnp.zeros((d, d), bool),
+        stable=zero_i,
     )
 
 
@@ -334,26 +353,42 @@ def step(
 
     backtrack = state.s > _S_RESTART
     W_new = W - state.lr * direction
-    inv = acyclicity.refresh_inverse(W_new * W_new, state.s, M, hyper.inverse_tol)
+    A_new = W_new * W_new
+    tol2 = hyper.inverse_tol * hyper.inverse_tol
+    # Reuse M when it is provably as accurate at W_new as a refreshed one must be (no matrix
+    # product; also certifies the domain, see `acyclicity.InverseAnchor`); otherwise refresh it
+    # (a loop of at most one trip, so that under vmap only members that need it pay).
+    reuse = acyclicity.anchored_residual(A_new, state.anchor) <= tol2
+    no_rows = jnp.full(W.shape[:-1], jnp.inf, W.dtype)
+    kept = acyclicity.DomainInverse(M, reuse, jnp.zeros((), bool))
+
+    def refresh(c):
+        inv, rows = acyclicity.refresh_inverse_bounded(A_new, state.s, M, hyper.inverse_tol)
+        return jnp.ones((), bool), inv, rows
+
+    _, inv, rows = jax.lax.while_loop(lambda c: ~c[0], refresh, (reuse, kept, no_rows))
 
     def again(c):
-        lr, _, inv, _ = c
+        lr, _, inv, _, _ = c
         return ~inv.ok & backtrack & (lr > _LR_FLOOR)
 
     def retry(c):
-        lr, _, _, n = c
+        lr, _, _, _, n = c
         lr = 0.5 * lr
         W_try = W - lr * direction
-        inv = acyclicity.refresh_inverse(W_try * W_try, state.s, M, hyper.inverse_tol)
-        return lr, W_try, inv, n + 1
+        inv, rows = acyclicity.refresh_inverse_bounded(W_try * W_try, state.s, M, hyper.inverse_tol)
+        return lr, W_try, inv, rows, n + 1
 
-    lr, W_new, inv, halvings = jax.lax.while_loop(
-        again, retry, (state.lr, W_new, inv, jnp.zeros((), jnp.int32))
+    lr, W_new, inv, rows, halvings = jax.lax.while_loop(
+        again, retry, (state.lr, W_new, inv, rows, jnp.zeros((), jnp.int32))
     )
     accepted = inv.ok
+    refreshed = accepted & ~(reuse & (halvings == 0))
     underflow = ~accepted & backtrack
     status = jnp.where(accepted, RUNNING, jnp.where(underflow, STAGE_DONE, RESTART))
     W_out = jnp.where(accepted, W_new, W)
+    fresh_anchor = acyclicity.anchor_from(W_new * W_new, inv.inverse, rows)
+    anchor = jax.tree.map(lambda a, b: jnp.where(refreshed, a, b), fresh_anchor, state.anchor)
     G, r = scores.residual_moments(W_out, problem.cov)
     sigma = scores.noise_update(problem.variant, r, problem.sigma_min)
     new = state._replace(
@@ -361,6 +396,7 @@ def step(
         sigma=sigma,
         G=G,
         M=jnp.where(accepted, inv.inverse, M),
+        anchor=anchor,
         adam_m=adam_m,
         adam_v=adam_v,
         it=it,
@@ -369,6 +405,7 @@ def step(
         stop=jnp.where(underflow, STOP_LR_UNDERFLOW, state.stop).astype(jnp.int32),
         total_iters=state.total_iters + 1,
         rebuilds=state.rebuilds + inv.rebuilt,
+        refreshes=state.refreshes + refreshed,
     )
     return new, StepInfo(accepted, halvings, inv.rebuilt)
 
@@ -384,6 +421,17 @@ def advance(
     T = config.num_stages
     budget = _stage_budget(hyper, config, state.stage)
     at_check = state.status == RUNNING
+    # Polish the (possibly reused) inverse: the objective change below uses it for h.
+    A = state.W * state.W
+    M_pol, rows = acyclicity.polish_inverse(A, state.s, state.M)
+    state = state._replace(
+        M=jnp.where(at_check, M_pol, state.M),
+        anchor=jax.tree.map(
+            lambda a, b: jnp.where(at_check, a, b),
+            acyclicity.anchor_from(A, M_pol, rows),
+            state.anchor,
+        ),
+    )
     mu = hyper.mu[state.stage]
     obj = objective(state.W, state.sigma, problem, mu, state.s)
     slot = jnp.clip(
@@ -393,6 +441,15 @@ def advance(
     change = _objective_change(state, problem, mu)
     # As in the reference, the first checkpoint of an attempt compares against "infinity".
     converged = (state.it > hyper.checkpoint) & (jnp.abs(change / state.obj_prev) <= hyper.tol)
+    # Last stage: the output is the thresholded support; once it has not changed for
+    # `patience` checkpoints the stage has converged for that purpose (off when tol = 0).
+    is_last = state.stage == T - 1
+    support = jnp.abs(state.W) > hyper.support_threshold
+    same = jnp.all(support == state.support)
+    stable = jnp.where(at_check & is_last, jnp.where(same, state.stable + 1, 0), state.stable)
+    support_done = is_last & (hyper.patience > 0) & (hyper.tol > 0) & (stable >= hyper.patience)
+    support_stopped = at_check & support_done & ~converged
+    converged = converged | support_done
     exhausted = state.it >= budget
     done_now = at_check & (converged | exhausted)
     stop = jnp.where(done_now, jnp.where(converged, STOP_CONVERGED, STOP_MAX_ITER), state.stop)
@@ -406,6 +463,9 @@ def advance(
         gradh_check=jnp.where(at_check, 2.0 * state.W * state.M.T, state.gradh_check),
         status=status.astype(jnp.int32),
         stop=stop.astype(jnp.int32),
+        support=jnp.where(at_check, support, state.support),
+        stable=stable.astype(jnp.int32),
+        support_stopped=state.support_stopped | support_stopped,
     )
 
     stage_done = state.status == STAGE_DONE
@@ -479,6 +539,8 @@ def info(state: PathState) -> PathInfo:
         stop_reason=state.stage_stop,
         total_iterations=state.total_iters,
         rebuilds=state.rebuilds,
+        refreshes=state.refreshes,
+        support_stop=state.support_stopped,
         failed=state.status == FAILED,
     )
 
