@@ -29,17 +29,13 @@ from probkit.core.types import Array, ArrayLike
 
 __all__ = [
     "DomainInverse",
-    "InverseAnchor",
-    "anchor_from",
-    "anchored_residual",
-    "polish_inverse",
     "in_domain",
     "log_det_acyclicity",
     "log_det_acyclicity_grad",
     "log_det_acyclicity_value",
     "neumann_inverse",
     "refresh_inverse",
-    "refresh_inverse_bounded",
+    "refresh_inverse_fast",
 ]
 
 # A warm-started Newton–Schulz update is accepted when the residual row-sum norm
@@ -134,9 +130,56 @@ def _neumann_series(P: Array, active: Array) -> tuple[Array, Array]:
     return S, q <= NEUMANN_TOL
 
 
-def refresh_inverse_bounded(
+def _one_step(A, s, previous, tol):
+    """The common case, straight-line: one Newton–Schulz step from the previous inverse.
+
+    M1 = M0 + M0 R0 has residual R0^2, and |R0^2| <= |R0|^2 entrywise, so two matrix-vector
+    products bound its row-sum norm; near a DAG R0 is nilpotent-like and the bound is tiny even
+    when ||R0|| >= 1. Returns (M1, fast, certified, ||R0||_inf); `fast`: certified and the
+    bound <= tol^2 (M1 is then accepted as is).
+    """
+    eye = jnp.eye(A.shape[-1], dtype=A.dtype)
+    B = s * eye - A
+    R0 = eye - B @ previous
+    abs_R0 = jnp.abs(R0)
+    res = jnp.max(jnp.sum(abs_R0, axis=-1), axis=-1)
+    M = previous + previous @ R0
+    # Matrix-vector products as broadcast-and-sum: they fuse with their neighbours, which
+    # on CPU is faster than a separate dot at these sizes.
+    row_R0 = jnp.sum(abs_R0, axis=-1)
+    bound = jnp.max(jnp.sum(abs_R0 * row_R0[..., None, :], axis=-1), axis=-1)  # >= ||R0^2||
+    x0, x1 = jnp.sum(previous, axis=-1), jnp.sum(M, axis=-1)
+    Bx1 = jnp.sum(B * x1[..., None, :], axis=-1)
+    certified = (jnp.all(x0 > 0) & jnp.all(jnp.sum(R0, axis=-1) < 1)) | (  # B x0 = (I - R0) 1
+        jnp.all(x1 > 0) & jnp.all(Bx1 > 0)
+    )
+    return M, certified & (bound <= tol * tol), certified, res
+
+
+def refresh_inverse_fast(
     A: Array, s: Array, previous: Array, tol: float | Array = NS_TOL
-) -> tuple[DomainInverse, Array]:
+) -> tuple[Array, Array]:
+    """`refresh_inverse`'s common case without control flow: `(M, accepted)`.
+
+    When `accepted`, M equals what `refresh_inverse` returns (same operations); otherwise call
+    `refresh_inverse`. Lets a solver keep its per-iteration loop free of nested control flow,
+    which on CPU costs more than the arithmetic at small d.
+    """
+    # A cruder acceptance than `refresh_inverse`'s, with few reductions (each is a separate
+    # kernel on CPU): x0 = M_prev 1 > 0 and ||R0||_inf <= tol certify the domain
+    # (B x0 = (I - R0) 1 > 0) and bound the new residual by ||R0^2|| <= tol^2. M1 is the same.
+    d = A.shape[-1]
+    eye = jnp.eye(d, dtype=A.dtype)
+    R0 = eye - (s * eye - A) @ previous
+    M = previous + previous @ R0
+    rows = jnp.concatenate([jnp.abs(R0), previous], axis=-2) @ jnp.ones(d, A.dtype)
+    checks = jnp.concatenate([rows[..., :d] <= tol, rows[..., d:] > 0], axis=-1)
+    return M, jnp.all(checks, axis=-1)
+
+
+def refresh_inverse(
+    A: Array, s: Array, previous: Array, tol: float | Array = NS_TOL
+) -> DomainInverse:
     """Inverse of s I - A from the inverse at a nearby point, with a domain certificate.
 
     Newton–Schulz steps from `previous`: one in the common case (accepted when the residual of
@@ -152,21 +195,7 @@ def refresh_inverse_bounded(
     eye = jnp.eye(A.shape[-1], dtype=A.dtype)
     B = s * eye - A
     P = A / s
-    # The common case, straight-line: one step from the previous inverse. M1 = M0 + M0 R0 has
-    # residual R0^2, and |R0^2| <= |R0|^2 entrywise, so two matrix-vector products bound its
-    # row-sum norm; near a DAG R0 is nilpotent-like and the bound is tiny even when ||R0|| >= 1.
-    R0 = eye - B @ previous
-    abs_R0 = jnp.abs(R0)
-    res = jnp.max(jnp.sum(abs_R0, axis=-1), axis=-1)
-    M = previous + previous @ R0
-    ones = jnp.ones(A.shape[-1], A.dtype)
-    bound_rows = abs_R0 @ (abs_R0 @ ones)  # >= row sums of |I - B M1|
-    bound = jnp.max(bound_rows, axis=-1)
-    x0, x1 = jnp.sum(previous, axis=-1), jnp.sum(M, axis=-1)
-    certified = (jnp.all(x0 > 0) & jnp.all(jnp.sum(R0, axis=-1) < 1)) | (  # B x0 = (I - R0) 1
-        jnp.all(x1 > 0) & jnp.all(B @ x1 > 0)
-    )
-    fast = certified & (bound <= tol * tol)
+    M, fast, certified, res = _one_step(A, s, previous, tol)
 
     def done(res, certified, shrunk):
         return certified & ((res <= tol) | (~shrunk & (res < 0.5)))
@@ -189,64 +218,7 @@ def refresh_inverse_bounded(
     M, _, ok, _, series_used, _ = jax.lax.while_loop(
         again, attempt, (M, res, certified, jnp.ones((), jnp.int32), false, true)
     )
-    # The bound holds for the straight-line step; after extra passes none is kept (+inf).
-    rows = jnp.where(fast, bound_rows, jnp.inf)
-    return DomainInverse(M, ok, series_used), rows
-
-
-def refresh_inverse(
-    A: Array, s: Array, previous: Array, tol: float | Array = NS_TOL
-) -> DomainInverse:
-    """Inverse of s I - A from the inverse at a nearby point, with a domain certificate.
-
-    See `refresh_inverse_bounded` (this drops its residual bound).
-    """
-    return refresh_inverse_bounded(A, s, previous, tol)[0]
-
-
-class InverseAnchor(NamedTuple):
-    """Where the maintained inverse M was last refreshed, to reuse it without a product.
-
-    At a new point A' the residual I - (s I - A') M = R + (A' - A) M, so its row sums are at
-    most `residual + |A' - A| row_abs` (a matrix-vector product). When that bound is <= tol^2,
-    M is as accurate at A' as a fresh Newton–Schulz step is required to be, and, because
-    x = M 1 > 0 gives (s I - A') x = (I - R') 1 > 0, it also certifies A' in the domain.
-    """
-
-    A: Array  # (d, d) W∘W at the refresh
-    residual: Array  # (d,) bound on the row sums of |I - (s I - A) M| there (+inf: unknown)
-    row_abs: Array  # (d,) |M| 1
-    positive: Array  # () bool, M 1 > 0 (the certificate vector)
-
-
-def anchor_from(A: Array, M: Array, residual: Array) -> InverseAnchor:
-    """The anchor of inverse M of s I - A, whose residual row sums are bounded by `residual`."""
-    return InverseAnchor(
-        A, residual, jnp.sum(jnp.abs(M), axis=-1), jnp.all(jnp.sum(M, axis=-1) > 0, axis=-1)
-    )
-
-
-def anchored_residual(A: Array, anchor: InverseAnchor) -> Array:
-    """Bound on ||I - (s I - A) M||_inf for the anchored M at the new point A (O(d^2))."""
-    rows = anchor.residual + jnp.abs(A - anchor.A) @ anchor.row_abs
-    return jnp.where(anchor.positive, jnp.max(rows, axis=-1), jnp.inf)
-
-
-def polish_inverse(A: Array, s: Array, M: Array, steps: int = 2) -> tuple[Array, Array]:
-    """`steps` unconditional Newton–Schulz steps; returns (M, residual row-sum bound (d,)).
-
-    For an M whose residual norm is below 1 (as the solver keeps it), each step squares it.
-    """
-    eye = jnp.eye(A.shape[-1], dtype=A.dtype)
-    B = s * eye - A
-    ones = jnp.ones(A.shape[-1], A.dtype)
-    rows = jnp.full(A.shape[:-1], jnp.inf, A.dtype)
-    for _ in range(steps):
-        R = eye - B @ M
-        abs_R = jnp.abs(R)
-        M = M + M @ R
-        rows = abs_R @ (abs_R @ ones)
-    return M, rows
+    return DomainInverse(M, ok, series_used)
 
 
 def neumann_inverse(A: Array, s: Array, tol: float | Array = NS_TOL) -> DomainInverse:

@@ -125,7 +125,6 @@ class PathState(NamedTuple):
     sigma: Array  # (d,) noise scale(s) at W (all equal for EV, ones for l2)
     G: Array  # (d, d) cov (I - W), shared by the gradient and the sigma update
     M: Array  # (d, d) (s I - W∘W)^{-1}, certified
-    anchor: acyclicity.InverseAnchor  # where M was last refreshed (reused while accurate)
     adam_m: Array  # (d, d)
     adam_v: Array  # (d, d)
     it: Array  # () int32, iterations taken in this stage attempt
@@ -149,7 +148,6 @@ class PathState(NamedTuple):
     stage_stop: Array  # (T,) int32 STOP_* of each stage
     total_iters: Array  # () int32, all iterations including restarted attempts
     rebuilds: Array  # () int32, iterations where the inverse was rebuilt from scratch
-    refreshes: Array  # () int32, iterations that updated the inverse (matrix products)
     support_stopped: Array  # () bool, the last stage ended on `patience`
     support: Array  # (d, d) bool, {|W| > support_threshold} at the previous checkpoint
     stable: Array  # () int32, consecutive checkpoints of the last stage with that support
@@ -169,7 +167,6 @@ class PathInfo(NamedTuple):
     #                     checkpoints of unchanged support), 1 iteration budget, 2 lr < 1e-16
     total_iterations: Array  # () int32, including restarted attempts
     rebuilds: Array  # () int32, inverse rebuilt from scratch (diagnostic)
-    refreshes: Array  # () int32, iterations that updated the inverse (the others reused it)
     support_stop: Array  # () bool, the last stage ended on an unchanged support (`patience`)
     failed: Array  # () bool, more than max_restarts restarts in a stage (or, from `colide` /
     #                `dagma`, non-finite numbers)
@@ -254,13 +251,11 @@ def _begin_stage(
     )
     G, _ = scores.residual_moments(W0, problem.cov)
     zeros = jnp.zeros_like(W0)
-    unknown = jnp.full(W0.shape[:-1], jnp.inf, dtype)  # the first step refreshes the inverse
     return state._replace(
         W=W0,
         sigma=sigma0,
         G=G,
         M=inv.inverse,
-        anchor=acyclicity.anchor_from(A0, inv.inverse, unknown),
         support=jnp.abs(W0) > hyper.support_threshold,
         stable=jnp.zeros((), jnp.int32),
         adam_m=zeros,
@@ -297,7 +292,6 @@ def _pending(problem: Problem, hyper: Hyperparameters, config: PathConfig) -> Pa
         sigma=problem.sigma_init,
         G=problem.cov,
         M=jnp.eye(d, dtype=dtype),
-        anchor=acyclicity.anchor_from(W0, jnp.eye(d, dtype=dtype), jnp.full((d,), jnp.inf, dtype)),
         adam_m=W0,
         adam_v=W0,
         it=zero_i,
@@ -321,7 +315,6 @@ def _pending(problem: Problem, hyper: Hyperparameters, config: PathConfig) -> Pa
         stage_stop=jnp.full((T,), STOP_NONE, jnp.int32),
         total_iters=zero_i,
         rebuilds=zero_i,
-        refreshes=zero_i,
         support_stopped=jnp.zeros((), bool),
         support=jnp.zeros((d, d), bool),
         stable=zero_i,
@@ -353,42 +346,26 @@ def step(
 
     backtrack = state.s > _S_RESTART
     W_new = W - state.lr * direction
-    A_new = W_new * W_new
-    tol2 = hyper.inverse_tol * hyper.inverse_tol
-    # Reuse M when it is provably as accurate at W_new as a refreshed one must be (no matrix
-    # product; also certifies the domain, see `acyclicity.InverseAnchor`); otherwise refresh it
-    # (a loop of at most one trip, so that under vmap only members that need it pay).
-    reuse = acyclicity.anchored_residual(A_new, state.anchor) <= tol2
-    no_rows = jnp.full(W.shape[:-1], jnp.inf, W.dtype)
-    kept = acyclicity.DomainInverse(M, reuse, jnp.zeros((), bool))
-
-    def refresh(c):
-        inv, rows = acyclicity.refresh_inverse_bounded(A_new, state.s, M, hyper.inverse_tol)
-        return jnp.ones((), bool), inv, rows
-
-    _, inv, rows = jax.lax.while_loop(lambda c: ~c[0], refresh, (reuse, kept, no_rows))
+    inv = acyclicity.refresh_inverse(W_new * W_new, state.s, M, hyper.inverse_tol)
 
     def again(c):
-        lr, _, inv, _, _ = c
+        lr, _, inv, _ = c
         return ~inv.ok & backtrack & (lr > _LR_FLOOR)
 
     def retry(c):
-        lr, _, _, _, n = c
+        lr, _, _, n = c
         lr = 0.5 * lr
         W_try = W - lr * direction
-        inv, rows = acyclicity.refresh_inverse_bounded(W_try * W_try, state.s, M, hyper.inverse_tol)
-        return lr, W_try, inv, rows, n + 1
+        inv = acyclicity.refresh_inverse(W_try * W_try, state.s, M, hyper.inverse_tol)
+        return lr, W_try, inv, n + 1
 
-    lr, W_new, inv, rows, halvings = jax.lax.while_loop(
-        again, retry, (state.lr, W_new, inv, rows, jnp.zeros((), jnp.int32))
+    lr, W_new, inv, halvings = jax.lax.while_loop(
+        again, retry, (state.lr, W_new, inv, jnp.zeros((), jnp.int32))
     )
     accepted = inv.ok
-    refreshed = accepted & ~(reuse & (halvings == 0))
     underflow = ~accepted & backtrack
     status = jnp.where(accepted, RUNNING, jnp.where(underflow, STAGE_DONE, RESTART))
     W_out = jnp.where(accepted, W_new, W)
-    fresh_anchor = acyclicity.anchor_from(W_new * W_new, inv.inverse, rows)
-    anchor = jax.tree.map(lambda a, b: jnp.where(refreshed, a, b), fresh_anchor, state.anchor)
     G, r = scores.residual_moments(W_out, problem.cov)
     sigma = scores.noise_update(problem.variant, r, problem.sigma_min)
     new = state._replace(
@@ -396,7 +373,6 @@ def step(
         sigma=sigma,
         G=G,
         M=jnp.where(accepted, inv.inverse, M),
-        anchor=anchor,
         adam_m=adam_m,
         adam_v=adam_v,
         it=it,
@@ -405,9 +381,56 @@ def step(
         stop=jnp.where(underflow, STOP_LR_UNDERFLOW, state.stop).astype(jnp.int32),
         total_iters=state.total_iters + 1,
         rebuilds=state.rebuilds + inv.rebuilt,
-        refreshes=state.refreshes + refreshed,
     )
     return new, StepInfo(accepted, halvings, inv.rebuilt)
+
+
+def _fast_steps(state: PathState, problem: Problem, hyper: Hyperparameters, end) -> PathState:
+    """`step` repeated while its common case holds, as a loop without nested control flow.
+
+    The common case: the step stays in the domain and one Newton–Schulz step refreshes the
+    inverse (`acyclicity.refresh_inverse_fast`). The loop stops *before* committing a step
+    that is not the common case (the caller then runs the general `step`), or at `end`.
+    Nested `while_loop`s in a loop body cost more than the O(d^3) arithmetic on CPU at
+    d <= 100, so this loop is where the iterations run.
+    """
+    mu = hyper.mu[state.stage]
+    b1, b2, lr, s = hyper.beta1, hyper.beta2, state.lr, state.s
+
+    def cond(c):
+        return c[-1] & (c[-2] < end)
+
+    def body(c):
+        W, sigma, G, M, m, v, it, _ = c
+        grad = objective_grad(W, sigma, G, M, problem, mu)
+        it1 = it + 1
+        t = it1.astype(W.dtype)
+        m1 = b1 * m + (1 - b1) * grad
+        v1 = b2 * v + (1 - b2) * grad * grad
+        direction = (m1 / (1 - b1**t)) / (jnp.sqrt(v1 / (1 - b2**t)) + _ADAM_EPS)
+        W1 = W - lr * direction
+        M1, ok = acyclicity.refresh_inverse_fast(W1 * W1, s, M, hyper.inverse_tol)
+        D1 = jnp.eye(W.shape[-1], dtype=W.dtype) - W1
+        G1 = problem.cov @ D1
+        # r_j = sum_k D_kj G_kj as a product with ones (a reduction is a slower kernel on CPU)
+        r = jnp.ones(W.shape[-1], W.dtype) @ (D1 * G1)
+        sigma1 = scores.noise_update(problem.variant, r, problem.sigma_min)
+        new = (W1, sigma1, G1, M1, m1, v1, it1)
+        old = (W, sigma, G, M, m, v, it)
+        return (*(jnp.where(ok, a, b) for a, b in zip(new, old, strict=True)), ok)
+
+    start = (state.W, state.sigma, state.G, state.M, state.adam_m, state.adam_v, state.it)
+    W, sigma, G, M, m, v, it, _ = jax.lax.while_loop(cond, body, (*start, state.status == RUNNING))
+    return state._replace(
+        W=W,
+        sigma=sigma,
+        G=G,
+        M=M,
+        adam_m=m,
+        adam_v=v,
+        it=it,
+        total_iters=state.total_iters + (it - state.it),
+    )
 
 
 def _select(pred, a: PathState, b: PathState) -> PathState:
@@ -421,17 +444,6 @@ def advance(
     T = config.num_stages
     budget = _stage_budget(hyper, config, state.stage)
     at_check = state.status == RUNNING
-    # Polish the (possibly reused) inverse: the objective change below uses it for h.
-    A = state.W * state.W
-    M_pol, rows = acyclicity.polish_inverse(A, state.s, state.M)
-    state = state._replace(
-        M=jnp.where(at_check, M_pol, state.M),
-        anchor=jax.tree.map(
-            lambda a, b: jnp.where(at_check, a, b),
-            acyclicity.anchor_from(A, M_pol, rows),
-            state.anchor,
-        ),
-    )
     mu = hyper.mu[state.stage]
     obj = objective(state.W, state.sigma, problem, mu, state.s)
     slot = jnp.clip(
@@ -507,7 +519,17 @@ def _chunk(
     def keep_going(s):
         return (s.status == RUNNING) & (s.it < end)
 
-    state = jax.lax.while_loop(keep_going, lambda s: step(s, problem, hyper, config)[0], state)
+    def general_step(c):
+        return step(c[0], problem, hyper, config)[0], jnp.zeros((), bool)
+
+    def body(s):
+        s = _fast_steps(s, problem, hyper, end)
+        # The fast loop stopped before `end`: one general step (slow inverse refresh,
+        # backtracking, restart), in a loop of at most one trip so that it costs nothing
+        # otherwise (also under vmap, unless some member needs it).
+        return jax.lax.while_loop(lambda c: c[1], general_step, (s, keep_going(s)))[0]
+
+    state = jax.lax.while_loop(keep_going, body, state)
     return advance(state, problem, hyper, config)
 
 
@@ -539,7 +561,6 @@ def info(state: PathState) -> PathInfo:
         stop_reason=state.stage_stop,
         total_iterations=state.total_iters,
         rebuilds=state.rebuilds,
-        refreshes=state.refreshes,
         support_stop=state.support_stopped,
         failed=state.status == FAILED,
     )
