@@ -157,8 +157,10 @@ def dagma(
     """DAGMA with the least-squares score 1/2 ||X - X W||_F^2 / n (same solver as `colide`).
 
     Arguments as in `colide` (there is no noise scale in the score). The defaults are the
-    `dagma` package's `DagmaLinear.fit` defaults, with `lambda1=0.05`. `noise_scale` holds the
-    plug-in residual standard deviations sqrt(r_j) at the learned W (not part of the score).
+    `dagma` package's `DagmaLinear.fit` defaults, with `lambda1=0.05`, except that the last
+    stage also stops on a stable support (`patience=5`; `patience=0` is the package's rule).
+    `noise_scale` holds the plug-in residual standard deviations sqrt(r_j) at the learned W
+    (not part of the score).
     """
     return _fit(X, "l2", lambda1, dict(locals(), sigma_min=None))
 
