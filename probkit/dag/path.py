@@ -149,6 +149,8 @@ class Hyperparameters(NamedTuple):
     max_iter: Array  # () int32 iteration budget of the last stage
     checkpoint: Array  # () int32 iterations between convergence checks
     inverse_tol: Array  # () residual tolerance of the maintained inverse (see `acyclicity`)
+    patience: Array  # () int32 last stage: checkpoints of unchanged support that end it (0 off)
+    support_threshold: Array  # () |W| above which an entry counts as an edge for `patience`
 
 
 class PathState(NamedTuple):
@@ -211,6 +213,9 @@ class PathState(NamedTuple):
     stage_stop: Array  # (T,) int32 STOP_* of each stage
     total_iters: Array  # () int32, all iterations including restarted attempts
     rebuilds: Array  # () int32, iterations where the inverse was rebuilt from scratch
+    support_stopped: Array  # () bool, the last stage ended on `patience`
+    support: Array  # (d, d) bool, {|W| > support_threshold} at the previous checkpoint
+    stable: Array  # () int32, consecutive checkpoints of the last stage with that support
 
 
 class StepInfo(NamedTuple):
@@ -244,9 +249,11 @@ class PathInfo(NamedTuple):
     iterations: Array  # (T,) int32 per stage (final attempt)
     restarts: Array  # (T,) int32 per stage
     s: Array  # (T,) final s per stage
-    stop_reason: Array  # (T,) int32: 0 converged (tol), 1 iteration budget, 2 lr < 1e-16
+    stop_reason: Array  # (T,) int32: 0 converged (tol, or in the last stage `patience`
+    #                     checkpoints of unchanged support), 1 iteration budget, 2 lr < 1e-16
     total_iterations: Array  # () int32, including restarted attempts
     rebuilds: Array  # () int32, inverse rebuilt from scratch (diagnostic)
+    support_stop: Array  # () bool, the last stage ended on an unchanged support (`patience`)
     failed: Array  # () bool, more than max_restarts restarts in a stage (or, from `colide` /
     #                `dagma`, non-finite numbers)
 
@@ -335,6 +342,8 @@ def _begin_stage(
         sigma=sigma0,
         G=G,
         M=inv.inverse,
+        support=jnp.abs(W0) > hyper.support_threshold,
+        stable=jnp.zeros((), jnp.int32),
         adam_m=zeros,
         adam_v=zeros,
         it=jnp.zeros((), jnp.int32),
@@ -392,6 +401,9 @@ def _pending(problem: Problem, hyper: Hyperparameters, config: PathConfig) -> Pa
         stage_stop=jnp.full((T,), STOP_NONE, jnp.int32),
         total_iters=zero_i,
         rebuilds=zero_i,
+        support_stopped=jnp.zeros((), bool),
+        support=jnp.zeros((d, d), bool),
+        stable=zero_i,
     )
 
 
@@ -459,6 +471,54 @@ def step(
     return new, StepInfo(accepted, halvings, inv.rebuilt)
 
 
+def _fast_steps(state: PathState, problem: Problem, hyper: Hyperparameters, end) -> PathState:
+    """`step` repeated while its common case holds, as a loop without nested control flow.
+
+    The common case: the step stays in the domain and one Newton–Schulz step refreshes the
+    inverse (`acyclicity.refresh_inverse_fast`). The loop stops *before* committing a step
+    that is not the common case (the caller then runs the general `step`), or at `end`.
+    Nested `while_loop`s in a loop body cost more than the O(d^3) arithmetic on CPU at
+    d <= 100, so this loop is where the iterations run.
+    """
+    mu = hyper.mu[state.stage]
+    b1, b2, lr, s = hyper.beta1, hyper.beta2, state.lr, state.s
+
+    def cond(c):
+        return c[-1] & (c[-2] < end)
+
+    def body(c):
+        W, sigma, G, M, m, v, it, _ = c
+        grad = objective_grad(W, sigma, G, M, problem, mu)
+        it1 = it + 1
+        t = it1.astype(W.dtype)
+        m1 = b1 * m + (1 - b1) * grad
+        v1 = b2 * v + (1 - b2) * grad * grad
+        direction = (m1 / (1 - b1**t)) / (jnp.sqrt(v1 / (1 - b2**t)) + _ADAM_EPS)
+        W1 = W - lr * direction
+        M1, ok = acyclicity.refresh_inverse_fast(W1 * W1, s, M, hyper.inverse_tol)
+        D1 = jnp.eye(W.shape[-1], dtype=W.dtype) - W1
+        G1 = problem.cov @ D1
+        # r_j = sum_k D_kj G_kj as a product with ones (a reduction is a slower kernel on CPU)
+        r = jnp.ones(W.shape[-1], W.dtype) @ (D1 * G1)
+        sigma1 = scores.noise_update(problem.variant, r, problem.sigma_min)
+        new = (W1, sigma1, G1, M1, m1, v1, it1)
+        old = (W, sigma, G, M, m, v, it)
+        return (*(jnp.where(ok, a, b) for a, b in zip(new, old, strict=True)), ok)
+
+    start = (state.W, state.sigma, state.G, state.M, state.adam_m, state.adam_v, state.it)
+    W, sigma, G, M, m, v, it, _ = jax.lax.while_loop(cond, body, (*start, state.status == RUNNING))
+    return state._replace(
+        W=W,
+        sigma=sigma,
+        G=G,
+        M=M,
+        adam_m=m,
+        adam_v=v,
+        it=it,
+        total_iters=state.total_iters + (it - state.it),
+    )
+
+
 def _select(pred, a: PathState, b: PathState) -> PathState:
     return jax.tree.map(lambda x, y: jnp.where(pred, x, y), a, b)
 
@@ -479,6 +539,15 @@ def advance(
     change = _objective_change(state, problem, mu)
     # As in the reference, the first checkpoint of an attempt compares against "infinity".
     converged = (state.it > hyper.checkpoint) & (jnp.abs(change / state.obj_prev) <= hyper.tol)
+    # Last stage: the output is the thresholded support; once it has not changed for
+    # `patience` checkpoints the stage has converged for that purpose (off when tol = 0).
+    is_last = state.stage == T - 1
+    support = jnp.abs(state.W) > hyper.support_threshold
+    same = jnp.all(support == state.support)
+    stable = jnp.where(at_check & is_last, jnp.where(same, state.stable + 1, 0), state.stable)
+    support_done = is_last & (hyper.patience > 0) & (hyper.tol > 0) & (stable >= hyper.patience)
+    support_stopped = at_check & support_done & ~converged
+    converged = converged | support_done
     exhausted = state.it >= budget
     done_now = at_check & (converged | exhausted)
     stop = jnp.where(done_now, jnp.where(converged, STOP_CONVERGED, STOP_MAX_ITER), state.stop)
@@ -492,6 +561,9 @@ def advance(
         gradh_check=jnp.where(at_check, 2.0 * state.W * state.M.T, state.gradh_check),
         status=status.astype(jnp.int32),
         stop=stop.astype(jnp.int32),
+        support=jnp.where(at_check, support, state.support),
+        stable=stable.astype(jnp.int32),
+        support_stopped=state.support_stopped | support_stopped,
     )
 
     stage_done = state.status == STAGE_DONE
@@ -533,7 +605,17 @@ def _chunk(
     def keep_going(s):
         return (s.status == RUNNING) & (s.it < end)
 
-    state = jax.lax.while_loop(keep_going, lambda s: step(s, problem, hyper, config)[0], state)
+    def general_step(c):
+        return step(c[0], problem, hyper, config)[0], jnp.zeros((), bool)
+
+    def body(s):
+        s = _fast_steps(s, problem, hyper, end)
+        # The fast loop stopped before `end`: one general step (slow inverse refresh,
+        # backtracking, restart), in a loop of at most one trip so that it costs nothing
+        # otherwise (also under vmap, unless some member needs it).
+        return jax.lax.while_loop(lambda c: c[1], general_step, (s, keep_going(s)))[0]
+
+    state = jax.lax.while_loop(keep_going, body, state)
     return advance(state, problem, hyper, config)
 
 
@@ -565,6 +647,7 @@ def info(state: PathState) -> PathInfo:
         stop_reason=state.stage_stop,
         total_iterations=state.total_iters,
         rebuilds=state.rebuilds,
+        support_stop=state.support_stopped,
         failed=state.status == FAILED,
     )
 

@@ -72,3 +72,29 @@ def test_float32_inverse_is_accurate_to_its_precision():
     assert out.inverse.dtype == jnp.float32 and bool(out.ok)
     # cond(I - A) ~ 1e2 here: float32 gives ~1e-5 relative accuracy
     assert np.allclose(out.inverse, exact, rtol=1e-4, atol=1e-4 * np.abs(exact).max())
+
+
+def test_fast_refresh_accepts_only_certified_points_and_agrees_with_the_general_one(x64):
+    """The solver's straight-line common case: same M as `refresh_inverse` when it accepts."""
+    fast = jax.jit(acyclicity.refresh_inverse_fast)
+    rng = np.random.default_rng(11)
+    s, d = 0.9, 8
+    accepted = rejected = 0
+    for rho in (0.3, 0.9, 0.99, 0.999):
+        A, _ = _scaled(rng, d, rho, s)
+        prev = fresh(A, jnp.asarray(s)).inverse
+        for step in (1e-4, 1e-2, 0.3, 3.0):  # small moves are accepted, large ones are not
+            A2 = A * (1 + step * rng.uniform(0, 1, (d, d)))
+            M, ok = fast(A2, jnp.asarray(s), prev, 0.1)
+            inside = np.max(np.abs(np.linalg.eigvals(np.asarray(A2)))) < s
+            if bool(ok):
+                accepted += 1
+                assert inside  # the certificate never accepts a point outside the domain
+                general = refresh(A2, jnp.asarray(s), prev)
+                assert bool(general.ok) and np.array_equal(M, general.inverse)
+                exact = np.linalg.inv(s * np.eye(d) - np.asarray(A2))
+                assert np.max(np.abs(np.eye(d) - (s * np.eye(d) - A2) @ M).sum(1)) <= 0.01
+                assert np.allclose(M, exact, rtol=0.05, atol=0.01 * np.abs(exact).max())
+            else:
+                rejected += 1
+    assert accepted >= 4 and rejected >= 4

@@ -258,3 +258,17 @@ def test_bad_options_are_clear_errors():
         dag.colide(X, sigma_min=0.0)
     with pytest.raises(TypeError, match="max_iter"):
         dag.dagma(X, max_iter=1.5)
+
+
+def test_patience_ends_the_last_stage_once_the_support_is_stable(ev_data):
+    X = ev_data[2][5]
+    quick = dag.colide(X, "ev", patience=2)  # the unbatched program again (patience is data)
+    full = dag.colide(X, "ev", patience=0)  # the reference rule only
+    it_q, it_f = np.asarray(quick.info.iterations), np.asarray(full.info.iterations)
+    assert np.array_equal(it_q[:-1], it_f[:-1])  # warm stages are untouched
+    assert bool(quick.info.support_stop) and not bool(full.info.support_stop)
+    assert int(quick.info.stop_reason[-1]) == 0 and bool(quick.converged)
+    assert 2000 <= it_q[-1] < it_f[-1]
+    assert jnp.array_equal(quick.adjacency, full.adjacency)  # the same graph, sooner
+    with pytest.raises(ValueError, match="patience"):
+        dag.colide(X, patience=-1)
