@@ -151,8 +151,9 @@ def first_calls(setup: str, call: str, cache_dir: str | None) -> dict:
     return _python(code)
 
 
-def main(quick: bool = False) -> str:
-    repeats = 3 if quick else 5
+def main(quick: bool = False, repeats: int | None = None, call_repeats: int | None = None) -> str:
+    repeats = repeats or (3 if quick else 5)
+    call_repeats = call_repeats or repeats
     imports = []
     for module in MODULES:
         times = [import_time(module) for _ in range(repeats)]
@@ -162,7 +163,7 @@ def main(quick: bool = False) -> str:
     entries = list(ENTRY_POINTS.items())[:2] if quick else ENTRY_POINTS.items()
     for name, (setup, call) in entries:
         cold, fill, warm, second = [], [], [], []
-        for _ in range(repeats):
+        for _ in range(call_repeats):
             r = first_calls(setup, call, None)
             cold.append(r["first"])
             second.append(r["second"])
@@ -176,7 +177,8 @@ def main(quick: bool = False) -> str:
         [
             "## Startup: import and first-call latency (benchmarks/startup.py)",
             "",
-            f"Every number is the median of {repeats} fresh Python processes. Machine:",
+            f"Every number is the median of fresh Python processes ({repeats} per import,",
+            f"{call_repeats} per first-call column). Machine:",
             f"{machine()}; shared with other jobs while this ran (timings are noisy). Versions:",
             f"{versions('numpyro', 'blackjax')}.",
             "",
@@ -214,5 +216,10 @@ def main(quick: bool = False) -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    main(parser.parse_args().quick)
+    parser.add_argument("--quick", action="store_true", help="two entry points, 3 processes")
+    parser.add_argument("--repeats", type=int, default=None, help="processes per import (5)")
+    parser.add_argument(
+        "--call-repeats", type=int, default=None, help="processes per first-call column (5)"
+    )
+    args = parser.parse_args()
+    main(args.quick, args.repeats, args.call_repeats)

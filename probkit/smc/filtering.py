@@ -203,6 +203,7 @@ def _run(key, model, params, ys, config, history, progress_bar):
             lambda v: jnp.zeros((T, *v.shape), v.dtype).at[0].set(v),
             (state0.particles, state0.log_weights, info0.ancestors),
         )
+        hist0 = sharding_mod.constrain(hist0, sharding, axis=1)  # (T, N, ...): split N
     (state, last_ancestors, hist), out = progress.scan(
         body,
         (state0, info0.ancestors, hist0),
