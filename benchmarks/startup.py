@@ -109,14 +109,15 @@ ENTRY_POINTS = {
 }
 
 
-def _python(code: str, env: dict | None = None) -> dict:
+def _python(code: str, env: dict | None = None):
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        check=True,
         env={**os.environ, **(env or {})},
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark process failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
