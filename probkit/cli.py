@@ -29,6 +29,18 @@ def main(argv: list[str] | None = None) -> int:
     tour.add_argument("names", nargs="*", help="run only these examples (file stems)")
     tour.add_argument("--out", default="out", help="folder for figures (default: out)")
     tour.add_argument("--examples", default=None, help="examples folder")
+    tour.add_argument(
+        "--compile-cache",
+        metavar="DIR",
+        default=None,
+        help="JAX persistent compilation cache folder (default: $PROBKIT_COMPILATION_CACHE, "
+        "else $XDG_CACHE_HOME/probkit/jax or ~/.cache/probkit/jax)",
+    )
+    tour.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="do not use the persistent compilation cache (also: PROBKIT_COMPILATION_CACHE=0)",
+    )
     bench = sub.add_parser("bench", help="run benchmarks against peer libraries")
     bench.add_argument("areas", nargs="*", help="benchmark areas (default: all)")
     args = parser.parse_args(argv)
@@ -37,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         from probkit.core import prng
 
         prng.use_unrolled_threefry_on_cpu(True)  # the tour owns its process (same bits, faster)
+        cache = tour_mod.compilation_cache_dir(
+            args.compile_cache, enabled=not args.no_compile_cache
+        )
+        if cache is not None:  # a second tour loads its programs instead of compiling them
+            tour_mod.enable_compilation_cache(cache)
 
         try:
             rows = tour_mod.run(args.names or None, args.out, args.examples)

@@ -8,6 +8,11 @@ An example is a script `examples/<name>.py` that defines
 and, for standalone use, `if __name__ == "__main__": ...`. The tour discovers scripts that define
 `tour`, runs them in `order`, writes their figures under `out/`, and prints one table row each:
 method, what it computed, the key number, and seconds. Nothing needs registering elsewhere.
+
+The `probkit tour` command (an application that owns its process) turns on JAX's persistent
+compilation cache (`enable_compilation_cache`), in `compilation_cache_dir()`, so that a second
+tour loads its compiled programs instead of compiling them again; `--no-compile-cache` or
+`PROBKIT_COMPILATION_CACHE=0` turns it off. Importing this module changes nothing.
 """
 
 import dataclasses
@@ -17,7 +22,18 @@ import pathlib
 import time
 import traceback
 
-__all__ = ["TourResult", "discover", "find_examples", "run"]
+__all__ = [
+    "CACHE_ENV",
+    "TourResult",
+    "compilation_cache_dir",
+    "discover",
+    "enable_compilation_cache",
+    "find_examples",
+    "run",
+]
+
+CACHE_ENV = "PROBKIT_COMPILATION_CACHE"  # "0"/"off"/"false"/"no": no cache; else a directory
+_OFF = ("0", "off", "false", "no")
 
 
 @dataclasses.dataclass
@@ -50,6 +66,44 @@ def find_examples(path: str | os.PathLike | None = None) -> pathlib.Path:
     raise FileNotFoundError(
         "could not find the examples folder; run from a probkit checkout or pass --examples DIR"
     )
+
+
+def compilation_cache_dir(
+    path: str | os.PathLike | None = None, *, enabled: bool = True, environ=None
+) -> pathlib.Path | None:
+    """Where the tour keeps compiled programs, or None for no persistent cache.
+
+    None when `enabled` is False or $PROBKIT_COMPILATION_CACHE is "0"/"off"/"false"/"no";
+    otherwise `path`, else that variable when it names a directory, else
+    `$XDG_CACHE_HOME/probkit/jax` (default `~/.cache/probkit/jax`).
+    """
+    environ = os.environ if environ is None else environ
+    env = environ.get(CACHE_ENV, "").strip()
+    if not enabled or env.lower() in _OFF:
+        return None
+    if path is not None:
+        return pathlib.Path(path)
+    if env:
+        return pathlib.Path(env)
+    base = environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
+    return pathlib.Path(base) / "probkit" / "jax"
+
+
+def enable_compilation_cache(path: str | os.PathLike) -> pathlib.Path:
+    """Turn on JAX's persistent compilation cache in `path` (created), for every program.
+
+    Process-wide JAX settings, for applications that own their process (the tour): sets
+    `jax_compilation_cache_dir` and caches programs whatever their compile time
+    (`jax_persistent_cache_min_compile_time_secs = 0`; JAX's default caches only those taking
+    over a second to compile). Returns the directory.
+    """
+    import jax
+
+    path = pathlib.Path(path).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    return path
 
 
 def _load(path: pathlib.Path):

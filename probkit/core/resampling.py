@@ -3,10 +3,10 @@
 Each scheme is a `Resampler` with two pure functions:
 
 * `resample(key, log_weights, num_samples) -> ancestors` — the usual scheme; ancestors are
-  `int32` indices of shape `(num_samples,)`, not necessarily in random order. Residual
-  resampling is blackjax's. Systematic, stratified and multinomial are ours: blackjax's use
-  `jnp.cumsum` and a binary search per point, which we measured 5x slower on CPU at N = 10^4
-  than a tree-shaped cumulative sum and (systematic) a histogram of the interval ends.
+  `int32` indices of shape `(num_samples,)`, not necessarily in random order. Written here
+  rather than taken from blackjax (whose schemes use `jnp.cumsum` and a binary search per
+  point, which we measured 5x slower on CPU at N = 10^4 than a tree-shaped cumulative sum and,
+  for systematic, a histogram of the interval ends; importing blackjax also costs ~0.5 s).
 * `conditional(key, log_weights, ref_ancestor) -> ancestors` — conditional resampling for
   conditional SMC: the returned `(N,)` vector has `ancestors[0] == ref_ancestor` (the reference
   particle lives at index 0) and the other entries follow the scheme's law *given* that. For
@@ -24,7 +24,6 @@ error (inside compiled code, where nothing can raise, a NaN weight counts as -in
 from collections.abc import Callable
 from typing import NamedTuple
 
-import blackjax.smc.resampling as _bj
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -104,9 +103,24 @@ def _multinomial(key: PRNGKey, log_weights: ArrayLike, num_samples: int | None =
 
 
 def _residual(key: PRNGKey, log_weights: ArrayLike, num_samples: int | None = None) -> Array:
+    # floor(M w_j) deterministic copies of j, in index order, then the R = M - sum floor(M w)
+    # remaining slots filled with i.i.d. draws from the residual weights M w_j - floor(M w_j).
+    # The draws are i.i.d. (unsorted uniforms), so taking the first R of M needs no shuffle.
     lw = jnp.asarray(log_weights)
-    m = lw.shape[0] if num_samples is None else num_samples
-    return _bj.residual(key, _w.normalize(lw), m).astype(jnp.int32)
+    n = lw.shape[0]
+    m = n if num_samples is None else num_samples
+    nw = m * _w.normalize(lw)
+    det = jnp.floor(nw).astype(jnp.int32)
+    num_det = jnp.sum(det)
+    draws = _inverse_cdf(
+        cumulative_weights(nw - det), jax.random.uniform(key, (m,), dtype=nw.dtype)
+    )
+    det_idx = jnp.repeat(
+        jnp.arange(n + 1, dtype=jnp.int32),
+        jnp.concatenate([det, (m - num_det)[None]]),
+        total_repeat_length=m,
+    )
+    return jnp.where(jnp.arange(m) < num_det, det_idx, draws)
 
 
 def _inverse_cdf(cumsum: Array, u: Array) -> Array:

@@ -207,7 +207,7 @@ def _run(key, model, params, ys, config, history, progress_bar):
     )
 
     def body(carry, inp):
-        st, _ = carry
+        st, _, hist = carry
         k, y, t = inp
         st, info = step(
             k,
@@ -222,15 +222,25 @@ def _run(key, model, params, ys, config, history, progress_bar):
             sharding=sharding,
         )
         if history:
-            return (st, info.ancestors), (info, st.particles, st.log_weights)
+            # (T, N, ...) buffers carried and written in place: stacking the scan's outputs
+            # behind step 0 would copy them once more at the end (a third of the history cost).
+            new = (st.particles, st.log_weights, info.ancestors)
+            hist = jax.tree.map(lambda h, v: h.at[t].set(v), hist, new)
         # Without history, ancestors are carried (last step only), not stacked over T.
-        return (st, info.ancestors), (info._replace(ancestors=None),)
+        return (st, info.ancestors, hist), (info._replace(ancestors=None),)
 
     keys = jax.random.split(k_rest, T - 1)
     ts = jnp.arange(1, T, dtype=jnp.int32)
-    (state, last_ancestors), out = progress.scan(
+    hist0 = None
+    if history:
+        hist0 = jax.tree.map(
+            lambda v: jnp.zeros((T, *v.shape), v.dtype).at[0].set(v),
+            (state0.particles, state0.log_weights, info0.ancestors),
+        )
+        hist0 = sharding_mod.constrain(hist0, sharding, axis=1)  # (T, N, ...): split N
+    (state, last_ancestors, hist), out = progress.scan(
         body,
-        (state0, info0.ancestors),
+        (state0, info0.ancestors, hist0),
         (keys, ys[1:], ts),
         length=T - 1,
         enabled=progress_bar,
@@ -240,13 +250,10 @@ def _run(key, model, params, ys, config, history, progress_bar):
     def stack(first, rest):
         return jnp.concatenate([first[None], rest], axis=0)
 
+    infos = jax.tree.map(stack, info0._replace(ancestors=None), out[0])
     if history:
-        infos = jax.tree.map(stack, info0, out[0])
-        particles = stack(state0.particles, out[1])
-        log_weights = stack(state0.log_weights, out[2])
-        ancestors = infos.ancestors
+        particles, log_weights, ancestors = hist
     else:
-        infos = jax.tree.map(stack, info0._replace(ancestors=None), out[0])
         particles, log_weights, ancestors = state.particles, state.log_weights, last_ancestors
     ll = jnp.where(state.degenerate, -jnp.inf, accumulate.value(state.log_likelihood))
     return ParticleFilterResult(
