@@ -145,8 +145,11 @@ def step(
     )  # fmt: skip
     resampler = resampling_mod.get(resampling, argname="resampling")
     k_res, k_move = jax.random.split(key)
-    ancestors, lw_prev, do_resample = resample_when(
-        k_res, state.log_weights, resampler, ess_threshold
+    # Sharded: resample from all-gathered weights, replicated on every device (one all-gather
+    # of N weights instead of collectives at every level of the tree-shaped cumulative sums).
+    ancestors, lw_prev, do_resample = _replicated(
+        resample_when(k_res, _replicated(state.log_weights, sharding), resampler, ess_threshold),
+        sharding,
     )
     ancestors = sharding_mod.constrain(ancestors, sharding)
     x_prev = jnp.take(state.particles, ancestors, axis=0)
@@ -161,6 +164,14 @@ def step(
     )
     new_state = ParticleFilterState(x, sharding_mod.constrain(lw, sharding), acc, degenerate, first)
     return new_state, ParticleFilterInfo(ancestors, ess, do_resample, inc, bad)
+
+
+def _replicated(tree, sharding):
+    """Inside `jit`: every leaf whole on every device of `sharding`'s mesh; no-op when None."""
+    if sharding is None:
+        return tree
+    whole = jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
+    return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, whole), tree)
 
 
 @partial(jax.jit, static_argnames=("model", "config", "history", "progress_bar"))
