@@ -26,11 +26,13 @@ if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")
     ).strip()
 
 import argparse
+import resource
+import statistics
+import time
 
 import jax
 
 from benchmarks.common import (
-    interleaved_medians,
     machine,
     md_table,
     versions,
@@ -59,6 +61,30 @@ def _runner(model, params, ys, n, devices, scope):
     return run
 
 
+def _cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def timed_rounds(fns, repeats):
+    """Median wall and CPU seconds (this process, all threads) of each `fn()`, interleaved.
+
+    CPU time is immune to other processes on the machine: d devices doing the work of one
+    with no overhead use d times one device's CPU time for d times the particles (weak) and
+    the same CPU time (strong), whatever the load.
+    """
+    for fn in fns:
+        jax.block_until_ready(fn())
+    wall, cpu = [[] for _ in fns], [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, w, c in zip(fns, wall, cpu):
+            c0, t0 = _cpu_seconds(), time.perf_counter()
+            jax.block_until_ready(fn())
+            w.append(time.perf_counter() - t0)
+            c.append(_cpu_seconds() - c0)
+    return [statistics.median(w) for w in wall], [statistics.median(c) for c in cpu]
+
+
 def measure(counts, per_device, strong_total, repeats, echo=print):
     model, params = ssm.stochastic_volatility(mu=-0.7, rho=0.9, sigma=0.3)
     _, ys = ssm.simulate(jax.random.key(0), model, params, T)
@@ -69,14 +95,15 @@ def measure(counts, per_device, strong_total, repeats, echo=print):
             ("strong", [strong_total] * len(counts)),
         ):
             fns = [_runner(model, params, ys, n, d, scope) for n, d in zip(sizes, counts)]
-            times = interleaved_medians(fns, repeats=repeats)
-            base = None
-            for d, n, t in zip(counts, sizes, times):
+            times, cpus = timed_rounds(fns, repeats)
+            for d, n, t, c in zip(counts, sizes, times, cpus):
                 per_dev = n * T / t / d
-                base = per_dev if base is None else base
-                ref_t = times[0]
-                ratio = per_dev / base if kind == "weak" else ref_t / t
-                rows.append([scope, kind, d, n, t * 1e3, n * T / t / 1e6, per_dev / 1e6, ratio])
+                ratio = per_dev / (sizes[0] * T / times[0]) if kind == "weak" else times[0] / t
+                # CPU-time efficiency: one device's CPU seconds per particle-step over these.
+                eff = (cpus[0] / sizes[0]) / (c / n)
+                rows.append(
+                    [scope, kind, d, n, t * 1e3, n * T / t / 1e6, per_dev / 1e6, ratio, c, eff]
+                )
                 echo(rows[-1])
     return rows
 
@@ -90,7 +117,9 @@ def main(quick: bool = False, devices: str | None = None) -> str:
         raise SystemExit(f"asked for {max(counts)} devices, {avail} available")
     per_device = 10_000 if quick else PER_DEVICE
     strong = 20_000 if quick else STRONG_TOTAL
+    load0 = os.getloadavg()[0]
     rows = measure(counts, per_device, strong, 3 if quick else 5)
+    load = f"{load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     dev = jax.devices()[0]
     text = "\n".join(
         [
@@ -104,15 +133,17 @@ def main(quick: bool = False, devices: str | None = None) -> str:
                 if dev.platform == "cpu"
                 else ""
             )
-            + ". GPU: not measured (no GPU in this run).",
+            + f". Load average (1 min): {load}. GPU: not measured (no GPU in this run).",
             "",
             f"Stochastic volatility (mu -0.7, rho 0.9, sigma 0.3), T = {T}, float32, systematic "
             "resampling at ESS < N/2, no history; island scope: one island per device, "
             "exchange every 10 steps. Weak: N = "
             f"{per_device:,} per device, ratio = throughput per device / one device's "
             "(acceptance >= 0.8). Strong: N = "
-            f"{strong:,} in total, ratio = speed-up over one device. Median of interleaved "
-            "repeats, compile excluded.",
+            f"{strong:,} in total, ratio = speed-up over one device. CPU efficiency = one "
+            "device's CPU seconds per particle-step / this row's (1 = no sharding overhead; "
+            "unlike wall time it does not depend on other processes' load). Median of "
+            "interleaved repeats, compile excluded.",
             "",
             md_table(
                 [
@@ -124,6 +155,8 @@ def main(quick: bool = False, devices: str | None = None) -> str:
                     "M particle-steps/s",
                     "per device",
                     "ratio",
+                    "CPU s / run",
+                    "CPU efficiency",
                 ],
                 rows,
             ),
