@@ -234,7 +234,7 @@ def run(key, model, params, ys, config: SMCConfig, history: bool, progress_bar: 
     Returns a `ParticleFilterResult` whose particle axis is island-major (particle i of island m
     at m·n + i); `log_weights` are the global weights log(W_m w_mi), `ancestors` global
     indices, `ess` the global ESS and `resampled[t]` whether any island resampled or the
-    islands were exchanged at t.
+    islands were exchanged at t. With sharding and `progress_bar`, each device drives a bar.
     """
     island_layout(config)  # raise before tracing
     return _run(key, model, params, ys, config, history, progress_bar)
