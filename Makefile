@@ -15,7 +15,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 UV_VERSION  := 0.9.5
 TORCH_EXTRAS := test bench llm
 
-.PHONY: demo test test-fast test-latest bench docs notebooks lint format clean venv lock
+.PHONY: demo test test-fast test-latest bench bench-gpu docs notebooks lint format clean venv lock
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "probkit needs Python >= 3.11"'
@@ -46,6 +46,11 @@ test-fast: $(STAMP)-test
 bench: $(STAMP)-bench
 	$(UV) pip install --quiet --python $(PY) --no-deps "particles==0.4"
 	$(PY) -m benchmarks.run_all
+
+# Every benchmark on the device present (a GPU where JAX finds one), rows tagged with it.
+bench-gpu: $(STAMP)-bench
+	$(UV) pip install --quiet --python $(PY) --no-deps "particles==0.4"
+	$(PY) -m benchmarks.run_all --device
 
 docs: $(STAMP)-docs
 	$(VENV)/bin/mkdocs build --strict

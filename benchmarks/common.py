@@ -5,6 +5,11 @@ markdown section, writes it with `write_fragment(area, text)` into `benchmarks/r
 and prints it. `python -m benchmarks.run_all` runs every area (each in its own process) and
 assembles `benchmarks/RESULTS.md` from the fragments under a header naming machine, device and
 versions. Timings never go into unit tests.
+
+Device runs (`python -m benchmarks.run_all --device`, `make bench-gpu`, `probkit bench
+--device`) set PROBKIT_BENCH_DEVICE=1 for every area: each row of `md_table` then ends with a
+device column (`device_tag()`, e.g. "gpu: NVIDIA H100 80GB HBM3 x1"), and off CPU the fragment
+goes to `results/<area>@<platform>.md`, beside the CPU fragment instead of over it.
 """
 
 import importlib.metadata
@@ -26,6 +31,8 @@ if os.environ.get("PROBKIT_ROLLED_THREEFRY", "") in ("", "0"):
 RESULTS_DIR = pathlib.Path(__file__).resolve().parent / "results"
 
 __all__ = [
+    "device_mode",
+    "device_tag",
     "interleaved_medians",
     "machine",
     "md_table",
@@ -73,19 +80,22 @@ def interleaved_medians(fns, *, repeats: int = 15, warmup: int = 1) -> list[floa
     return [statistics.median(ts) for ts in times]
 
 
-def machine() -> str:
-    dev = jax.devices()[0]
+def _cpu_name() -> str:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return cpu
+
+
+def machine() -> str:
+    dev = jax.devices()[0]
     return (
-        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}); "
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({_cpu_name()}); "
         f"JAX device: {dev.platform} ({getattr(dev, 'device_kind', dev)})"
     )
 
@@ -100,14 +110,36 @@ def versions(*packages: str) -> str:
     return ", ".join(out)
 
 
+def device_mode() -> bool:
+    """True in a device run (PROBKIT_BENCH_DEVICE=1): rows are tagged with the device."""
+    return os.environ.get("PROBKIT_BENCH_DEVICE", "") not in ("", "0")
+
+
+def device_tag() -> str:
+    """The default device, e.g. "cpu: x86_64 x2" or "gpu: NVIDIA H100 80GB HBM3 x1"."""
+    devs = jax.devices()
+    kind = _cpu_name() if devs[0].platform == "cpu" else getattr(devs[0], "device_kind", "")
+    return f"{devs[0].platform}: {kind} x{len(devs)}"
+
+
 def write_fragment(area: str, text: str) -> pathlib.Path:
     RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"{area}.md"
+    name = area
+    if device_mode():
+        text = f"_Device run on {device_tag()}._\n\n{text.strip()}"
+        if jax.default_backend() != "cpu":
+            name = f"{area}@{jax.default_backend()}"
+    path = RESULTS_DIR / f"{name}.md"
     path.write_text(text.rstrip() + "\n")
     return path
 
 
 def md_table(headers: list[str], rows: list[list]) -> str:
+    """A markdown table; in a device run every row ends with the device (`device_tag`)."""
+    if device_mode():
+        headers = [*headers, "device"]
+        rows = [[*row, device_tag()] for row in rows]
+
     def fmt(x):
         if isinstance(x, float):
             return f"{x:.4g}"

@@ -3,9 +3,15 @@
 python -m benchmarks.run_all              # every area
 python -m benchmarks.run_all smc dag      # some areas
 python -m benchmarks.run_all --assemble   # only rebuild RESULTS.md from the fragments
+python -m benchmarks.run_all --device     # every area on the default device, rows tagged with it
+
+A device run (`make bench-gpu`, `probkit bench --device`) runs the areas on whatever device JAX
+finds first (a GPU where one is present), tags every table row with that device, and writes
+non-CPU fragments beside the CPU ones (`results/<area>@gpu.md`; see `benchmarks.common`).
 """
 
 import datetime
+import os
 import pathlib
 import subprocess
 import sys
@@ -44,6 +50,10 @@ def main(argv: list[str]) -> int:
     if "--assemble" in argv:
         print(assemble())
         return 0
+    env = None
+    if "--device" in argv:
+        argv = [a for a in argv if a != "--device"]
+        env = dict(os.environ, PROBKIT_BENCH_DEVICE="1")
     chosen = argv or areas()
     unknown = set(chosen) - set(areas())
     if unknown:
@@ -52,7 +62,7 @@ def main(argv: list[str]) -> int:
     failed = []
     for area in chosen:
         print(f"== benchmarks/{area}.py", flush=True)
-        rc = subprocess.call([sys.executable, "-m", f"benchmarks.{area}"], cwd=HERE.parent)
+        rc = subprocess.call([sys.executable, "-m", f"benchmarks.{area}"], cwd=HERE.parent, env=env)
         if rc != 0:
             failed.append(area)
     print(assemble())

@@ -8,7 +8,7 @@ import sys
 __all__ = ["main"]
 
 
-def _bench(areas: list[str]) -> int:
+def _bench(areas: list[str], device: bool = False) -> int:
     root = pathlib.Path.cwd()
     if not (root / "benchmarks").is_dir():
         root = pathlib.Path(__file__).resolve().parent.parent
@@ -18,7 +18,8 @@ def _bench(areas: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    return subprocess.call([sys.executable, "-m", "benchmarks.run_all", *areas], cwd=root)
+    flags = ["--device"] if device else []
+    return subprocess.call([sys.executable, "-m", "benchmarks.run_all", *areas, *flags], cwd=root)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     bench = sub.add_parser("bench", help="run benchmarks against peer libraries")
     bench.add_argument("areas", nargs="*", help="benchmark areas (default: all)")
+    bench.add_argument(
+        "--device",
+        action="store_true",
+        help="run on the device JAX finds (a GPU if present) and tag every row with it",
+    )
     args = parser.parse_args(argv)
     if args.command == "tour":
         from probkit import tour as tour_mod
@@ -61,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"probkit tour: {exc}", file=sys.stderr)
             return 2
         return 0 if all(r["status"] == "ok" for r in rows) else 1
-    return _bench(args.areas)
+    return _bench(args.areas, args.device)
 
 
 if __name__ == "__main__":

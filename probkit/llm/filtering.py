@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from probkit.core import resampling as resampling_mod
+from probkit.core import sharding as sharding_mod
 from probkit.core import validate, weights
 from probkit.core.particles import resample_when, reweight
 from probkit.core.types import Array, PRNGKey, PyTree
@@ -471,10 +472,45 @@ def _update_key(cfg: FilterConfig) -> FilterConfig:
     return dataclasses.replace(cfg, select="argmax")
 
 
+def _check_sharding(sharding, num_particles: int, jax_native: bool) -> None:
+    if sharding is None:
+        return
+    if not isinstance(sharding, jax.sharding.NamedSharding):
+        raise TypeError(f"sharding must be a jax.sharding.NamedSharding or None, got {sharding!r}")
+    if not jax_native:
+        raise ValueError("sharding needs JAX-native models (text models run on the host)")
+    devices = sharding.mesh.shape[sharding.mesh.axis_names[0]]
+    if num_particles % devices:
+        raise ValueError(
+            f"num_particles must be a multiple of the {devices} devices of sharding, "
+            f"got {num_particles}"
+        )
+
+
+def shard_state(state: FilterState, sharding) -> FilterState:
+    """Inside `jit`: pin the particle axis of every per-particle field to `sharding` (or not)."""
+    if sharding is None:
+        return state
+    per_particle = ("particles", "log_weights", "log_potentials", "rewards", "finished")
+    per_particle += ("truncated", "lengths", "live")
+    pinned = {f: sharding_mod.constrain(getattr(state, f), sharding) for f in per_particle}
+    return state._replace(**pinned)
+
+
 def run_loop(
-    key, backend, prompt, state: FilterState, cfg: FilterConfig, reference=None, on_step=None
+    key,
+    backend,
+    prompt,
+    state: FilterState,
+    cfg: FilterConfig,
+    reference=None,
+    on_step=None,
+    sharding=None,
 ):
-    """Step until every particle is finished (or max_steps); `on_step(state, info)` may record."""
+    """Step until every particle is finished (or max_steps); `on_step(state, info)` may record.
+
+    With `sharding` (JAX-native backends) the particle axis stays split over its devices.
+    """
 
     def cond(carry):
         st = carry[0]
@@ -484,6 +520,7 @@ def run_loop(
         st, k, extra = carry
         k, sub = jax.random.split(k)
         st, info = _step(sub, st, backend, prompt, cfg, reference)
+        st = shard_state(st, sharding)
         if on_step is not None:
             extra = on_step(extra, st, info)
         return st, k, extra
@@ -548,24 +585,27 @@ def run_backend(
     cfg: FilterConfig,
     num_live=None,
     temperature_scale=1.0,
+    sharding=None,
 ) -> FilterResult:
     """The filter on an `engine` backend, unchecked (callers validate once): `init_backend`,
     `run_loop`, `finalize`. Used by the searches, particle Gibbs and the testbed harness."""
     k_loop, k_sel = jax.random.split(key)
     state = init_backend(backend, prompt, num_particles, cfg, num_live, temperature_scale)
-    state, _ = run_loop(k_loop, backend, prompt, state, cfg)
+    state = shard_state(state, sharding)
+    state, _ = run_loop(k_loop, backend, prompt, state, cfg, sharding=sharding)
     return finalize(k_sel, backend, prompt, state, cfg)
 
 
-@jax.jit(static_argnames=("lm", "reward_model", "num_particles", "cfg"))
-def _run_jax(key, lm, reward_model, prompt, num_particles, cfg):
-    return run_backend(key, engine.JaxBackend(lm, reward_model), prompt, num_particles, cfg)
+@jax.jit(static_argnames=("lm", "reward_model", "num_particles", "cfg", "sharding"))
+def _run_jax(key, lm, reward_model, prompt, num_particles, cfg, sharding=None):
+    backend = engine.JaxBackend(lm, reward_model)
+    return run_backend(key, backend, prompt, num_particles, cfg, sharding=sharding)
 
 
-def run(key, backend, prompt, num_particles: int, cfg: FilterConfig) -> FilterResult:
+def run(key, backend, prompt, num_particles: int, cfg: FilterConfig, sharding=None) -> FilterResult:
     """Run a configured filter on a backend (compiled for JAX-native models)."""
     if backend.jax_native:
-        return _run_jax(key, backend.lm, backend.reward_model, prompt, num_particles, cfg)
+        return _run_jax(key, backend.lm, backend.reward_model, prompt, num_particles, cfg, sharding)
     return run_backend(key, backend, prompt, num_particles, cfg)
 
 
@@ -607,6 +647,7 @@ def particle_filter(
     entropic: bool | Entropic = False,
     max_steps: int = 40,
     answer_fn: AnswerFn | None = None,
+    sharding: jax.sharding.NamedSharding | None = None,
 ) -> FilterResult:
     """Particle filtering over reasoning steps with a reward model as likelihood.
 
@@ -633,6 +674,10 @@ def particle_filter(
             flagged in `result.truncated` (a `RuntimeWarning` says how many).
         answer_fn: text models only: response text -> canonical answer (default: last
             ``\\boxed{}``).
+        sharding: JAX-native models only: a `NamedSharding` of the particle axis
+            (`probkit.core.sharding.batch_sharding`; num_particles must be a multiple of its
+            device count). The same key gives the same particles in float64; in float32 the
+            same distribution (as `smc.particle_filter`, see docs/guide/scaling.md).
 
     Returns:
         `FilterResult` (`.answer`, `.response`, `.log_evidence`, `.budget`, ...).
@@ -663,7 +708,8 @@ def particle_filter(
         entropic=entropic,
         max_steps=max_steps,
     )
-    result = run(key, backend, prompt, num_particles, cfg)
+    _check_sharding(sharding, num_particles, backend.jax_native)
+    result = run(key, backend, prompt, num_particles, cfg, sharding)
     report(result, what="particle_filter")
     return result
 

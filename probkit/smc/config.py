@@ -22,7 +22,9 @@ from probkit.core import validate
 from probkit.smc import backward as backward_mod
 from probkit.smc.propagation import Proposal
 
-__all__ = ["SMCConfig"]
+__all__ = ["RESAMPLING_SCOPES", "SMCConfig"]
+
+RESAMPLING_SCOPES = ("global", "island")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +42,15 @@ class SMCConfig:
             stored as the `BackwardKernel`. Whether the model supports it is checked per call
             (accept–reject kernels need `model.transition_log_bound`).
         sharding: a `jax.sharding.NamedSharding` for the particle axis, or None.
+        resampling_scope: "global" (one particle system; resampling draws from all N weights,
+            with XLA's collectives when sharded) or "island" (`num_islands` islands resample
+            locally; whole islands are resampled by island weight at most every
+            `exchange_every` steps). Only `smc.particle_filter` reads it; see
+            `probkit.smc.islands`.
+        num_islands: islands for the "island" scope (None: one per device of `sharding`, or 1
+            unsharded); must divide num_particles and be a multiple of the device count.
+        exchange_every: k >= 1: island-level resampling is considered at steps t with t % k == 0
+            (and done when the island ESS < ess_threshold·num_islands).
 
     Raises:
         TypeError, ValueError: naming the offending field.
@@ -52,6 +63,9 @@ class SMCConfig:
     num_backward: int = 2
     backward: "str | backward_mod.BackwardKernel" = "hybrid"
     sharding: "jax.sharding.Sharding | None" = None
+    resampling_scope: str = "global"
+    num_islands: int | None = None
+    exchange_every: int = 10
 
     def __post_init__(self):
         def put(name, value):
@@ -70,6 +84,11 @@ class SMCConfig:
             raise TypeError(
                 f"sharding must be a jax.sharding.Sharding or None, got {type(self.sharding)}"
             )
+
+        validate.one_of("resampling_scope", self.resampling_scope, RESAMPLING_SCOPES)
+        if self.num_islands is not None:
+            put("num_islands", validate.positive_int("num_islands", self.num_islands))
+        put("exchange_every", validate.positive_int("exchange_every", self.exchange_every))
 
     def replace(self, **changes) -> "SMCConfig":
         """A copy with `changes` applied (validated like a new config)."""

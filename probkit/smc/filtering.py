@@ -179,8 +179,11 @@ def step(
     )  # fmt: skip
     resampler = resampling_mod.get(resampling, argname="resampling")
     k_res, k_move = jax.random.split(key)
-    ancestors, lw_prev, do_resample = resample_when(
-        k_res, state.log_weights, resampler, ess_threshold
+    # Sharded: resample from all-gathered weights, replicated on every device (one all-gather
+    # of N weights instead of collectives at every level of the tree-shaped cumulative sums).
+    ancestors, lw_prev, do_resample = _replicated(
+        resample_when(k_res, _replicated(state.log_weights, sharding), resampler, ess_threshold),
+        sharding,
     )
     ancestors = sharding_mod.constrain(ancestors, sharding)
     x_prev = jnp.take(state.particles, ancestors, axis=0)
@@ -195,6 +198,14 @@ def step(
     )
     new_state = ParticleFilterState(x, sharding_mod.constrain(lw, sharding), acc, degenerate, first)
     return new_state, ParticleFilterInfo(ancestors, ess, do_resample, inc, bad)
+
+
+def _replicated(tree, sharding):
+    """Inside `jit`: every leaf whole on every device of `sharding`'s mesh; no-op when None."""
+    if sharding is None:
+        return tree
+    whole = jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
+    return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, whole), tree)
 
 
 @partial(jax.jit, static_argnames=("model", "config", "history", "progress_bar"))
@@ -361,6 +372,9 @@ def particle_filter(
     history: bool = True,
     sharding: jax.sharding.NamedSharding | None = None,
     progress_bar: bool = False,
+    resampling_scope: str = "global",
+    num_islands: int | None = None,
+    exchange_every: int = 10,
 ) -> ParticleFilterResult:
     """Run a bootstrap (or guided, with `proposal`) particle filter over `ys` `(T, *obs_shape)`.
 
@@ -377,8 +391,19 @@ def particle_filter(
         history: keep particles/log-weights/ancestors for every step (`(T, N, ...)`) or only the
             last step (`(N, ...)`).
         sharding: a `NamedSharding` (see `probkit.core.sharding.batch_sharding`) to split the
-            particle axis over devices; results do not depend on it.
+            particle axis over devices. The particle system does not depend on it: in float64
+            the same key gives the same ancestors at every step and the same log-likelihood up
+            to rounding; in float32 rounding in the sharded reductions can flip a resampling
+            index, after which the run is another draw of the same estimator (same
+            distribution). See docs/guide/scaling.md.
         progress_bar: show a tqdm bar driven from inside the compiled loop.
+        resampling_scope: "global" (resample from all N weights) or "island" (the island
+            particle filter of `probkit.smc.islands`: local resampling in `num_islands`
+            islands, island-level resampling by island weight; unbiased likelihood, less
+            communication when sharded).
+        num_islands: islands for the "island" scope (default: one per device of `sharding`).
+        exchange_every: the "island" scope considers resampling whole islands every this many
+            steps (done when the island ESS < ess_threshold·num_islands).
 
     Returns:
         `ParticleFilterResult`; `result.mean(fn)` gives filtering expectations.
@@ -403,9 +428,16 @@ def particle_filter(
         ess_threshold=ess_threshold,
         proposal=proposal,
         sharding=sharding,
+        resampling_scope=resampling_scope,
+        num_islands=num_islands,
+        exchange_every=exchange_every,
     )
     validate.finite_tree("params", params)
     ys = check_observations(model, params, ys, key)
+    if config.resampling_scope == "island":
+        from probkit.smc import islands
+
+        return islands.run(key, model, params, ys, config, bool(history), bool(progress_bar))
     return _run(key, model, params, ys, config, bool(history), bool(progress_bar))
 
 
