@@ -23,6 +23,19 @@ backward indices through `sample`. Three kernels, chosen by a hashable `Backward
   proposals per draw, default 32) and the exact kernel only for the draws that failed it (Dau &
   Chopin 2022). Each draw is exactly Λ-distributed whichever way it ends, so the mixture is
   exact. For N <= `exact_below` (default 128) it is the exact kernel, which is cheaper there.
+* **bounded** (PaRIS only) — the hybrid with a bounded-cost fallback: `max_trials` rounds
+  (default 2) of accept–reject in which every pending draw gets one proposal, then, for the
+  draws still pending, `mcmc_steps` (default 1) independent Metropolis–Hastings moves of the
+  "mcmc" kernel started at the particle's forward ancestor. Every draw costs at most
+  `max_trials + mcmc_steps` proposals: fixed shapes, no `while_loop`, no O(N) row. What holds:
+  with the bootstrap filter and resampling at every step each draw is exactly Λ-distributed
+  (the ancestor is a Λ draw, accept–reject and the Λ-invariant moves keep it so). Otherwise
+  (ESS-triggered resampling, guided proposals) the weighted pairs (ancestor, particle) are
+  properly weighted for ω^j m(ξ^j, x) dx, which the moves leave invariant, so each PaRIS update
+  has the same conditional expectation given the past as with the exact kernel. Either way
+  PaRIS stays consistent as N → ∞ (Dau & Chopin 2023) and, like exact PaRIS, carries the
+  O(1/N) bias of self-normalisation: it is not unbiased. The K draws of a particle that reach
+  the moves share their start, so they are dependent (a little more variance than exact).
 
 Shapes are static throughout, so the kernels `jit`, `vmap` and shard. Accept–reject runs in
 rounds of B = max(256, 2·M·K) proposals shared round-robin by the pending draws, so no work
@@ -46,6 +59,7 @@ from probkit.ssm.model import StateSpaceModel
 __all__ = [
     "BackwardInfo",
     "BackwardKernel",
+    "bounded",
     "check",
     "draw_from_rows",
     "exact",
@@ -58,7 +72,7 @@ __all__ = [
     "sample",
 ]
 
-METHODS = ("exact", "rejection", "hybrid", "mcmc")
+METHODS = ("exact", "rejection", "hybrid", "mcmc", "bounded")
 _MAX_CHUNK_ENTRIES = 1 << 22  # entries of one exact chunk (chunk_size * N): 16 MB in float32
 _MIN_WORK = 256
 
@@ -68,14 +82,16 @@ class BackwardKernel:
     """How backward indices are drawn (hashable: a static argument of `jit`).
 
     Attributes:
-        method: "exact", "rejection", "hybrid" or "mcmc".
-        max_trials: proposal rounds per draw before the exact fallback (accept–reject kinds).
+        method: "exact", "rejection", "hybrid", "mcmc" or "bounded".
+        max_trials: proposals per draw before the fallback (exact for "rejection"/"hybrid",
+            Metropolis–Hastings moves from the ancestor for "bounded").
         chunk_size: rows of Λ computed at once by the exact kernel; None picks the largest
             chunk with at most 2^22 entries.
         fallback_chunk: failed draws handled per pass of the exact fallback.
         exact_below: the hybrid kernel uses the exact one when N <= exact_below (for small N,
             O(N) per row costs less than the accept–reject loop's overhead).
-        mcmc_steps: Metropolis–Hastings moves per draw of the "mcmc" kernel.
+        mcmc_steps: Metropolis–Hastings moves per draw of the "mcmc" kernel, and per pending
+            draw of the "bounded" kernel.
     """
 
     method: str = "hybrid"
@@ -105,16 +121,16 @@ class BackwardKernel:
 
     @property
     def needs_bound(self) -> bool:
-        return self.method in ("rejection", "hybrid")
+        return self.method in ("rejection", "hybrid", "bounded")
 
     @property
     def needs_ancestors(self) -> bool:
-        return self.method == "mcmc"
+        return self.method in ("mcmc", "bounded")
 
 
 class BackwardInfo(NamedTuple):
     trials: Array  # () mean proposals per draw (1 per draw for exact)
-    fallbacks: Array  # () int32 draws that went to the exact kernel after the budget
+    fallbacks: Array  # () int32 draws that went to the fallback (exact, or MH for "bounded")
     bound_violated: Array  # () bool, some log m exceeded transition_log_bound (biased draws)
     degenerate_rows: Array  # () int32 rows where every ω m was 0 (drawn uniformly instead)
 
@@ -144,12 +160,26 @@ def mcmc(mcmc_steps: int = 1) -> BackwardKernel:
     return BackwardKernel("mcmc", mcmc_steps=mcmc_steps)
 
 
+def bounded(max_trials: int = 2, mcmc_steps: int = 1) -> BackwardKernel:
+    """`max_trials` accept–reject rounds, then `mcmc_steps` Metropolis–Hastings moves from the
+    forward ancestor for the draws still pending: at most `max_trials + mcmc_steps` proposals per
+    draw (`smc.paris` only)."""
+    return BackwardKernel("bounded", max_trials=max_trials, mcmc_steps=mcmc_steps)
+
+
 def get(spec: "str | BackwardKernel", *, argname: str = "backward") -> BackwardKernel:
-    """A `BackwardKernel` from a name ("exact", "rejection", "hybrid", "mcmc") or passed through."""
+    """A `BackwardKernel` from a name (one of `METHODS`) or passed through."""
     if isinstance(spec, BackwardKernel):
         return spec
     if isinstance(spec, str) and spec in METHODS:
-        return {"exact": exact, "rejection": rejection, "hybrid": hybrid, "mcmc": mcmc}[spec]()
+        makers = {
+            "exact": exact,
+            "rejection": rejection,
+            "hybrid": hybrid,
+            "mcmc": mcmc,
+            "bounded": bounded,
+        }
+        return makers[spec]()
     raise ValueError(
         f"{argname} must be one of {list(METHODS)} or a probkit.smc.backward.BackwardKernel, "
         f"got {spec!r}"
@@ -163,8 +193,8 @@ def check(
     kernel = get(spec, argname=argname)
     if kernel.needs_ancestors and not allow_mcmc:
         raise ValueError(
-            f"{argname}='mcmc' starts from each particle's forward ancestor and is available in "
-            "smc.paris only; use 'hybrid', 'exact' or 'rejection' here"
+            f"{argname}={kernel.method!r} starts from each particle's forward ancestor and is "
+            "available in smc.paris only; use 'hybrid', 'exact' or 'rejection' here"
         )
     if kernel.needs_bound and model.transition_log_bound is None:
         raise ValueError(
@@ -436,6 +466,70 @@ def _mcmc(key, kernel, density, log_weights, start, m, num_draws):
     return current.reshape(m, num_draws), info
 
 
+def _bounded(key, kernel, density, log_weights, start, m, n, num_draws, bound):
+    """`max_trials` accept–reject rounds over all draws, then `mcmc_steps` independent MH moves
+    from the forward ancestor for the draws still pending: `(M, K)` indices and info.
+
+    Every round works on all M·K draws at once (static shapes, no `while_loop`), so the cost is
+    (max_trials + mcmc_steps) proposals per draw at most, whatever the acceptance rate.
+    """
+    total = m * num_draws
+    own = jnp.arange(m, dtype=jnp.int32)
+    rows = jnp.repeat(own, num_draws)
+    cum = resampling.cumulative_weights(weights.normalize(log_weights))
+    dtype = cum.dtype
+    start = start.astype(jnp.int32)
+    k_ar, k_mh = jax.random.split(key)
+
+    def propose(k):
+        k_j, k_u = jax.random.split(k)
+        j = jnp.searchsorted(cum, jax.random.uniform(k_j, (total,), dtype=dtype), side="right")
+        j = jnp.clip(j, 0, n - 1).astype(jnp.int32)
+        log_u = jnp.log(jax.random.uniform(k_u, (total,), dtype=dtype))
+        return j, density.pairs(j, rows), log_u
+
+    def reject_round(r, carry):
+        idx, pending, used, excess = carry
+        j, lm, log_u = propose(jax.random.fold_in(k_ar, r))
+        accept = pending & (log_u < lm - bound)
+        excess = jnp.maximum(excess, jnp.max(jnp.where(pending, lm - bound, -jnp.inf)))
+        return jnp.where(accept, j, idx), pending & ~accept, used + pending, excess
+
+    carry = (
+        jnp.repeat(start, num_draws),
+        jnp.ones(total, bool),
+        jnp.zeros(total, jnp.int32),
+        jnp.full((), -jnp.inf, dtype),
+    )
+    idx, pending, used, excess = jax.lax.fori_loop(0, kernel.max_trials, reject_round, carry)
+
+    # The K chains of a row share their start: one density evaluation per row. Accepted draws
+    # keep their index (their moves are masked out), pending ones start at the ancestor.
+    lm_start = density.pairs(start, own)
+    lm_current = jnp.repeat(lm_start, num_draws)
+
+    def move(s, carry):
+        idx, lm_current = carry
+        j, lm, log_u = propose(jax.random.fold_in(k_mh, s))
+        accept = pending & (log_u < lm - lm_current)
+        return jnp.where(accept, j, idx), jnp.where(accept, lm, lm_current)
+
+    idx, lm_current = jax.lax.fori_loop(0, kernel.mcmc_steps, move, (idx, lm_current))
+    fallbacks = jnp.sum(pending, dtype=jnp.int32)
+    used = used + kernel.mcmc_steps * pending
+    tol = 1e-6 * jnp.maximum(1.0, jnp.abs(bound))
+    info = BackwardInfo(
+        jnp.mean(used.astype(dtype)),
+        fallbacks,
+        excess > tol,
+        # Rows whose pending draws found no finite log m (left at the ancestor).
+        jnp.sum(jnp.any((pending & ~jnp.isfinite(lm_current)).reshape(m, -1), axis=1)).astype(
+            jnp.int32
+        ),
+    )
+    return idx.reshape(m, num_draws), info
+
+
 def _fallback(key, kernel, density, log_weights, num_draws, state):
     """Exact draws for the slots still pending, `fallback_chunk` at a time."""
     total = state.idx.shape[0]
@@ -487,7 +581,8 @@ def sample(
         x: `(M, *state_shape)` the rows: particles at time t.
         t (int): time index of `x`.
         num_draws: K >= 1 draws per row.
-        start: `(M,)` forward ancestors of the rows (the "mcmc" kernel's starting points).
+        start: `(M,)` forward ancestors of the rows (starting points of the "mcmc" kernel and
+            of the "bounded" kernel's moves).
 
     Returns:
         `(J, info)`: `J` of shape `(M, K)` int32 indexing `x_prev`, and a `BackwardInfo`.
@@ -504,11 +599,15 @@ def sample(
             degenerate,
         )
         return idx, info
+    if kernel.needs_ancestors and start is None:
+        raise ValueError(
+            f"backward={kernel.method!r} needs the rows' forward ancestors (start=...)"
+        )
     if kernel.method == "mcmc":
-        if start is None:
-            raise ValueError("backward='mcmc' needs the rows' forward ancestors (start=...)")
         return _mcmc(key, kernel, density, log_weights, start, m, num_draws)
     bound = jnp.asarray(model.transition_log_bound(params))
+    if kernel.method == "bounded":
+        return _bounded(key, kernel, density, log_weights, start, m, n, num_draws, bound)
     k_ar, k_fb = jax.random.split(key)
     state = _accept_reject(k_ar, kernel, density, log_weights, m, n, num_draws, bound)
     idx, fallbacks, degenerate = _fallback(k_fb, kernel, density, log_weights, num_draws, state)
