@@ -466,12 +466,39 @@ def _mcmc(key, kernel, density, log_weights, start, m, num_draws):
     return current.reshape(m, num_draws), info
 
 
-def _bounded(key, kernel, density, log_weights, start, m, n, num_draws, bound):
+def _stride(total: int) -> int:
+    """A stride coprime with `total` near total / golden ratio (spreads consecutive slots)."""
+    stride = max(1, int(total * 0.6180339887)) | 1
+    while math.gcd(stride, total) != 1:
+        stride += 2
+    return stride % max(total, 1) or 1
+
+
+def _spread_proposals(key, cum: Array, total: int) -> Array:
+    """`total` proposals, each exactly Cat(ω)-distributed: a systematic sample (sorted, O(N +
+    total) by a histogram, one uniform) dealt to the slots by a uniformly random rotation with a
+    stride coprime with `total`, so slot d gets the ((d·stride + s) mod total)-th point. Slots
+    of one call are dependent (distinct strata); calls with independent keys are independent.
+    Uses two random numbers instead of `total` and no binary search."""
+    n = cum.shape[0]
+    k_u, k_s = jax.random.split(key)
+    u = jax.random.uniform(k_u, (), dtype=cum.dtype)
+    pos = jnp.clip(jnp.ceil(total * cum - u).astype(jnp.int32), 0, total)
+    hist = jnp.zeros(total + 1, jnp.int32).at[pos].add(1)
+    points = jnp.clip(jax.lax.associative_scan(jnp.add, hist[:total]), 0, n - 1)
+    shift = jax.random.randint(k_s, (), 0, total, dtype=jnp.int32)
+    slot = (jnp.arange(total, dtype=jnp.int32) * _stride(total) + shift) % total
+    return points[slot]
+
+
+def _bounded(key, kernel, density, log_weights, start, m, num_draws, bound):
     """`max_trials` accept–reject rounds over all draws, then `mcmc_steps` independent MH moves
     from the forward ancestor for the draws still pending: `(M, K)` indices and info.
 
     Every round works on all M·K draws at once (static shapes, no `while_loop`), so the cost is
-    (max_trials + mcmc_steps) proposals per draw at most, whatever the acceptance rate.
+    (max_trials + mcmc_steps) proposals per draw at most, whatever the acceptance rate. A draw's
+    proposals are i.i.d. Cat(ω) over rounds (`_spread_proposals`) and its uniforms independent,
+    so each accept–reject draw is exactly Λ-distributed and each move leaves Λ invariant.
     """
     total = m * num_draws
     own = jnp.arange(m, dtype=jnp.int32)
@@ -483,8 +510,7 @@ def _bounded(key, kernel, density, log_weights, start, m, n, num_draws, bound):
 
     def propose(k):
         k_j, k_u = jax.random.split(k)
-        j = jnp.searchsorted(cum, jax.random.uniform(k_j, (total,), dtype=dtype), side="right")
-        j = jnp.clip(j, 0, n - 1).astype(jnp.int32)
+        j = _spread_proposals(k_j, cum, total)
         log_u = jnp.log(jax.random.uniform(k_u, (total,), dtype=dtype))
         return j, density.pairs(j, rows), log_u
 
@@ -505,8 +531,7 @@ def _bounded(key, kernel, density, log_weights, start, m, n, num_draws, bound):
 
     # The K chains of a row share their start: one density evaluation per row. Accepted draws
     # keep their index (their moves are masked out), pending ones start at the ancestor.
-    lm_start = density.pairs(start, own)
-    lm_current = jnp.repeat(lm_start, num_draws)
+    lm_current = jnp.repeat(density.pairs(start, own), num_draws)
 
     def move(s, carry):
         idx, lm_current = carry
@@ -515,17 +540,15 @@ def _bounded(key, kernel, density, log_weights, start, m, n, num_draws, bound):
         return jnp.where(accept, j, idx), jnp.where(accept, lm, lm_current)
 
     idx, lm_current = jax.lax.fori_loop(0, kernel.mcmc_steps, move, (idx, lm_current))
-    fallbacks = jnp.sum(pending, dtype=jnp.int32)
     used = used + kernel.mcmc_steps * pending
     tol = 1e-6 * jnp.maximum(1.0, jnp.abs(bound))
+    # Rows whose pending draws found no finite log m are left at the ancestor: reported.
+    stuck = jnp.any((pending & ~jnp.isfinite(lm_current)).reshape(m, num_draws), axis=1)
     info = BackwardInfo(
         jnp.mean(used.astype(dtype)),
-        fallbacks,
+        jnp.sum(pending, dtype=jnp.int32),
         excess > tol,
-        # Rows whose pending draws found no finite log m (left at the ancestor).
-        jnp.sum(jnp.any((pending & ~jnp.isfinite(lm_current)).reshape(m, -1), axis=1)).astype(
-            jnp.int32
-        ),
+        jnp.sum(stuck, dtype=jnp.int32),
     )
     return idx.reshape(m, num_draws), info
 
@@ -607,7 +630,7 @@ def sample(
         return _mcmc(key, kernel, density, log_weights, start, m, num_draws)
     bound = jnp.asarray(model.transition_log_bound(params))
     if kernel.method == "bounded":
-        return _bounded(key, kernel, density, log_weights, start, m, n, num_draws, bound)
+        return _bounded(key, kernel, density, log_weights, start, m, num_draws, bound)
     k_ar, k_fb = jax.random.split(key)
     state = _accept_reject(k_ar, kernel, density, log_weights, m, n, num_draws, bound)
     idx, fallbacks, degenerate = _fallback(k_fb, kernel, density, log_weights, num_draws, state)
