@@ -23,6 +23,19 @@ backward indices through `sample`. Three kernels, chosen by a hashable `Backward
   proposals per draw, default 32) and the exact kernel only for the draws that failed it (Dau &
   Chopin 2022). Each draw is exactly Λ-distributed whichever way it ends, so the mixture is
   exact. For N <= `exact_below` (default 128) it is the exact kernel, which is cheaper there.
+* **bounded** (PaRIS only) — the hybrid with a bounded-cost fallback: `max_trials` rounds
+  (default 2) of accept–reject in which every pending draw gets one proposal, then, for the
+  draws still pending, `mcmc_steps` (default 1) independent Metropolis–Hastings moves of the
+  "mcmc" kernel started at the particle's forward ancestor. Every draw costs at most
+  `max_trials + mcmc_steps` proposals: fixed shapes, no `while_loop`, no O(N) row. What holds:
+  with the bootstrap filter and resampling at every step each draw is exactly Λ-distributed
+  (the ancestor is a Λ draw, accept–reject and the Λ-invariant moves keep it so). Otherwise
+  (ESS-triggered resampling, guided proposals) the weighted pairs (ancestor, particle) are
+  properly weighted for ω^j m(ξ^j, x) dx, which the moves leave invariant, so each PaRIS update
+  has the same conditional expectation given the past as with the exact kernel. Either way
+  PaRIS stays consistent as N → ∞ (Dau & Chopin 2023) and, like exact PaRIS, carries the
+  O(1/N) bias of self-normalisation: it is not unbiased. The K draws of a particle that reach
+  the moves share their start, so they are dependent (a little more variance than exact).
 
 Shapes are static throughout, so the kernels `jit`, `vmap` and shard. Accept–reject runs in
 rounds of B = max(256, 2·M·K) proposals shared round-robin by the pending draws, so no work
@@ -37,15 +50,21 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpyro.distributions as dist
 
 from probkit.core import resampling, weights
 from probkit.core.types import Array, PRNGKey, PyTree
+from probkit.smc._density import (
+    draw_from_rows,
+    pair_log_probs,
+    row_log_probs,
+    transition_density,
+)
 from probkit.ssm.model import StateSpaceModel
 
 __all__ = [
     "BackwardInfo",
     "BackwardKernel",
+    "bounded",
     "check",
     "draw_from_rows",
     "exact",
@@ -58,7 +77,7 @@ __all__ = [
     "sample",
 ]
 
-METHODS = ("exact", "rejection", "hybrid", "mcmc")
+METHODS = ("exact", "rejection", "hybrid", "mcmc", "bounded")
 _MAX_CHUNK_ENTRIES = 1 << 22  # entries of one exact chunk (chunk_size * N): 16 MB in float32
 _MIN_WORK = 256
 
@@ -68,14 +87,16 @@ class BackwardKernel:
     """How backward indices are drawn (hashable: a static argument of `jit`).
 
     Attributes:
-        method: "exact", "rejection", "hybrid" or "mcmc".
-        max_trials: proposal rounds per draw before the exact fallback (accept–reject kinds).
+        method: "exact", "rejection", "hybrid", "mcmc" or "bounded".
+        max_trials: proposals per draw before the fallback (exact for "rejection"/"hybrid",
+            Metropolis–Hastings moves from the ancestor for "bounded").
         chunk_size: rows of Λ computed at once by the exact kernel; None picks the largest
             chunk with at most 2^22 entries.
         fallback_chunk: failed draws handled per pass of the exact fallback.
         exact_below: the hybrid kernel uses the exact one when N <= exact_below (for small N,
             O(N) per row costs less than the accept–reject loop's overhead).
-        mcmc_steps: Metropolis–Hastings moves per draw of the "mcmc" kernel.
+        mcmc_steps: Metropolis–Hastings moves per draw of the "mcmc" kernel, and per pending
+            draw of the "bounded" kernel.
     """
 
     method: str = "hybrid"
@@ -105,11 +126,11 @@ class BackwardKernel:
 
     @property
     def needs_bound(self) -> bool:
-        return self.method in ("rejection", "hybrid")
+        return self.method in ("rejection", "hybrid", "bounded")
 
     @property
     def needs_ancestors(self) -> bool:
-        return self.method == "mcmc"
+        return self.method in ("mcmc", "bounded")
 
 
 class BackwardInfo(NamedTuple):
@@ -123,7 +144,7 @@ class BackwardInfo(NamedTuple):
     """
 
     trials: Array  # () mean proposals per draw (1 per draw for exact)
-    fallbacks: Array  # () int32 draws that went to the exact kernel after the budget
+    fallbacks: Array  # () int32 draws that went to the fallback (exact, or MH for "bounded")
     bound_violated: Array  # () bool, some log m exceeded transition_log_bound (biased draws)
     degenerate_rows: Array  # () int32 rows where every ω m was 0 (drawn uniformly instead)
 
@@ -153,12 +174,26 @@ def mcmc(mcmc_steps: int = 1) -> BackwardKernel:
     return BackwardKernel("mcmc", mcmc_steps=mcmc_steps)
 
 
+def bounded(max_trials: int = 2, mcmc_steps: int = 1) -> BackwardKernel:
+    """`max_trials` accept–reject rounds, then `mcmc_steps` Metropolis–Hastings moves from the
+    forward ancestor for the draws still pending: at most `max_trials + mcmc_steps` proposals per
+    draw (`smc.paris` only)."""
+    return BackwardKernel("bounded", max_trials=max_trials, mcmc_steps=mcmc_steps)
+
+
 def get(spec: "str | BackwardKernel", *, argname: str = "backward") -> BackwardKernel:
-    """A `BackwardKernel` from a name ("exact", "rejection", "hybrid", "mcmc") or passed through."""
+    """A `BackwardKernel` from a name (one of `METHODS`) or passed through."""
     if isinstance(spec, BackwardKernel):
         return spec
     if isinstance(spec, str) and spec in METHODS:
-        return {"exact": exact, "rejection": rejection, "hybrid": hybrid, "mcmc": mcmc}[spec]()
+        makers = {
+            "exact": exact,
+            "rejection": rejection,
+            "hybrid": hybrid,
+            "mcmc": mcmc,
+            "bounded": bounded,
+        }
+        return makers[spec]()
     raise ValueError(
         f"{argname} must be one of {list(METHODS)} or a probkit.smc.backward.BackwardKernel, "
         f"got {spec!r}"
@@ -172,8 +207,8 @@ def check(
     kernel = get(spec, argname=argname)
     if kernel.needs_ancestors and not allow_mcmc:
         raise ValueError(
-            f"{argname}='mcmc' starts from each particle's forward ancestor and is available in "
-            "smc.paris only; use 'hybrid', 'exact' or 'rejection' here"
+            f"{argname}={kernel.method!r} starts from each particle's forward ancestor and is "
+            "available in smc.paris only; use 'hybrid', 'exact' or 'rejection' here"
         )
     if kernel.needs_bound and model.transition_log_bound is None:
         raise ValueError(
@@ -182,130 +217,6 @@ def check(
             "or give the StateSpaceModel a transition_log_bound(params)"
         )
     return kernel
-
-
-def _shared_scale(d) -> Array | None:
-    """The `(dx, dx)` scale of a multivariate normal shared by its whole batch, else None."""
-    if not isinstance(d, dist.MultivariateNormal):
-        return None
-    L = d.scale_tril
-    if any(s != 1 for s in L.shape[:-2]):
-        return None
-    return L.reshape(L.shape[-2:])
-
-
-def _whitener(L: Array) -> tuple[Array, Array]:
-    """(L⁻ᵀ, log-normaliser): whitened rows are `v @ L⁻ᵀ` (a matmul, not a batched solve)."""
-    dx = L.shape[-1]
-    inv_t = jax.scipy.linalg.solve_triangular(L, jnp.eye(dx, dtype=L.dtype), lower=True).T
-    log_norm = -jnp.sum(jnp.log(jnp.diagonal(L))) - 0.5 * dx * math.log(2 * math.pi)
-    return inv_t, log_norm
-
-
-class TransitionDensity(NamedTuple):
-    """log m(x_prev[j], x[i]) evaluators for fixed `x_prev` `(N, ...)` and rows `x` `(M, ...)`.
-
-    Built once per backward step by `transition_density`, so that work independent of the
-    pairs (the batched distribution, a multivariate normal's whitening) stays out of loops.
-    """
-
-    rows: object  # i (R,) int -> (R, N): every previous particle for rows x[i]
-    pairs: object  # (j (S,), i (S,)) int -> (S,): log m(x_prev[j], x[i])
-
-
-def transition_density(
-    model: StateSpaceModel, params: PyTree, x_prev: Array, x: Array, t
-) -> TransitionDensity:
-    """Prepared evaluators of log m for `x_prev` and `x`.
-
-    Vectorized models evaluate one batched distribution; a multivariate normal with a covariance
-    shared by the batch is whitened once and compared by squared distances (about 100x faster
-    than numpyro's per-pair triangular solves on CPU). Other models are vmapped per pair.
-    """
-    if model.vectorized:
-        d = model.transition(params, x_prev, t)
-        L = _shared_scale(d)
-        if L is not None:
-            inv_t, log_norm = _whitener(L)
-            a = jnp.broadcast_to(d.loc, x_prev.shape) @ inv_t
-            b = x @ inv_t
-
-            def rows(i):
-                return -0.5 * _squared_distances(b[i], a) + log_norm
-
-            def pairs(j, i):
-                diff = b[i] - a[j]
-                return -0.5 * sum(diff[:, k] ** 2 for k in range(diff.shape[1])) + log_norm
-
-            return TransitionDensity(rows, pairs)
-        event = x_prev.shape[1:]
-
-        def rows(i):
-            return d.log_prob(x[i].reshape(i.shape[0], 1, *event))
-
-        def pairs(j, i):
-            return model.transition(params, x_prev[j], t).log_prob(x[i])
-
-        return TransitionDensity(rows, pairs)
-
-    def one(xp, xi):
-        return model.transition(params, xp, t).log_prob(xi)
-
-    def rows(i):
-        return jax.vmap(lambda xi: jax.vmap(lambda xp: one(xp, xi))(x_prev))(x[i])
-
-    def pairs(j, i):
-        return jax.vmap(one)(x_prev[j], x[i])
-
-    return TransitionDensity(rows, pairs)
-
-
-def row_log_probs(model: StateSpaceModel, params: PyTree, x_prev: Array, x_rows: Array, t) -> Array:
-    """log m(x_prev[j], x_rows[i]) for every pair: `(rows, N)` (see `transition_density`)."""
-    rows = jnp.arange(x_rows.shape[0])
-    return transition_density(model, params, x_prev, x_rows, t).rows(rows)
-
-
-def pair_log_probs(model: StateSpaceModel, params: PyTree, x_prev: Array, x: Array, t) -> Array:
-    """log m(x_prev[i], x[i]) for paired rows: `(S,)` (see `transition_density`)."""
-    i = jnp.arange(x.shape[0])
-    return transition_density(model, params, x_prev, x, t).pairs(i, i)
-
-
-def draw_from_rows(key, logits: Array, num_draws: int) -> tuple[Array, Array]:
-    """`num_draws` categorical draws per row of `logits` `(R, N)`: `(R, K)` and degenerate rows.
-
-    Inverse CDF in two levels (blocks of about √N entries, then within the chosen block), which
-    avoids a full cumulative sum along every row. A row with no finite entry is drawn uniformly.
-    """
-    r, n = logits.shape
-    top = jnp.max(logits, axis=1)
-    degenerate = ~jnp.isfinite(top)
-    p = jnp.exp(logits - jnp.where(degenerate, 0.0, top)[:, None])
-    p = jnp.where(degenerate[:, None] | jnp.isnan(p), jnp.where(degenerate[:, None], 1.0, 0.0), p)
-    size = max(1, math.isqrt(n - 1) + 1)
-    num_blocks = -(-n // size)
-    if num_blocks * size > n:
-        p = jnp.pad(p, ((0, 0), (0, num_blocks * size - n)))
-    blocks = p.reshape(r, num_blocks, size)
-    block_cum = jnp.cumsum(jnp.sum(blocks, axis=2), axis=1)
-    u = jax.random.uniform(key, (r, num_draws), dtype=p.dtype) * block_cum[:, -1:]
-    blk = jnp.sum(block_cum[:, None, :] <= u[:, :, None], axis=2)
-    blk = jnp.clip(blk, 0, num_blocks - 1)
-    before = jnp.take_along_axis(block_cum, jnp.maximum(blk - 1, 0), axis=1)
-    u_in = u - jnp.where(blk > 0, before, 0.0)
-    inner = jnp.cumsum(jnp.take_along_axis(blocks, blk[:, :, None], axis=1), axis=2)
-    j = jnp.clip(jnp.sum(inner <= u_in[:, :, None], axis=2), 0, size - 1)
-    idx = jnp.clip(blk * size + j, 0, n - 1)
-    return idx.astype(jnp.int32), degenerate
-
-
-def _squared_distances(b: Array, a: Array) -> Array:
-    """‖b_i − a_j‖² for rows b `(R, dx)` and a `(N, dx)`: `(R, N)`, without cancellation."""
-    dx = a.shape[-1]
-    if dx <= 16:  # one fused elementwise pass per coordinate (a reduction over a tiny axis is slow)
-        return sum((b[:, None, k] - a[None, :, k]) ** 2 for k in range(dx))
-    return jnp.sum((b[:, None, :] - a[None, :, :]) ** 2, axis=-1)
 
 
 def _chunk_size(kernel: BackwardKernel, num_rows: int, n: int) -> int:
@@ -445,6 +356,93 @@ def _mcmc(key, kernel, density, log_weights, start, m, num_draws):
     return current.reshape(m, num_draws), info
 
 
+def _stride(total: int) -> int:
+    """A stride coprime with `total` near total / golden ratio (spreads consecutive slots)."""
+    stride = max(1, int(total * 0.6180339887)) | 1
+    while math.gcd(stride, total) != 1:
+        stride += 2
+    return stride % max(total, 1) or 1
+
+
+def _spread_proposals(key, cum: Array, total: int) -> Array:
+    """`total` proposals, each exactly Cat(ω)-distributed: a systematic sample (sorted, O(N +
+    total) by a histogram, one uniform) dealt to the slots by a uniformly random rotation with a
+    stride coprime with `total`, so slot d gets the ((d·stride + s) mod total)-th point. Slots
+    of one call are dependent (distinct strata); calls with independent keys are independent.
+    Uses two random numbers instead of `total` and no binary search."""
+    n = cum.shape[0]
+    k_u, k_s = jax.random.split(key)
+    u = jax.random.uniform(k_u, (), dtype=cum.dtype)
+    pos = jnp.clip(jnp.ceil(total * cum - u).astype(jnp.int32), 0, total)
+    hist = jnp.zeros(total + 1, jnp.int32).at[pos].add(1)
+    points = jnp.clip(jax.lax.associative_scan(jnp.add, hist[:total]), 0, n - 1)
+    shift = jax.random.randint(k_s, (), 0, total, dtype=jnp.int32)
+    slot = (jnp.arange(total, dtype=jnp.int32) * _stride(total) + shift) % total
+    return points[slot]
+
+
+def _bounded(key, kernel, density, log_weights, start, m, num_draws, bound):
+    """`max_trials` accept–reject rounds over all draws, then `mcmc_steps` independent MH moves
+    from the forward ancestor for the draws still pending: `(M, K)` indices and info.
+
+    Every round works on all M·K draws at once (static shapes, no `while_loop`), so the cost is
+    (max_trials + mcmc_steps) proposals per draw at most, whatever the acceptance rate. A draw's
+    proposals are i.i.d. Cat(ω) over rounds (`_spread_proposals`) and its uniforms independent,
+    so each accept–reject draw is exactly Λ-distributed and each move leaves Λ invariant.
+    """
+    total = m * num_draws
+    own = jnp.arange(m, dtype=jnp.int32)
+    rows = jnp.repeat(own, num_draws)
+    cum = resampling.cumulative_weights(weights.normalize(log_weights))
+    dtype = cum.dtype
+    start = start.astype(jnp.int32)
+    k_ar, k_mh = jax.random.split(key)
+
+    def propose(k):
+        k_j, k_u = jax.random.split(k)
+        j = _spread_proposals(k_j, cum, total)
+        log_u = jnp.log(jax.random.uniform(k_u, (total,), dtype=dtype))
+        return j, density.pairs(j, rows), log_u
+
+    def reject_round(r, carry):
+        idx, pending, used, excess = carry
+        j, lm, log_u = propose(jax.random.fold_in(k_ar, r))
+        accept = pending & (log_u < lm - bound)
+        excess = jnp.maximum(excess, jnp.max(jnp.where(pending, lm - bound, -jnp.inf)))
+        return jnp.where(accept, j, idx), pending & ~accept, used + pending, excess
+
+    carry = (
+        jnp.repeat(start, num_draws),
+        jnp.ones(total, bool),
+        jnp.zeros(total, jnp.int32),
+        jnp.full((), -jnp.inf, dtype),
+    )
+    idx, pending, used, excess = jax.lax.fori_loop(0, kernel.max_trials, reject_round, carry)
+
+    # The K chains of a row share their start: one density evaluation per row. Accepted draws
+    # keep their index (their moves are masked out), pending ones start at the ancestor.
+    lm_current = jnp.repeat(density.pairs(start, own), num_draws)
+
+    def move(s, carry):
+        idx, lm_current = carry
+        j, lm, log_u = propose(jax.random.fold_in(k_mh, s))
+        accept = pending & (log_u < lm - lm_current)
+        return jnp.where(accept, j, idx), jnp.where(accept, lm, lm_current)
+
+    idx, lm_current = jax.lax.fori_loop(0, kernel.mcmc_steps, move, (idx, lm_current))
+    used = used + kernel.mcmc_steps * pending
+    tol = 1e-6 * jnp.maximum(1.0, jnp.abs(bound))
+    # Rows whose pending draws found no finite log m are left at the ancestor: reported.
+    stuck = jnp.any((pending & ~jnp.isfinite(lm_current)).reshape(m, num_draws), axis=1)
+    info = BackwardInfo(
+        jnp.mean(used.astype(dtype)),
+        jnp.sum(pending, dtype=jnp.int32),
+        excess > tol,
+        jnp.sum(stuck, dtype=jnp.int32),
+    )
+    return idx.reshape(m, num_draws), info
+
+
 def _fallback(key, kernel, density, log_weights, num_draws, state):
     """Exact draws for the slots still pending, `fallback_chunk` at a time."""
     total = state.idx.shape[0]
@@ -496,7 +494,8 @@ def sample(
         x: `(M, *state_shape)` the rows: particles at time t.
         t (int): time index of `x`.
         num_draws: K >= 1 draws per row.
-        start: `(M,)` forward ancestors of the rows (the "mcmc" kernel's starting points).
+        start: `(M,)` forward ancestors of the rows (starting points of the "mcmc" kernel and
+            of the "bounded" kernel's moves).
 
     Returns:
         `(J, info)`: `J` of shape `(M, K)` int32 indexing `x_prev`, and a `BackwardInfo`.
@@ -513,11 +512,15 @@ def sample(
             degenerate,
         )
         return idx, info
+    if kernel.needs_ancestors and start is None:
+        raise ValueError(
+            f"backward={kernel.method!r} needs the rows' forward ancestors (start=...)"
+        )
     if kernel.method == "mcmc":
-        if start is None:
-            raise ValueError("backward='mcmc' needs the rows' forward ancestors (start=...)")
         return _mcmc(key, kernel, density, log_weights, start, m, num_draws)
     bound = jnp.asarray(model.transition_log_bound(params))
+    if kernel.method == "bounded":
+        return _bounded(key, kernel, density, log_weights, start, m, num_draws, bound)
     k_ar, k_fb = jax.random.split(key)
     state = _accept_reject(k_ar, kernel, density, log_weights, m, n, num_draws, bound)
     idx, fallbacks, degenerate = _fallback(k_fb, kernel, density, log_weights, num_draws, state)

@@ -250,7 +250,7 @@ def step(
 ) -> tuple[ParisState, ParisInfo]:
     """One PaRIS update at time t >= 1: a filter step, K backward draws per particle, τ update."""
     kernel = backward_mod.get(backward)
-    if kernel.needs_ancestors:
+    if kernel.method == "mcmc":
         _check_mcmc(proposal, ess_threshold)
     # The filter step gets `key` itself, so the forward pass is `smc.particle_filter`'s with the
     # same key; the backward draws use an independent stream folded from it.
@@ -427,7 +427,7 @@ def paris(
         allow_mcmc=True,
     )
     ess_threshold = validate.probability("ess_threshold", ess_threshold)
-    if kernel.needs_ancestors:
+    if kernel.method == "mcmc":
         _check_mcmc(proposal, ess_threshold)
     check_functional(functional, model, params, ys, key)
     config = SMCConfig(
