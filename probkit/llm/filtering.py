@@ -472,19 +472,20 @@ def _update_key(cfg: FilterConfig) -> FilterConfig:
     return dataclasses.replace(cfg, select="argmax")
 
 
-def _check_sharding(sharding, num_particles: int, jax_native: bool) -> None:
+def _check_sharding(sharding, num_particles: int, jax_native: bool):
+    """`sharding` resolved by `core.sharding.resolve` (None, a Mesh or a NamedSharding)."""
+    sharding = sharding_mod.resolve(sharding)
     if sharding is None:
-        return
-    if not isinstance(sharding, jax.sharding.NamedSharding):
-        raise TypeError(f"sharding must be a jax.sharding.NamedSharding or None, got {sharding!r}")
+        return None
     if not jax_native:
         raise ValueError("sharding needs JAX-native models (text models run on the host)")
-    devices = sharding.mesh.shape[sharding.mesh.axis_names[0]]
+    devices = sharding_mod.num_shards(sharding)
     if num_particles % devices:
         raise ValueError(
             f"num_particles must be a multiple of the {devices} devices of sharding, "
             f"got {num_particles}"
         )
+    return sharding
 
 
 def shard_state(state: FilterState, sharding) -> FilterState:
@@ -647,7 +648,7 @@ def particle_filter(
     entropic: bool | Entropic = False,
     max_steps: int = 40,
     answer_fn: AnswerFn | None = None,
-    sharding: jax.sharding.NamedSharding | None = None,
+    sharding: "jax.sharding.NamedSharding | jax.sharding.Mesh | None" = None,
 ) -> FilterResult:
     """Particle filtering over reasoning steps with a reward model as likelihood.
 
@@ -675,9 +676,9 @@ def particle_filter(
         answer_fn: text models only: response text -> canonical answer (default: last
             ``\\boxed{}``).
         sharding: JAX-native models only: a `NamedSharding` of the particle axis
-            (`probkit.core.sharding.batch_sharding`; num_particles must be a multiple of its
-            device count). The same key gives the same particles in float64; in float32 the
-            same distribution (as `smc.particle_filter`, see docs/guide/scaling.md).
+            (`probkit.core.sharding.batch_sharding`) or a `Mesh`; num_particles must be a
+            multiple of its device count. The same key gives the same particles in float64;
+            in float32 the same distribution (as `smc.particle_filter`, see docs/guide/scaling.md).
 
     Returns:
         `FilterResult` (`.answer`, `.response`, `.log_evidence`, `.budget`, ...).
@@ -708,7 +709,7 @@ def particle_filter(
         entropic=entropic,
         max_steps=max_steps,
     )
-    _check_sharding(sharding, num_particles, backend.jax_native)
+    sharding = _check_sharding(sharding, num_particles, backend.jax_native)
     result = run(key, backend, prompt, num_particles, cfg, sharding)
     report(result, what="particle_filter")
     return result

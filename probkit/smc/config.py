@@ -18,6 +18,7 @@ import dataclasses
 import jax
 
 from probkit.core import resampling as resampling_mod
+from probkit.core import sharding as sharding_mod
 from probkit.core import validate
 from probkit.smc import backward as backward_mod
 from probkit.smc.propagation import Proposal
@@ -25,6 +26,7 @@ from probkit.smc.propagation import Proposal
 __all__ = ["RESAMPLING_SCOPES", "SMCConfig"]
 
 RESAMPLING_SCOPES = ("global", "island")
+"""Accepted values of `resampling_scope`: one particle system, or islands (`smc.islands`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +43,9 @@ class SMCConfig:
         backward: "hybrid", "exact", "rejection", "mcmc" or a `smc.backward.BackwardKernel`;
             stored as the `BackwardKernel`. Whether the model supports it is checked per call
             (accept–reject kernels need `model.transition_log_bound`).
-        sharding: a `jax.sharding.NamedSharding` for the particle axis, or None.
+        sharding: the particle axis split over devices: a `NamedSharding`
+            (`probkit.core.sharding.batch_sharding`), a `Mesh`, or None
+            (see `core.sharding.resolve`).
         resampling_scope: "global" (one particle system; resampling draws from all N weights,
             with XLA's collectives when sharded) or "island" (`num_islands` islands resample
             locally; whole islands are resampled by island weight at most every
@@ -80,10 +84,7 @@ class SMCConfig:
             )
         put("num_backward", validate.positive_int("num_backward", self.num_backward, minimum=1))
         put("backward", backward_mod.get(self.backward))
-        if self.sharding is not None and not isinstance(self.sharding, jax.sharding.Sharding):
-            raise TypeError(
-                f"sharding must be a jax.sharding.Sharding or None, got {type(self.sharding)}"
-            )
+        put("sharding", sharding_mod.resolve(self.sharding))
 
         validate.one_of("resampling_scope", self.resampling_scope, RESAMPLING_SCOPES)
         if self.num_islands is not None:

@@ -97,5 +97,5 @@ def test_sharding_needs_a_divisible_particle_count_and_jax_models(sharded_runs):
             jax.random.key(0), text_lm, synthetic.text_prm(), "1 + 1", 4, sharding=one
         )
     lm, prm = tabular_models()
-    with pytest.raises(TypeError, match="sharding must be a jax.sharding.NamedSharding"):
+    with pytest.raises(TypeError, match="sharding must be None, a jax.sharding.Mesh or a Named"):
         llm.particle_filter(jax.random.key(0), lm, prm, PROMPT, 4, sharding="devices")

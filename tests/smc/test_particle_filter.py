@@ -1,10 +1,5 @@
 """Particle filter against the exact Kalman answer (float64 unless stated)."""
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -173,37 +168,6 @@ def test_init_and_step_compose_into_a_user_loop(x64, lgssm):
     np.testing.assert_allclose(
         total, state.log_likelihood.total + state.log_likelihood.compensation, rtol=1e-10
     )
-
-
-SHARDED = textwrap.dedent("""
-    import jax, jax.numpy as jnp
-    jax.config.update("jax_enable_x64", True)
-    from probkit import ssm, smc
-    from probkit.core import sharding
-    assert len(jax.devices()) == 4
-    model, params = ssm.linear_gaussian(jnp.array([[0.9, 0.1], [0.0, 0.8]]), 0.5 * jnp.eye(2),
-                                        jnp.eye(2), 0.3 * jnp.eye(2), jnp.zeros(2), jnp.eye(2))
-    _, ys = ssm.simulate(jax.random.key(0), model, params, 30)
-    key = jax.random.key(1)
-    a = smc.particle_filter(key, model, params, ys, 1024, history=False)
-    b = smc.particle_filter(key, model, params, ys, 1024, history=False,
-                            sharding=sharding.batch_sharding())
-    assert not b.particles.sharding.is_fully_replicated
-    assert len(b.particles.sharding.device_set) == 4
-    print(repr(float(a.log_likelihood)), repr(float(b.log_likelihood)))
-""")
-
-
-def test_sharded_particle_axis_gives_the_same_log_likelihood():
-    env = dict(
-        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", SHARDED], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    a, b = map(float, out.stdout.split())
-    np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
 def test_params_of_the_wrong_type_name_the_argument():
