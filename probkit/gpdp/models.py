@@ -264,7 +264,9 @@ def training_data(key, model, params, x0, num_steps, *, harvest=None) -> np.ndar
 
 
 def npv(traj: Trajectories, discount: float = 1.0) -> Array:
-    """(num_reps,) net present value sum_t discount^t harvest_t (undiscounted by default).
+    """(..., num_reps) net present value sum_t discount^t harvest_t (undiscounted by default).
+
+    Leading axes (e.g. the policies of `simulate_tables`, `(P, num_reps, num_years)`) are kept.
 
     Examples:
         >>> traj = gpdp.Trajectories(stock=jnp.ones((2, 3)), harvest=jnp.ones((2, 3)))
@@ -272,12 +274,14 @@ def npv(traj: Trajectories, discount: float = 1.0) -> Array:
         [1.75, 1.75]
     """
     discount = validate.probability("discount", discount, open_low=True)
-    w = discount ** jnp.arange(traj.harvest.shape[1])
+    w = discount ** jnp.arange(traj.harvest.shape[-1])
     return traj.harvest @ w.astype(traj.harvest.dtype)
 
 
 def crashes(traj: Trajectories, threshold: float = 0.05) -> Array:
-    """() number of runs whose stock falls below `threshold` at some year.
+    """(...) number of runs whose stock falls below `threshold` at some year.
+
+    Leading axes (e.g. the policies of `simulate_tables`) are kept: one count per policy.
 
     Examples:
         >>> stock = jnp.array([[5.0, 0.01], [5.0, 4.0]])  # (num_reps, num_years)
@@ -286,7 +290,7 @@ def crashes(traj: Trajectories, threshold: float = 0.05) -> Array:
         1
     """
     threshold = validate.positive_float("threshold", threshold)
-    return jnp.sum(jnp.any(traj.stock < threshold, axis=1))
+    return jnp.sum(jnp.any(traj.stock < threshold, axis=-1), axis=-1)
 
 
 @functools.partial(jax.jit, static_argnames=("growth", "num_years", "num_reps", "sharding"))

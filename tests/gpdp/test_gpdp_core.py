@@ -201,3 +201,11 @@ def test_bad_inputs():
         gpdp.simulate(jax.random.key(0), "allen", {"r": 2.0}, 1.0, lambda x: x, 3, 2)
     with pytest.raises(ValueError, match="x0"):
         gpdp.simulate(jax.random.key(0), "allen", gpdp.TRUTH, -1.0, lambda x: x, 3, 2)
+
+
+def test_npv_and_crashes_keep_leading_policy_axes():
+    # simulate_tables returns (P, num_reps, num_years): one NPV per run, one crash count per policy
+    stock = jnp.ones((4, 2, 3)).at[1, 0, 2].set(0.0)
+    traj = gpdp.Trajectories(stock=stock, harvest=jnp.ones((4, 2, 3)))
+    np.testing.assert_allclose(gpdp.npv(traj, 0.5), np.full((4, 2), 1.75))
+    assert gpdp.crashes(traj).tolist() == [0, 1, 0, 0]
