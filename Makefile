@@ -64,12 +64,12 @@ notebooks: $(STAMP)-docs
 		$(VENV)/bin/jupytext --to ipynb --execute docs/notebooks/*.py
 
 lint: $(STAMP)-test
-	$(VENV)/bin/ruff check probkit tests examples benchmarks
-	$(VENV)/bin/ruff format --check probkit tests examples benchmarks
+	$(VENV)/bin/ruff check probkit tests examples benchmarks docs/notebooks
+	$(VENV)/bin/ruff format --check probkit tests examples benchmarks docs/notebooks
 
 format: $(STAMP)-test
-	$(VENV)/bin/ruff format probkit tests examples benchmarks
-	$(VENV)/bin/ruff check --fix probkit tests examples benchmarks
+	$(VENV)/bin/ruff format probkit tests examples benchmarks docs/notebooks
+	$(VENV)/bin/ruff check --fix probkit tests examples benchmarks docs/notebooks
 
 # Re-resolve the lock for every extra (universal: every platform and Python >= 3.11).
 lock: | $(UV)
