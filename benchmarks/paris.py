@@ -359,7 +359,8 @@ def main(quick: bool = False) -> str:
             "",
             f"Stochastic volatility (mu={MU}, rho={RHO}, sigma={SIGMA}), T = {T}, N = {N}, "
             f"K = {K}, h = sum_t x_t; probkit in float32 (JAX default), particles in float64 "
-            f"NumPy. Machine: {machine()}. Versions: {versions('particles', 'numpyro')}. "
+            f"NumPy. Machine: {machine()}. "
+            f"Versions: {versions('particles', 'numpyro', 'cuthbert')}. "
             "The machine is shared with other sessions; timings may be disturbed.",
             "",
             md_table(["method", "time (T = 200)", "notes"], rows),
