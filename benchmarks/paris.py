@@ -17,7 +17,7 @@ resampling at every step (ESSrmin = 1; PPG always resamples). Reported:
 * probkit's PPG cost per iteration relative to one PaRIS run (goal within 1.3x);
 * the bounded-cost backward kernel (`backward="bounded"`: 1 accept-reject round, then 1 MH move
   from the forward ancestor) at both ESSrmin, against particles and the filter (goal <= 2 K);
-* FFBS: probkit `smc.ffbs.backward_simulation` against cuthbert 0.1.1's particle smoother
+* FFBS: probkit `smc.backward_simulation` against cuthbert 0.1.1's particle smoother
   (`cuthbert.smoother` with `build_smoother`), both on the same probkit filter output (N = 1000,
   T = 200, resampling at every step), M = N paths (goal: probkit >= 2x).
 """
@@ -41,7 +41,6 @@ from benchmarks.common import (
 )
 from probkit import smc, ssm
 from probkit.smc import backward as backward_mod
-from probkit.smc import ffbs
 
 AREA = "paris"
 T, N, K = 200, 1000, 2
@@ -80,7 +79,7 @@ def _ffbs_rows(model, params, ys, repeats: int) -> tuple[list, list, str]:
         return jax.jit(lambda k: cuthbert.smoother(sm, states, key=k).particles)
 
     def probkit_run(kind):
-        return lambda k: ffbs.backward_simulation(k, model, params, filt, N, backward=kind).paths
+        return lambda k: smc.backward_simulation(k, model, params, filt, N, backward=kind).paths
 
     runs = {
         "cuthbert exact backward sampling": cuthbert_run(exact_sampling.simulate),

@@ -15,6 +15,7 @@ from probkit.smc import (
     gibbs,
     learning,
     propagation,
+    simulation,
     smoothing,
 )
 from probkit.smc.backward import BackwardKernel
@@ -30,6 +31,7 @@ from probkit.smc.filtering import (
 from probkit.smc.functional import AdditiveFunctional, FunctionalContext, score_functional
 from probkit.smc.gibbs import PPGInfo, PPGKernel, PPGResult, PPGState, ppg
 from probkit.smc.learning import FitInfo, FitResult, ParametricProposal, fit_mle, fit_msc
+from probkit.smc.simulation import FFBSResult, backward_simulation, ffbs
 from probkit.smc.smoothing import ParisInfo, ParisResult, ParisState, paris
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "CSMCKernel",
     "CSMCResult",
     "CSMCState",
+    "FFBSResult",
     "FitInfo",
     "FitResult",
     "FunctionalContext",
@@ -56,9 +59,11 @@ __all__ = [
     "ParticleFilterState",
     "Proposal",
     "backward",
+    "backward_simulation",
     "conditional",
     "config",
     "csmc",
+    "ffbs",
     "filtering",
     "fit_mle",
     "fit_msc",
@@ -69,6 +74,7 @@ __all__ = [
     "particle_filter",
     "ppg",
     "propagation",
+    "simulation",
     "score_functional",
     "smoothing",
 ]

@@ -53,7 +53,7 @@ import jax.numpy as jnp
 
 from probkit.core import resampling, weights
 from probkit.core.types import Array, PRNGKey, PyTree
-from probkit.smc._density import (
+from probkit.smc.density import (
     draw_from_rows,
     pair_log_probs,
     row_log_probs,

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from probkit import smc
-from probkit.smc import ffbs
 from probkit.testing import assert_within_se, keys
 
 NUM_SEEDS = 40
@@ -21,7 +20,7 @@ def ffbs_runs(lgssm_2d):
     kernels themselves are tested in test_backward.py)."""
     model, params, ys, _ = lgssm_2d
     with jax.enable_x64(True):
-        run = jax.vmap(lambda k: ffbs.ffbs(k, model, params, ys, N, M, backward="exact"))
+        run = jax.vmap(lambda k: smc.ffbs(k, model, params, ys, N, M, backward="exact"))
         return jax.block_until_ready(run(keys(NUM_SEEDS, seed=4)))
 
 
@@ -49,13 +48,13 @@ def test_bad_input_gets_clear_errors(x64, lgssm_2d):
         particles=filtered.particles[-1], log_weights=filtered.log_weights[-1]
     )  # what history=False returns
     with pytest.raises(ValueError, match="history=True"):
-        ffbs.backward_simulation(k, model, params, last_only, 5)
+        smc.backward_simulation(k, model, params, last_only, 5)
     with pytest.raises(ValueError, match="num_paths"):
-        ffbs.backward_simulation(k, model, params, filtered, 0)
+        smc.backward_simulation(k, model, params, filtered, 0)
     with pytest.raises(ValueError, match="smc.paris only"):
-        ffbs.backward_simulation(k, model, params, filtered, 5, backward="bounded")
+        smc.backward_simulation(k, model, params, filtered, 5, backward="bounded")
     with pytest.raises(TypeError, match="ParticleFilterResult"):
-        ffbs.backward_simulation(k, model, params, filtered.particles, 5)
+        smc.backward_simulation(k, model, params, filtered.particles, 5)
     no_bound = dataclasses.replace(model, transition_log_bound=None)
     with pytest.raises(ValueError, match="transition_log_bound"):
-        ffbs.ffbs(k, no_bound, params, ys, 10, 5)
+        smc.ffbs(k, no_bound, params, ys, 10, 5)

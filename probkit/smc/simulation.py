@@ -29,12 +29,24 @@ __all__ = ["FFBSResult", "backward_simulation", "ffbs"]
 
 
 class FFBSResult(NamedTuple):
-    paths: Array  # (M, T, *state_shape) trajectories
-    indices: Array  # (M, T) int32 particle index of each path at each t
-    trials: Array  # (T,) mean proposals per backward draw (0 at t = T-1)
-    fallbacks: Array  # (T,) int32 draws sent to the exact kernel after the trial budget
-    bound_violated: Array  # () bool: log m exceeded transition_log_bound (draws biased)
-    failed: Array  # () bool: the filter failed, or some row had no finite ω m
+    """Paths drawn by backward simulation (`ffbs`, `backward_simulation`).
+
+    Attributes:
+        paths: (M, T, *state_shape) trajectories, each a draw from the particle approximation
+            of the joint smoothing distribution.
+        indices: (M, T) int32 particle index of each path at each t.
+        trials: (T,) mean proposals per backward draw (0 at t = T-1).
+        fallbacks: (T,) int32 draws sent to the exact kernel after the trial budget.
+        bound_violated: () bool: log m exceeded `transition_log_bound` (draws biased).
+        failed: () bool: the filter failed, or some row had no finite weight times density.
+    """
+
+    paths: Array
+    indices: Array
+    trials: Array
+    fallbacks: Array
+    bound_violated: Array
+    failed: Array
 
 
 @partial(jax.jit, static_argnames=("model", "num_paths", "kernel"))

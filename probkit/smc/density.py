@@ -47,10 +47,15 @@ class TransitionDensity(NamedTuple):
 
     Built once per backward step by `transition_density`, so that work independent of the
     pairs (the batched distribution, a multivariate normal's whitening) stays out of loops.
+
+    Attributes:
+        rows: function of `i` (R,) int -> (R, N) log m(x_prev[j], x[i]) for every previous
+            particle j.
+        pairs: function of `(j (S,), i (S,))` int -> (S,) log m(x_prev[j], x[i]).
     """
 
-    rows: object  # i (R,) int -> (R, N): every previous particle for rows x[i]
-    pairs: object  # (j (S,), i (S,)) int -> (S,): log m(x_prev[j], x[i])
+    rows: object
+    pairs: object
 
 
 def transition_density(
