@@ -92,8 +92,11 @@ def cuthbert_run(ys, n, history):
     def filt(key):
         k0, k1 = jax.random.split(key)
         s0 = pf.init_prepare(key=k0)
-        if history:
-            return cuthbert.filter(pf, ys, s0, key=k1).log_normalizing_constant[-1]
+        if history:  # returned, so that XLA cannot drop the (T, N) arrays as dead code
+            st = cuthbert.filter(pf, ys, s0, key=k1)
+            return st.log_normalizing_constant[-1], (
+                st.particles, st.log_weights, st.ancestor_indices,
+            )  # fmt: skip
 
         def body(s, inp):
             y, k = inp
@@ -101,9 +104,9 @@ def cuthbert_run(ys, n, history):
 
         s0 = s0._replace(model_inputs=ys[0])
         s, _ = jax.lax.scan(body, s0, (ys, jax.random.split(k1, T)))
-        return s.log_normalizing_constant
+        return s.log_normalizing_constant, (s.particles, s.log_weights, s.ancestor_indices)
 
-    return lambda seed: filt(jax.random.key(seed))
+    return lambda seed: filt(jax.random.key(seed))[0]
 
 
 def first_call(run):
