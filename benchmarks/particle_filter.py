@@ -27,7 +27,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.common import interleaved_medians, machine, md_table, versions, write_fragment
+from benchmarks.common import (
+    RESULTS_DIR,
+    interleaved_medians,
+    machine,
+    md_table,
+    versions,
+    write_fragment,
+)
 from probkit import smc, ssm
 
 MU, RHO, SIGMA, T = -1.0, 0.95, 0.2, 1000
@@ -85,8 +92,11 @@ def cuthbert_run(ys, n, history):
     def filt(key):
         k0, k1 = jax.random.split(key)
         s0 = pf.init_prepare(key=k0)
-        if history:
-            return cuthbert.filter(pf, ys, s0, key=k1).log_normalizing_constant[-1]
+        if history:  # returned, so that XLA cannot drop the (T, N) arrays as dead code
+            st = cuthbert.filter(pf, ys, s0, key=k1)
+            return st.log_normalizing_constant[-1], (
+                st.particles, st.log_weights, st.ancestor_indices,
+            )  # fmt: skip
 
         def body(s, inp):
             y, k = inp
@@ -94,9 +104,9 @@ def cuthbert_run(ys, n, history):
 
         s0 = s0._replace(model_inputs=ys[0])
         s, _ = jax.lax.scan(body, s0, (ys, jax.random.split(k1, T)))
-        return s.log_normalizing_constant
+        return s.log_normalizing_constant, (s.particles, s.log_weights, s.ancestor_indices)
 
-    return lambda seed: filt(jax.random.key(seed))
+    return lambda seed: filt(jax.random.key(seed))[0]
 
 
 def first_call(run):
@@ -254,8 +264,8 @@ def main(quick: bool = False) -> str:
             "systematic resampling every step; all programs of one N timed in turn, round by",
             "round, in one process; medians of 7 runs (3 at N = 1e5) after a warm-up; probkit",
             "and cuthbert in float32, particles in float64. The machine was shared with other",
-            "jobs (load average ~10 on 2 cores) while this ran: ratios, not absolute times, are",
-            "the comparison.",
+            "jobs (load average 10 to 20 on 2 cores) while this ran: ratios, not absolute",
+            "times, are the comparison, and even they are noisy.",
             f"Machine: {machine()}. Versions: "
             f"{versions('particles', 'numba', 'cuthbert', 'dynamax')}.",
             "",
@@ -305,7 +315,64 @@ def main(quick: bool = False) -> str:
     return text
 
 
+CPU_HEADER = "### probkit vs cuthbert in CPU time (process time, `--cpu`)"
+
+
+def cpu_time_check(sizes, repeats=5) -> str:
+    """probkit vs cuthbert, both history settings, in this process's CPU time per run (medians,
+    interleaved): on a machine shared with other jobs the CPU time a program uses is steadier
+    than its wall time. Appends (or replaces) a section of the fragment."""
+    model, params = ssm.stochastic_volatility(MU, RHO, SIGMA)
+    _, ys = ssm.simulate(jax.random.key(0), model, params, T)
+    rows = []
+    for n in sizes:
+        runs = {}
+        for hist in (False, True):
+            runs[("cuthbert", hist)] = cuthbert_run(ys, n, hist)
+            runs[("probkit", hist)] = probkit_run(ys, n, "threefry2x32", hist)
+        for run in runs.values():
+            first_call(run)
+            jax.block_until_ready(run(0))
+        cpu = {name: [] for name in runs}
+        for r in range(repeats):
+            for name, run in runs.items():
+                start = time.process_time()
+                jax.block_until_ready(run(r + 1))
+                cpu[name].append(time.process_time() - start)
+        med = {name: statistics.median(v) for name, v in cpu.items()}
+        for hist in (False, True):
+            c, p = med[("cuthbert", hist)], med[("probkit", hist)]
+            rows.append([n, "on" if hist else "off", c, p, c / p])
+        print(rows[-2:], flush=True)
+    section = "\n".join(
+        [
+            CPU_HEADER,
+            "",
+            f"Same programs as above, CPU seconds of this process per filter (medians of {repeats}",
+            "runs, interleaved, after a warm-up; cuthbert's host-callback threads included).",
+            "",
+            md_table(
+                ["N", "history (both)", "cuthbert CPU s", "probkit CPU s", "probkit speed-up"],
+                rows,
+            ),
+        ]
+    )
+    path = RESULTS_DIR / "particle_filter.md"
+    text = path.read_text().split(CPU_HEADER)[0].rstrip()
+    write_fragment("particle_filter", text + "\n\n" + section)
+    print(section)
+    return section
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    main(parser.parse_args().quick)
+    parser.add_argument("--quick", action="store_true", help="N = 100 and 1000 only")
+    parser.add_argument(
+        "--cpu", type=int, nargs="+", metavar="N",
+        help="only the CPU-time comparison with cuthbert at these N, added to the fragment",
+    )  # fmt: skip
+    args = parser.parse_args()
+    if args.cpu:
+        cpu_time_check(args.cpu)
+    else:
+        main(args.quick)
