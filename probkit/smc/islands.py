@@ -38,7 +38,7 @@ import jax.numpy as jnp
 from jax.sharding import NamedSharding, PartitionSpec
 
 from probkit.core import accumulate, progress, weights
-from probkit.smc import filtering
+from probkit.smc import particle_step
 from probkit.smc.config import SMCConfig
 
 __all__ = ["island_layout", "run"]
@@ -100,7 +100,7 @@ def _islands_scan(key, params, ys, *, model, config, num_islands, n, axis, histo
     fold = jax.vmap(jax.random.fold_in, in_axes=(None, 0))
 
     def island_init(k):
-        st, info = filtering.init(k, model, params, ys[0], n, proposal=proposal)
+        st, info = particle_step.init(k, model, params, ys[0], n, proposal=proposal)
         return st.particles, st.log_weights, info.log_likelihood_increment
 
     x, lw, log_inc = jax.vmap(island_init)(fold(k0, ids))
@@ -149,8 +149,8 @@ def _islands_scan(key, params, ys, *, model, config, num_islands, n, axis, histo
 
         # Particle level: one ordinary filter step per island.
         def local(k, x, lw):
-            state = filtering.ParticleFilterState(x, lw, acc0, jnp.zeros((), bool), zero_i)
-            st, info = filtering.step(
+            state = particle_step.ParticleFilterState(x, lw, acc0, jnp.zeros((), bool), zero_i)
+            st, info = particle_step.step(
                 k, state, model, params, y, t, proposal=proposal,
                 resampling=config.resampling, ess_threshold=threshold,
             )  # fmt: skip
@@ -223,7 +223,7 @@ def _run(key, model, params, ys, config, history, progress_bar):
     ll, parts, lws, anc, ess, resampled, incs, failed, first = out
     lead = (ys.shape[0],) if history else ()
     flat = lambda a: a.reshape((*lead, num_islands * n, *a.shape[len(lead) + 2 :]))  # noqa: E731
-    return filtering.ParticleFilterResult(
+    return particle_step.ParticleFilterResult(
         ll, flat(parts), flat(lws), flat(anc), ess, resampled, incs, failed, first
     )
 
