@@ -95,11 +95,13 @@ def fit_parametric(key, model: str, data, *, num_warmup=300, num_samples=300, nu
     (0, 0) pseudo-datum is dropped (its log-likelihood is undefined).
 
     Examples:
+        Not run by the doctest suite (compiling NUTS takes about 13 s of CPU).
+
         >>> data = gpdp.load_training_data()  # (n, 2)
         >>> draws = gpdp.fit_parametric(
         ...     jax.random.key(0), "ricker", data, num_warmup=20, num_samples=10
-        ... )
-        >>> sorted(draws), draws["r"].shape  # (num_chains * num_samples,)
+        ... )  # doctest: +SKIP
+        >>> sorted(draws), draws["r"].shape  # doctest: +SKIP
         (['K', 'r', 'sigma'], (20,))
     """
     key = validate.key("key", key)
@@ -301,14 +303,17 @@ def reproduce_paper(
         "draws" (parametric posterior draws), "mle_params".
 
     Examples:
+        Not run by the doctest suite (four NUTS fits: about a minute of CPU even this small);
+        the shapes are `harvest` (S,) and `npv` (num_reps,).
+
         >>> out = gpdp.reproduce_paper(
         ...     jax.random.key(0), "corrected", x_grid=jnp.linspace(0.0, 15.0, 16), num_reps=4,
         ...     num_years=5, num_warmup=20, num_samples=10, num_par_draws=10,
         ...     mle={**gpdp.ARCHIVED_MLE, "sigma": 0.05},
-        ... )
-        >>> [p for p in gpdp.POLICIES if p in out]
+        ... )  # doctest: +SKIP
+        >>> [p for p in gpdp.POLICIES if p in out]  # doctest: +SKIP
         ['true', 'allen', 'gp', 'mle', 'ricker', 'myers']
-        >>> out["gp"]["harvest"].shape, out["gp"]["npv"].shape  # (S,), (num_reps,)
+        >>> out["gp"]["harvest"].shape, out["gp"]["npv"].shape  # doctest: +SKIP
         ((16,), (4,))
     """
     key = validate.key("key", key)
