@@ -32,7 +32,9 @@ __all__ = [
     "run",
 ]
 
-CACHE_ENV = "PROBKIT_COMPILATION_CACHE"  # "0"/"off"/"false"/"no": no cache; else a directory
+CACHE_ENV = "PROBKIT_COMPILATION_CACHE"
+"""Environment variable for `probkit tour`'s compilation cache: "0"/"off"/"false"/"no" turns
+it off, any other value is the cache directory (default: $XDG_CACHE_HOME/probkit/jax)."""
 _OFF = ("0", "off", "false", "no")
 
 

@@ -158,7 +158,7 @@ def _row_logits(state, chain, alpha, non_backtracking, step_exponent):
 def transition_probabilities(
     state: SRRWState, chain: BaseChain, alpha, *, base: str = "srw", step_exponent: float = 1.0
 ) -> tuple[Array, Array]:
-    """The exact row K[x_n](X_n, ·) as (neighbour indices (D+1,), probabilities (D+1,)).
+    """The exact row `K[x_n](X_n, ·)` as (neighbour indices (D+1,), probabilities (D+1,)).
 
     Examples:
         >>> import networkx as nx
