@@ -261,6 +261,8 @@ def fit_gp(
     init = jnp.array([jnp.log(2.0), jnp.log(0.5)], dtype) + 0.1 * jax.random.normal(
         k_init, (num_chains, 2), dtype
     )
+    if num_chains == 1:  # numpyro takes a single chain's initial values without a chain axis
+        init = init[0]
     mcmc.run(k_run, x, y, init_params={"u": init}, extra_fields=("diverging",))
     u = mcmc.get_samples(group_by_chain=True)["u"]
     div = mcmc.get_extra_fields(group_by_chain=True)["diverging"]

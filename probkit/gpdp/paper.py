@@ -208,6 +208,11 @@ def parametric_transition_tensor(
     dtype = jnp.result_type(float)
     names = (*MODELS[model].param_names, "sigma")
     draws = {k: jnp.atleast_1d(jnp.asarray(draws[k], dtype)) for k in names}
+    sizes = {k: v.shape[0] for k, v in draws.items()}
+    if any(v.ndim != 1 for v in draws.values()) or len(set(sizes.values()) - {1}) > 1:
+        raise ValueError(f"draws must hold scalars or (D,) arrays of one length D, got {sizes}")
+    D = max(sizes.values())
+    draws = {k: jnp.broadcast_to(v, (D,)) for k, v in draws.items()}  # scalars shared by all D
     if resample_key is not None:
         D = draws["sigma"].shape[0]
         u = jax.random.uniform(validate.key("resample_key", resample_key), (D, h_grid.shape[0]))

@@ -131,6 +131,20 @@ def test_parametric_tensor_true_model(x64):
     assert float(F[0, 15] @ grid) > float(grid[15])
 
 
+def test_parametric_tensor_mixes_scalars_and_draws(x64):
+    # scalars are shared by every draw: the same tensor as the draws broadcast by hand
+    grid = jnp.linspace(0.0, 15.0, 16)
+    r = jnp.array([1.8, 2.2])
+    mixed = {**gpdp.TRUTH, "r": r}
+    full = {k: jnp.broadcast_to(jnp.asarray(v, float), (2,)) for k, v in mixed.items()}
+    np.testing.assert_array_equal(
+        gpdp.parametric_transition_tensor("allen", mixed, grid),
+        gpdp.parametric_transition_tensor("allen", full, grid),
+    )
+    with pytest.raises(ValueError, match="one length D"):
+        gpdp.parametric_transition_tensor("allen", {**full, "K": jnp.ones(3)}, grid)
+
+
 def test_simulate_tables_and_shared_noise(x64):
     grid = jnp.linspace(0.0, 15.0, 31)
     esc = jnp.minimum(grid, 6.0)
