@@ -125,8 +125,11 @@ def fit_package(X):
         return adam(*args, **kwargs)
 
     def counted_minimize(*args, **kwargs):
-        stages.append(0)  # a restarted stage attempt counts anew (as probkit's `iterations`)
-        return minimize(*args, **kwargs)
+        stages.append(0)
+        out = minimize(*args, **kwargs)
+        if not out[1]:  # a failed attempt is restarted: keep the last one (as probkit's)
+            stages.pop()
+        return out
 
     model.minimize, model._adam_update = counted_minimize, counted_adam
     cpu, start = time.process_time(), time.perf_counter()
