@@ -73,6 +73,11 @@ def initialize(
         cpu_devices: on CPU, the number of local devices per process (`jax_num_cpu_devices`).
         cpu_collectives: cross-process collectives on CPU: "gloo" (TCP) or "mpi".
         timeout: seconds to wait for every process to connect.
+
+    Examples:
+        >>> from probkit.core import distributed
+        >>> # in each process of a job, before any other JAX work (SLURM fills the arguments in):
+        >>> distributed.initialize()  # doctest: +SKIP
     """
     env = os.environ
     coordinator_address = coordinator_address or env.get(ENV_COORDINATOR)
@@ -95,7 +100,13 @@ def initialize(
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on `host` right now (for the coordinator)."""
+    """A TCP port free on `host` right now (for the coordinator).
+
+    Examples:
+        >>> from probkit.core import distributed
+        >>> 0 < distributed.free_port() < 65536
+        True
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
@@ -118,6 +129,14 @@ def launch_local(
 
     Returns:
         One `CompletedProcess` per process, in process order (returncode -9 for one stopped).
+
+    Examples:
+        >>> import sys
+        >>> from probkit.core import distributed
+        >>> script = "import sys; print(sys.argv[1])"
+        >>> runs = distributed.launch_local(["-c", script, "hello"], num_processes=2)
+        >>> [(r.returncode, r.stdout.strip()) for r in runs]
+        [(0, 'hello'), (0, 'hello')]
     """
     num_processes = validate.positive_int("num_processes", num_processes)
     cpu_devices = validate.positive_int("cpu_devices", cpu_devices)

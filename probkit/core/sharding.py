@@ -109,6 +109,12 @@ def resolve(sharding, name: str = "sharding") -> NamedSharding | None:
     Returns:
         None, or a `NamedSharding` with spec `P(batch_axes)` (1-D, hashable: usable as a
         static argument of `jit`).
+
+    Examples:
+        >>> from probkit.core import sharding
+        >>> s = sharding.resolve(sharding.batch_mesh())  # a Mesh: split over all its axes
+        >>> tuple(s.spec), sharding.resolve(None) is None
+        (('batch',), True)
     """
     if sharding is None:
         return None
@@ -134,7 +140,14 @@ def resolve(sharding, name: str = "sharding") -> NamedSharding | None:
 
 
 def num_shards(sharding) -> int:
-    """How many blocks the batch is split into (1 for None)."""
+    """How many blocks the batch is split into (1 for None).
+
+    Examples:
+        >>> from probkit.core import sharding
+        >>> mesh = sharding.batch_mesh()  # every device
+        >>> sharding.num_shards(None), sharding.num_shards(mesh) == len(jax.devices())
+        (1, True)
+    """
     sharding = resolve(sharding)
     if sharding is None:
         return 1
@@ -189,7 +202,14 @@ def shard_batch(tree, mesh: Mesh | NamedSharding | None = None, *, axis: int = 0
 
 
 def gather(tree):
-    """NumPy copies of every leaf on every process (global arrays are all-gathered)."""
+    """NumPy copies of every leaf on every process (global arrays are all-gathered).
+
+    Examples:
+        >>> from probkit.core import sharding
+        >>> out = sharding.gather({"x": sharding.shard_batch(jnp.arange(4.0))})
+        >>> type(out["x"]).__name__, out["x"].tolist()
+        ('ndarray', [0.0, 1.0, 2.0, 3.0])
+    """
 
     def get(x):
         if isinstance(x, jax.Array) and not x.is_fully_addressable:
@@ -208,6 +228,12 @@ def pad(tree, multiple: int, *, axis: int = 0):
 
     Returns:
         `(padded_tree, size)` with `size` the original length, for `unpad`.
+
+    Examples:
+        >>> from probkit.core import sharding
+        >>> padded, size = sharding.pad(jnp.array([1.0, 2.0, 3.0]), 4)  # (3,) -> (4,)
+        >>> padded.tolist(), size
+        ([1.0, 2.0, 3.0, 1.0], 3)
     """
     leaves = jax.tree.leaves(tree)
     if not leaves:
@@ -229,7 +255,14 @@ def pad(tree, multiple: int, *, axis: int = 0):
 
 
 def unpad(tree, size: int, *, axis: int = 0):
-    """Undo `pad`: keep the first `size` entries of axis `axis` of every leaf."""
+    """Undo `pad`: keep the first `size` entries of axis `axis` of every leaf.
+
+    Examples:
+        >>> from probkit.core import sharding
+        >>> padded, size = sharding.pad({"a": jnp.ones((3, 2))}, 2)
+        >>> padded["a"].shape, sharding.unpad(padded, size)["a"].shape
+        ((4, 2), (3, 2))
+    """
     return jax.tree.map(lambda x: jax.lax.slice_in_dim(x, 0, size, axis=axis), tree)
 
 
@@ -246,6 +279,12 @@ def shard_blocks(fn: Callable, sharding, *, in_axes: int | tuple = 0) -> Callabl
         sharding: None (then `fn` itself is returned), a `Mesh` or a `NamedSharding`.
         in_axes: 0 (every positional argument is batched along its leading axis) or a tuple
             with one entry per positional argument, 0 (batched) or None (shared, replicated).
+
+    Examples:
+        >>> from probkit.core import sharding
+        >>> f = sharding.shard_blocks(lambda x: 2.0 * x, sharding.batch_mesh())  # x (B, ...)
+        >>> f(jnp.arange(5.0)).tolist()  # B = 5 need not divide the device count
+        [0.0, 2.0, 4.0, 6.0, 8.0]
     """
     sharding = resolve(sharding)
     if sharding is None:
@@ -295,5 +334,11 @@ def shard_vmap(fn: Callable, sharding, *, in_axes: int | tuple = 0) -> Callable:
 
     Returns:
         A function of the same arguments whose outputs have the batch as leading axis.
+
+    Examples:
+        >>> from probkit.core import sharding
+        >>> norm = sharding.shard_vmap(jnp.linalg.norm, sharding.batch_mesh())  # one problem: (d,)
+        >>> norm(jnp.array([[3.0, 4.0], [6.0, 8.0]])).tolist()  # batch (B, d) -> (B,)
+        [5.0, 10.0]
     """
     return shard_blocks(jax.vmap(fn, in_axes=in_axes), sharding, in_axes=in_axes)

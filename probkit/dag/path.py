@@ -137,6 +137,9 @@ class Hyperparameters(NamedTuple):
         max_iter: () int32 iteration budget of the last stage.
         checkpoint: () int32 iterations between convergence checks.
         inverse_tol: () residual tolerance of the maintained inverse (see `acyclicity`).
+        patience: () int32, in the last stage: checkpoints of unchanged support that end it
+            (0: off, the `dagma` package's rule alone).
+        support_threshold: () |W| above which an entry counts as an edge for `patience`.
     """
 
     mu: Array  # (T,) mu_k
@@ -184,6 +187,9 @@ class PathState(NamedTuple):
         stage_stop: (T,) int32 STOP_* of each stage.
         total_iters: () int32, all iterations including restarted attempts.
         rebuilds: () int32, iterations where the inverse was rebuilt from scratch.
+        support_stopped: () bool, the last stage ended on `patience`.
+        support: (d, d) bool, {|W| > support_threshold} at the previous checkpoint.
+        stable: () int32, consecutive checkpoints of the last stage with that support.
     """
 
     W: Array  # (d, d) iterate
@@ -239,9 +245,11 @@ class PathInfo(NamedTuple):
         iterations: (T,) int32 per stage (final attempt).
         restarts: (T,) int32 per stage.
         s: (T,) final s per stage.
-        stop_reason: (T,) int32: 0 converged (tol), 1 iteration budget, 2 lr < 1e-16.
+        stop_reason: (T,) int32: 0 converged (tol, or in the last stage `patience`
+            checkpoints of unchanged support), 1 iteration budget, 2 lr < 1e-16.
         total_iterations: () int32, including restarted attempts.
         rebuilds: () int32, inverse rebuilt from scratch (diagnostic).
+        support_stop: () bool, the last stage ended on an unchanged support (`patience`).
         failed: () bool, more than max_restarts restarts in a stage (or, from `colide` / `dagma`,
             non-finite numbers).
     """

@@ -105,6 +105,15 @@ def backward_simulation(
 
     Returns:
         `FFBSResult` with `.paths` `(M, T, *state_shape)` and `.failed`.
+
+    Examples:
+        >>> from probkit import ssm
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> _, ys = ssm.simulate(jax.random.key(0), model, params, 10)  # (T, dy)
+        >>> filt = smc.particle_filter(jax.random.key(1), model, params, ys, 128, history=True)
+        >>> res = smc.backward_simulation(jax.random.key(2), model, params, filt, 32)
+        >>> res.paths.shape, res.indices.shape, bool(res.failed)  # (M, T, dx), (M, T)
+        ((32, 10, 1), (32, 10), False)
     """
     validate.key("key", key)
     if not isinstance(model, StateSpaceModel):
@@ -145,14 +154,27 @@ def ffbs(
 
     Args:
         key: PRNG key.
-        model, params: the state-space model and its parameters.
+        model: the state-space model.
+        params: its parameters.
         ys: `(T, *obs_shape)` observations, T >= 2.
         num_particles: N >= 2 filter particles.
         num_paths: M >= 1 trajectories.
-        backward, proposal, resampling, ess_threshold: as in `smc.paris`.
+        backward: as in `smc.paris` (per-draw-exact kinds only).
+        proposal: as in `smc.paris`.
+        resampling: as in `smc.paris`.
+        ess_threshold: as in `smc.paris`.
 
     Returns:
         `FFBSResult`; `result.paths.mean(0)` estimates the smoothing means E[x_t | y_0:T-1].
+
+    Examples:
+        >>> from probkit import ssm
+        >>> model, params = ssm.linear_gaussian(F=0.9, Q=1.0, H=1.0, R=1.0, m0=0.0, P0=1.0)
+        >>> _, ys = ssm.simulate(jax.random.key(0), model, params, 10)  # (T, dy)
+        >>> res = smc.ffbs(jax.random.key(1), model, params, ys, 256, 64)
+        >>> exact = ssm.rts_smoother(params, ys).means  # (T, dx) Kalman/RTS smoothing means
+        >>> bool(jnp.abs(res.paths.mean(0) - exact).max() < 0.5)  # Monte Carlo, M = 64 paths
+        True
     """
     validate.key("key", key)
     backward_mod.check(backward, model, allow_mcmc=False)
