@@ -7,6 +7,7 @@ when a result drifts. The scripts run in this process (one compiled JAX runtime 
 no kernel start-up), in a temporary folder, with matplotlib's non-interactive Agg backend.
 """
 
+import ast
 import pathlib
 import runpy
 
@@ -43,15 +44,37 @@ def test_one_notebook_per_paper():
     assert {s.stem for s in SCRIPTS} == EXPECTED
 
 
+# Each notebook checks at least this many key numbers with `assert` outside any function.
+MIN_CHECKS = 3
+
+
+def _checks(node) -> int:
+    """`assert` statements that run when the script runs (not inside a function body)."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+        return 0
+    own = int(isinstance(node, ast.Assert))
+    return own + sum(_checks(child) for child in ast.iter_child_nodes(node))
+
+
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
 def test_notebook_runs(script, tmp_path, monkeypatch):
+    tree = ast.parse(script.read_text())
+    checks = _checks(tree)
+    assert checks >= MIN_CHECKS, f"{script.name} asserts {checks} key numbers, < {MIN_CHECKS}"
+    top_names = {
+        t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
+        if isinstance(t, ast.Name)
+    }  # fmt: skip
     monkeypatch.chdir(tmp_path)
     x64 = jax.config.jax_enable_x64
     try:
-        runpy.run_path(str(script), run_name="__main__")
+        namespace = runpy.run_path(str(script), run_name="__main__")
     finally:
         plt.close("all")
         jax.config.update("jax_enable_x64", x64)  # a notebook must not leak the dtype mode
+    # every cell ran to the end: each top-level name the script assigns exists
+    missing = sorted(top_names - namespace.keys())
+    assert not missing, f"{script.name} did not define {missing}"
 
 
 def _cells(nb) -> list[tuple[str, str]]:
